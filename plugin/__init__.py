@@ -1,0 +1,30 @@
+"""canvas-ladok: carries course results from Canvas into Ladok."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from .settings import Settings, load_settings
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web application; `config` may hold SETTINGS or CONFIG_PATH and Flask keys."""
+    from . import extensions
+    from .web import admin, errors, health, webhook
+
+    app = Flask(__name__, instance_relative_config=False)
+    config = dict(config or {})
+    settings = config.pop("SETTINGS", None)
+    if not isinstance(settings, Settings):
+        settings = load_settings(config.pop("CONFIG_PATH", None))
+    app.config.update(config)
+    app.config["MAX_CONTENT_LENGTH"] = None  # the webhook answers 413 itself, with JSON
+    extensions.init_app(app, settings)
+    errors.register(app)
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(admin.bp)
+    return app

@@ -1,0 +1,5 @@
+"""`python -m plugin` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,33 @@
+"""The application's shared services, set up in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from .db import Store
+from .settings import Settings
+from .webhook_auth import AuthSettings, WebhookAuthenticator
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    authenticator: WebhookAuthenticator
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Create the store and the webhook authenticator for `app`."""
+    store = Store(settings.database_url, settings.sqlite_synchronous)
+    auth = WebhookAuthenticator(AuthSettings(
+        jwks_url=settings.canvas_jwks_url, jwt_issuer=settings.canvas_jwt_issuer,
+        webhook_secret=settings.webhook_secret, webhook_token=settings.webhook_token,
+    ))
+    app.extensions["canvas_ladok"] = Services(settings, store, auth)
+
+
+def services() -> Services:
+    """The current application's services."""
+    return current_app.extensions["canvas_ladok"]

@@ -1,0 +1,37 @@
+"""Prometheus metrics; multi-process aware when PROMETHEUS_MULTIPROC_DIR is set."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+KNOWN_EVENTS = {
+    "grade_change", "submission_created", "submission_updated", "assignment_created",
+    "assignment_updated", "enrollment_created", "enrollment_updated", "caliper",
+}
+
+EVENTS = Counter("canvas_ladok_events", "Canvas events received", ["event_name", "outcome"])
+WEBHOOK_SECONDS = Histogram("canvas_ladok_webhook_seconds", "Webhook handling time",
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+def count_event(name: str, outcome: str) -> None:
+    """Count one event; names outside the known set share one label."""
+    EVENTS.labels(name if name in KNOWN_EVENTS else "other", outcome).inc()
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,216 @@
+"""SQLAlchemy models: the event inbox, current Canvas state, jobs, and the export ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    """Every event received (the inbox), whatever became of it."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    event_name: Mapped[str] = mapped_column(String(100))
+    event_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    receive_count: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))  # accepted | ignored
+    reason: Mapped[str | None] = mapped_column(Text)
+    course_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    assignment_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_events_submission", "course_id", "assignment_id", "user_id"),)
+
+
+class Observation(Base):
+    """What one event or REST read said about one submission (the fold's input)."""
+
+    __tablename__ = "observations"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(BigInteger)
+    assignment_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    fields: Mapped[str] = mapped_column(Text)  # JSON of the fields it carries
+
+    __table_args__ = (
+        UniqueConstraint("course_id", "assignment_id", "user_id", "source_hash"),
+    )
+
+
+class Submission(Base):
+    """The current folded state per (course, assignment, student)."""
+
+    __tablename__ = "submissions"
+    course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    grade: Mapped[str | None] = mapped_column(String(100))
+    score: Mapped[float | None] = mapped_column(Float)
+    points_possible: Mapped[float | None] = mapped_column(Float)
+    grader_id: Mapped[int | None] = mapped_column(BigInteger)
+    posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)
+    workflow_state: Mapped[str | None] = mapped_column(String(50))
+    graded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_times: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of ISO times
+    grade_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    points_possible: Mapped[float | None] = mapped_column(Float)
+    updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A Canvas user: student identity and name, or a grader's name and email."""
+
+    __tablename__ = "users"
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    sis_user_id: Mapped[str | None] = mapped_column(String(255))
+    integration_id: Mapped[str | None] = mapped_column(String(255))
+    login_id: Mapped[str | None] = mapped_column(String(255))
+    looked_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(50))
+    updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Dirty(Base):
+    """Students whose results must be recomputed by the next export (a change counter)."""
+
+    __tablename__ = "dirty"
+    course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CourseState(Base):
+    """Per-course bookkeeping: the config fingerprint used last, and sync watermarks."""
+
+    __tablename__ = "course_state"
+    course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fingerprint: Mapped[str | None] = mapped_column(Text)
+    last_sync_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_full_sync_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # resync | export
+    course_id: Mapped[int | None] = mapped_column(BigInteger)
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[str] = mapped_column(Text, default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    # Set while queued or running: at most one active job per (kind, course).
+    active_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+
+class ExportRun(Base):
+    __tablename__ = "export_runs"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    course_id: Mapped[int | None] = mapped_column(BigInteger)
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual | cli
+    schedule_date: Mapped[str | None] = mapped_column(String(10), unique=True)
+    files: Mapped[str] = mapped_column(Text, default="[]")
+    counts: Mapped[str] = mapped_column(Text, default="{}")
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+
+
+class LedgerEntry(Base):
+    """One exported (or withdrawn) result version; (user, ladok code, component) goes out once."""
+
+    __tablename__ = "ledger"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    ladok_code: Mapped[str] = mapped_column(String(50))
+    component_code: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    course_id: Mapped[int] = mapped_column(BigInteger)
+    run_id: Mapped[int] = mapped_column(ForeignKey("export_runs.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # new | correction | withdrawn
+    file: Mapped[str | None] = mapped_column(String(100))
+    student_id: Mapped[str] = mapped_column(String(255))
+    student_name: Mapped[str | None] = mapped_column(Text)
+    component_name: Mapped[str | None] = mapped_column(Text)
+    credits: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(String(20))
+    exam_date: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD
+    graders: Mapped[str] = mapped_column(Text, default="[]")
+    exported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "ladok_code", "component_code", "version"),
+        Index("ix_ledger_key", "ladok_code", "user_id", "component_code"),
+    )
+
+
+class Setting(Base):
+    """Small key/value facts the processes share (e.g. the scheduler's last run)."""
+
+    __tablename__ = "kv"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)

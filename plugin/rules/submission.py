@@ -1,0 +1,95 @@
+"""A submission's current state, folded from its observations in SPEC 2.1 order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+UNSET = object()
+
+# Equal times: grade_change first, then other events, and a REST read last (it wins a tie).
+KIND_RANK = {"grade_change": 0, "event": 1, "rest": 2}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One event or REST read about a submission; fields it does not carry are UNSET."""
+
+    kind: str  # "grade_change" | "event" | "rest"
+    time: dt.datetime  # aware; event_time, or the HTTP Date of a REST response
+    tiebreak: str  # content hash
+    grade: object = UNSET  # str | None (None: removed or excused)
+    score: object = UNSET
+    points_possible: object = UNSET
+    grader_id: object = UNSET
+    posted: object = UNSET  # bool
+    excused: object = UNSET  # bool
+    submitted_at: object = UNSET  # datetime | None
+    workflow_state: object = UNSET
+    graded_at: object = UNSET
+
+    def order_key(self) -> tuple:
+        """Sort key: oldest first, so the last one applied is the newest."""
+        return (self.time, KIND_RANK.get(self.kind, 1), self.tiebreak)
+
+
+@dataclass(frozen=True)
+class SubmissionState:
+    """What the store keeps per (course, assignment, student)."""
+
+    grade: str | None = None
+    score: float | None = None
+    points_possible: float | None = None
+    grader_id: int | None = None
+    posted: bool = False
+    excused: bool = False
+    workflow_state: str | None = None
+    graded_at: dt.datetime | None = None
+    submitted_times: tuple[dt.datetime, ...] = ()
+    # When the current grade was first recorded as posted (None while no posted grade).
+    grade_since: dt.datetime | None = None
+    updated: dt.datetime | None = field(default=None, compare=False)
+
+    @property
+    def has_posted_grade(self) -> bool:
+        """True when a grade is set, posted and not excused."""
+        return self.grade is not None and self.posted and not self.excused
+
+
+GRADE_FIELDS = ("grade", "score", "points_possible", "grader_id", "posted", "excused")
+OTHER_FIELDS = ("workflow_state", "graded_at")
+
+
+def apply(state: SubmissionState, obs: Observation) -> SubmissionState:
+    """The state after one observation (newer than everything applied before)."""
+    changes: dict = {"updated": obs.time}
+    for name in GRADE_FIELDS + OTHER_FIELDS:
+        value = getattr(obs, name)
+        if value is not UNSET:
+            changes[name] = value
+    if obs.submitted_at is not UNSET and obs.submitted_at is not None:
+        if obs.submitted_at not in state.submitted_times:
+            changes["submitted_times"] = tuple(sorted(state.submitted_times + (obs.submitted_at,)))
+    new = replace(state, **changes)
+    return replace(new, grade_since=_grade_since(state, new, obs.time))
+
+
+def _grade_since(old: SubmissionState, new: SubmissionState, when: dt.datetime):
+    if not new.has_posted_grade:
+        return None
+    if old.has_posted_grade and _same_grade(old, new):
+        return old.grade_since  # an event that leaves the grade unchanged never moves a date
+    return when
+
+
+def _same_grade(a: SubmissionState, b: SubmissionState) -> bool:
+    return (a.grade or "").casefold() == (b.grade or "").casefold() and a.score == b.score
+
+
+def fold(observations: Iterable[Observation]) -> SubmissionState:
+    """The state after all observations, whatever order they arrived in."""
+    state = SubmissionState()
+    for obs in sorted(observations, key=Observation.order_key):
+        state = apply(state, obs)
+    return state

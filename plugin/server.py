@@ -1,0 +1,58 @@
+"""Run the web application under gunicorn with the project's settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from . import gunicorn_conf
+
+
+def gunicorn_options(bind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The options from plugin/gunicorn_conf.py, with `bind` and any overrides."""
+    options = {k: v for k, v in vars(gunicorn_conf).items()
+               if not k.startswith("_") and not callable(v)}
+    options["bind"] = bind
+    options.update(overrides or {})
+    return options
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn running an application factory in each worker."""
+
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]):
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        return self.factory()
+
+
+def prepare_metrics_dir() -> str:
+    """A fresh folder for the workers' shared Prometheus counters."""
+    existing = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if existing:
+        return existing
+    path = tempfile.mkdtemp(prefix="canvas-ladok-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def run(factory: Callable[[], Any], bind: str) -> None:
+    """Serve until stopped."""
+    path = prepare_metrics_dir()
+    try:
+        GunicornServer(factory, gunicorn_options(bind)).run()
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

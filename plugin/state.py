@@ -1,0 +1,152 @@
+"""Current Canvas state in the store: upserts, observations folded into submissions, dirty marks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import Assignment, Dirty, Enrollment, Submission, User
+from .models import Observation as ObservationRow
+from .rules.submission import UNSET, Observation, SubmissionState, fold
+
+
+def upsert(session: Session, model: type, values: dict[str, Any], keys: Iterable[str],
+           update_columns: Iterable[str] | None = None) -> None:
+    """INSERT … ON CONFLICT DO UPDATE for SQLite and PostgreSQL alike."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model).values(**values)
+    columns = [c for c in (update_columns or values) if c not in keys]
+    if columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(stmt)
+
+
+def course_of_assignment(session: Session, assignment_id: int) -> int | None:
+    """The course an assignment was last seen in, if any."""
+    return session.scalar(
+        select(Assignment.course_id).where(Assignment.assignment_id == assignment_id).limit(1)
+    )
+
+
+def upsert_assignment(session: Session, course_id: int, assignment_id: int,
+                      facts: dict[str, Any], when: dt.datetime | None) -> None:
+    """Store an assignment's name and points; a name change marks the course's students."""
+    old = session.get(Assignment, (course_id, assignment_id))
+    if old is not None and old.updated and when and when < old.updated:
+        return  # an older assignment event never overwrites a newer one
+    values = {"course_id": course_id, "assignment_id": assignment_id, "updated": when, **facts}
+    upsert(session, Assignment, values, ("course_id", "assignment_id"))
+    if old is None or facts.get("name", old.name) != old.name or facts.get(
+            "points_possible", old.points_possible) != old.points_possible:
+        mark_course_dirty(session, course_id)
+
+
+def upsert_user(session: Session, user_id: int, facts: dict[str, Any]) -> None:
+    """Store what is known of a Canvas user; absent facts keep their stored value."""
+    facts = {k: v for k, v in facts.items() if v not in (None, "")}
+    if facts:
+        upsert(session, User, {"user_id": user_id, **facts}, ("user_id",))
+
+
+def upsert_enrollment(session: Session, course_id: int, user_id: int, workflow_state: str,
+                      when: dt.datetime | None) -> None:
+    """Store an enrollment state unless a newer one is stored already."""
+    old = session.get(Enrollment, (course_id, user_id))
+    if old is not None and old.updated and when and when < old.updated:
+        return
+    upsert(session, Enrollment, {"course_id": course_id, "user_id": user_id,
+                                 "state": workflow_state, "updated": when},
+           ("course_id", "user_id"))
+
+
+def _encode(obs: Observation) -> str:
+    out = {}
+    for name in ("grade", "score", "points_possible", "grader_id", "posted", "excused",
+                 "submitted_at", "workflow_state", "graded_at"):
+        value = getattr(obs, name)
+        if value is UNSET:
+            continue
+        out[name] = value.isoformat() if isinstance(value, dt.datetime) else value
+    return json.dumps(out, sort_keys=True)
+
+
+TIME_FIELDS = ("submitted_at", "graded_at")
+
+
+def _decode(row: ObservationRow) -> Observation:
+    fields = json.loads(row.fields)
+    for name in TIME_FIELDS:
+        if fields.get(name):
+            fields[name] = dt.datetime.fromisoformat(fields[name])
+    return Observation(kind=row.kind, time=row.time, tiebreak=row.source_hash, **fields)
+
+
+def record_observation(session: Session, course_id: int, assignment_id: int, user_id: int,
+                       obs: Observation) -> bool:
+    """Add an observation, refold the submission; True when its state changed."""
+    key = {"course_id": course_id, "assignment_id": assignment_id, "user_id": user_id}
+    upsert(session, ObservationRow, {**key, "source_hash": obs.tiebreak, "kind": obs.kind,
+                                     "time": obs.time, "fields": _encode(obs)},
+           ("course_id", "assignment_id", "user_id", "source_hash"), update_columns=())
+    rows = session.scalars(select(ObservationRow).filter_by(**key)).all()
+    new = fold(_decode(r) for r in rows)
+    old = session.get(Submission, (course_id, assignment_id, user_id))
+    if old is not None and to_state(old) == new:
+        return False
+    upsert(session, Submission, {**key, **_columns(new)}, tuple(key))
+    mark_dirty(session, course_id, user_id)
+    return True
+
+
+def _columns(s: SubmissionState) -> dict[str, Any]:
+    return {
+        "grade": s.grade, "score": s.score, "points_possible": s.points_possible,
+        "grader_id": s.grader_id, "posted": s.posted, "excused": s.excused,
+        "workflow_state": s.workflow_state, "graded_at": s.graded_at,
+        "submitted_times": json.dumps([t.isoformat() for t in s.submitted_times]),
+        "grade_since": s.grade_since, "updated": s.updated,
+    }
+
+
+def to_state(row: Submission) -> SubmissionState:
+    """The plain SubmissionState of a stored row."""
+    return SubmissionState(
+        grade=row.grade, score=row.score, points_possible=row.points_possible,
+        grader_id=row.grader_id, posted=bool(row.posted), excused=bool(row.excused),
+        workflow_state=row.workflow_state, graded_at=row.graded_at,
+        submitted_times=tuple(dt.datetime.fromisoformat(t)
+                              for t in json.loads(row.submitted_times or "[]")),
+        grade_since=row.grade_since, updated=row.updated,
+    )
+
+
+def mark_dirty(session: Session, course_id: int, user_id: int) -> None:
+    """Note that a student's results must be recomputed."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Dirty).values(course_id=course_id, user_id=user_id, version=1, due_at=None)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["course_id", "user_id"],
+        set_={"version": Dirty.version + 1, "due_at": None},
+    )
+    session.execute(stmt)
+
+
+def mark_course_dirty(session: Session, course_id: int) -> None:
+    """Mark every student with a submission in the course."""
+    users = session.scalars(
+        select(Submission.user_id).where(Submission.course_id == course_id).distinct()
+    ).all()
+    for user_id in users:
+        mark_dirty(session, course_id, user_id)

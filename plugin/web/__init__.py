@@ -1,0 +1,1 @@
+"""HTTP blueprints: the webhook, the admin API and health."""

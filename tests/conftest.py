@@ -1,0 +1,168 @@
+"""Shared fixtures: settings on a real database (SQLite or PostgreSQL), app, client, runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from plugin import create_app
+from plugin.db import Store, normalise_url
+from plugin.migrate import upgrade
+from plugin.settings import load_settings
+
+POSTGRES_ENV = "CANVAS_LADOK_TEST_POSTGRES_URL"
+# The shared fixtures sit beside the project checkout: ../shared/fixtures/canvas.
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "canvas"
+
+WEBHOOK_TOKEN = "test-webhook-token"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ADMIN_TOKEN = "test-admin-token"
+
+COURSE_TOML = """
+[canvas]
+url = "https://canvas.example.edu"
+
+[[courses]]
+canvas_id = 565
+ladok_code = "DV1531"
+start = 2019-09-01
+assignments = { "355" = "kmom01" }
+
+  [[courses.modules]]
+  code = "2205"
+  name = "Inlämningsuppgift 1"
+  credits = 2.5
+  scale = "GU"
+  moments = ["kmom01", "kmom02", "kmom03"]
+
+  [[courses.modules]]
+  code = "2215"
+  name = "Inlämningsuppgift 2"
+  credits = 2.5
+  scale = "GU"
+  moments = ["kmom04", "kmom05", "kmom06"]
+
+  [[courses.modules]]
+  code = "2225"
+  name = "Projekt"
+  credits = 2.5
+  scale = "AF"
+  moments = ["kmom10"]
+  grade_from = "kmom10"
+  final = true
+
+[[courses]]
+canvas_id = 1279362
+ladok_code = "DV1600"
+start = 2019-09-01
+
+  [[courses.modules]]
+  code = "0001"
+  name = "Tentamen"
+  credits = 7.5
+  scale = "AF"
+  moments = ["kmom01"]
+  grade_from = "kmom01"
+  final = true
+"""
+
+
+def load_fixture(name: str) -> dict:
+    """A Canvas documentation payload from shared/fixtures/canvas."""
+    return json.loads((FIXTURES / f"{name}.example.json").read_text())
+
+
+def _postgres_schema_url(base: str):
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", admin, schema
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A fresh, empty database: an SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} not set: PostgreSQL tests not run")
+    url, admin, schema = _postgres_schema_url(base)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """The test configuration file (two courses)."""
+    path = tmp_path / "canvas-ladok.toml"
+    path.write_text(COURSE_TOML)
+    return path
+
+
+@pytest.fixture
+def environ(database_url, tmp_path):
+    """The environment the service reads its secrets and overrides from."""
+    return {
+        "CANVAS_LADOK_DATABASE_URL": database_url,
+        "CANVAS_LADOK_EXPORT_DIR": str(tmp_path / "exports"),
+        "CANVAS_LADOK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "CANVAS_LADOK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CANVAS_LADOK_ADMIN_TOKENS": f"other-token,{ADMIN_TOKEN}",
+        "CANVAS_LADOK_CANVAS_TOKEN": "canvas-secret-token",
+    }
+
+
+@pytest.fixture
+def settings(config_file, environ):
+    """Validated settings for the test course file and database."""
+    return load_settings(config_file, environ)
+
+
+@pytest.fixture
+def store(settings):
+    """The migrated store."""
+    store = Store(settings.database_url, settings.sqlite_synchronous)
+    upgrade(store)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def app(settings, store):
+    """The application on a migrated database."""
+    app = create_app({"SETTINGS": settings, "TESTING": True})
+    yield app
+    app.extensions["canvas_ladok"].store.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, config_file, environ, monkeypatch):
+    """A CLI runner whose environment points at the test configuration."""
+    monkeypatch.setenv("CANVAS_LADOK_CONFIG", str(config_file))
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    return app.test_cli_runner()
+
+
+def post_event(client, event: dict | bytes, token: str = WEBHOOK_TOKEN):
+    """POST one event with the URL token."""
+    data = event if isinstance(event, bytes) else json.dumps(event).encode()
+    return client.post(f"/webhooks/canvas?token={token}", data=data,
+                       content_type="application/json")

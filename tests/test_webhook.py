@@ -1,0 +1,135 @@
+"""POST /webhooks/canvas: storage, duplicates, ids, ordering, errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.models import Assignment, Event, Submission
+from tests.conftest import load_fixture, post_event
+
+FIXTURE_NAMES = ["grade_change", "submission_created", "submission_updated", "assignment_updated"]
+
+
+def submission(app, course=565, assignment=355, user=48):
+    with app.extensions["canvas_ladok"].store.read() as session:
+        return session.get(Submission, (course, assignment, user))
+
+
+def count_events(app):
+    with app.extensions["canvas_ladok"].store.read() as session:
+        return session.scalar(select(func.count()).select_from(Event))
+
+
+def grade_event(grade="G", time="2025-10-01T10:00:00Z", user="21070000000000048",
+                assignment="21070000000000355", muted=False, **extra):
+    event = copy.deepcopy(load_fixture("grade_change"))
+    event["metadata"]["event_time"] = time
+    event["body"].update(grade=grade, student_id=user, user_id=user,
+                         assignment_id=assignment, muted=muted, **extra)
+    return event
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_every_documentation_payload_is_accepted_and_stored(client, app, name):
+    response = post_event(client, load_fixture(name))
+    assert response.status_code == 202
+    assert response.json["status"] in ("accepted", "ignored")
+    assert count_events(app) == 1
+
+
+def test_grade_change_fixture_is_stored_with_local_ids(client, app):
+    response = post_event(client, load_fixture("grade_change"))
+    assert response.json == {"status": "accepted"}
+    row = submission(app)
+    assert (row.grade, row.score, row.points_possible, row.grader_id) == ("5", 5.0, 1.0, 987)
+    assert row.posted is True
+
+
+def test_assignment_event_of_configured_course_stores_its_name(client, app):
+    assert post_event(client, load_fixture("assignment_updated")).json["status"] == "accepted"
+    with app.extensions["canvas_ladok"].store.read() as session:
+        row = session.get(Assignment, (1279362, 2030605))
+    assert row.name == "A New Assignment For Today" and row.points_possible == 100
+
+
+def test_submission_created_without_course_context_is_ignored_with_reason(client, app):
+    assert post_event(client, load_fixture("submission_created")).json["status"] == "ignored"
+    with app.extensions["canvas_ladok"].store.read() as session:
+        event = session.scalars(select(Event)).one()
+    assert "course unknown" in event.reason
+
+
+def test_duplicate_event_is_stored_once_and_counted(client, app):
+    event = load_fixture("grade_change")
+    assert post_event(client, event).json["status"] == "accepted"
+    reordered = json.loads(json.dumps(event, sort_keys=True))
+    assert post_event(client, reordered).json["status"] == "duplicate"
+    with app.extensions["canvas_ladok"].store.read() as session:
+        row = session.scalars(select(Event)).one()
+    assert row.receive_count == 2
+
+
+def test_older_event_arriving_late_never_overwrites_newer_grade(client, app):
+    post_event(client, grade_event("G", "2025-10-02T10:00:00Z"))
+    post_event(client, grade_event("U", "2025-10-01T10:00:00Z"))
+    assert submission(app).grade == "G"
+
+
+def test_event_time_without_offset_is_utc(client, app):
+    post_event(client, grade_event("U", "2025-10-01T12:00:00+02:00"))  # 10:00 UTC
+    post_event(client, grade_event("G", "2025-10-01T10:30:00"))  # naive: UTC, newer
+    assert submission(app).grade == "G"
+
+
+def test_muted_grade_is_stored_as_not_posted(client, app):
+    post_event(client, grade_event("G", muted=True))
+    row = submission(app)
+    assert row.grade == "G" and row.posted is False and row.grade_since is None
+
+
+def test_id_from_another_shard_is_kept_whole(client, app):
+    post_event(client, grade_event("G", user="30000000000000048"))
+    assert submission(app, user=30000000000000048).grade == "G"
+
+
+def test_course_not_configured_is_ignored(client, app):
+    event = grade_event("G")
+    event["metadata"]["context_id"] = "21070000000000999"
+    response = post_event(client, event)
+    assert response.status_code == 202 and response.json["status"] == "ignored"
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[]", b"{}", b'{"metadata": {}, "body": {}}', b'{"metadata": {"event_name":'
+    b' "grade_change"}}', b'{"metadata": "x", "body": {}}', b"\xff\xfe",
+])
+def test_malformed_body_answers_400_with_reason(client, body):
+    response = post_event(client, body)
+    assert response.status_code == 400 and response.json["error"]
+
+
+def test_caliper_envelope_is_stored_as_ignored(client, app):
+    response = post_event(client, {"sensor": "x", "data": [{"type": "Event"}]})
+    assert response.json == {"status": "ignored"}
+    assert count_events(app) == 1
+
+
+def test_grade_event_without_student_is_ignored(client):
+    event = grade_event("G")
+    del event["body"]["student_id"], event["body"]["user_id"]
+    assert post_event(client, event).json["status"] == "ignored"
+
+
+def test_body_over_limit_answers_413(client, settings):
+    big = b"{" + b" " * settings.max_body_bytes + b"}"
+    assert post_event(client, big).status_code == 413
+
+
+def test_wrong_token_answers_401_and_stores_nothing(client, app):
+    response = post_event(client, load_fixture("grade_change"), token="wrong")
+    assert response.status_code == 401 and "error" in response.json
+    assert count_events(app) == 0
