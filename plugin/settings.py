@@ -153,8 +153,9 @@ def load_settings(
     problems = _Problems(str(cfg_path))
     raw = _read_toml(cfg_path, problems)
     raw.update(overrides or {})
-    values = _apply_env(raw, env, problems)
-    settings = _build(values, cfg_path.parent, problems)
+    values, from_env = _apply_env(raw, env, problems)
+    secrets = {attr: env.get(name, "") for name, attr in SECRET_ENV.items()}
+    settings = _build(values, from_env, secrets, cfg_path.parent, problems)
     if problems.items:
         raise ConfigError(problems.items)
     return settings
@@ -179,31 +180,32 @@ def _parse_env_value(text: str, kind: type) -> Any:
     return text
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str], problems: _Problems) -> dict[str, Any]:
+def _apply_env(
+    raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
+) -> tuple[dict[str, Any], set[str]]:
+    """The file's values with environment overrides, and the names of overridden top keys."""
     values = dict(raw)
-    values["canvas"] = dict(raw.get("canvas") or {}) if isinstance(raw.get("canvas"), dict) else (
-        raw.get("canvas")
-    )
-    values["_env_keys"] = set()
+    if isinstance(values.get("canvas"), dict):
+        values["canvas"] = dict(values["canvas"])
+    from_env: set[str] = set()
     for name, text in env.items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or name in SECRET_ENV:
             continue
         key = name[len(ENV_PREFIX):].lower()
+        canvas_key = key.removeprefix("canvas_")
         try:
-            if key.startswith("canvas_") and key[7:] in CANVAS_KEYS:
-                if not isinstance(values["canvas"], dict):
+            if key.startswith("canvas_") and canvas_key in CANVAS_KEYS:
+                if not isinstance(values.get("canvas"), dict):
                     values["canvas"] = {}
-                values["canvas"][key[7:]] = _parse_env_value(text, CANVAS_KEYS[key[7:]])
+                values["canvas"][canvas_key] = _parse_env_value(text, CANVAS_KEYS[canvas_key])
             elif key in TOP_SCALARS:
                 values[key] = _parse_env_value(text, TOP_SCALARS[key])
-                values["_env_keys"].add(key)
+                from_env.add(key)
             else:
                 problems.add(name, "unknown environment variable")
         except ValueError:
             problems.add(name, f"not a valid {TOP_SCALARS.get(key, str).__name__}")
-    for env_name, attr in SECRET_ENV.items():
-        values[attr] = env.get(env_name, "")
-    return values
+    return values, from_env
 
 
 def _check_type(problems: _Problems, key: str, value: Any, kind: type | tuple) -> bool:
@@ -216,17 +218,17 @@ def _check_type(problems: _Problems, key: str, value: Any, kind: type | tuple) -
     return ok
 
 
-def _build(values: dict[str, Any], base: Path, problems: _Problems) -> Settings:
+def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], base: Path,
+           problems: _Problems) -> Settings:
     known = set(TOP_SCALARS) | {"canvas", "courses"}
     for key in values:
-        if key not in known and not key.startswith("_") and key not in SECRET_ENV.values():
+        if key not in known:
             problems.add(key, "unknown key")
     top: dict[str, Any] = {}
     for key, kind in TOP_SCALARS.items():
         if key in values and _check_type(problems, key, values[key], kind):
             top[key] = values[key]
     _check_top_values(top, problems)
-    from_env = values.get("_env_keys", set())
     database_url = top.get("database_url") or "sqlite:///instance/canvas-ladok.db"
     in_file = "database_url" in top and "database_url" not in from_env
     database_url = _resolve_sqlite_url(database_url, base if in_file else Path.cwd())
@@ -236,7 +238,7 @@ def _build(values: dict[str, Any], base: Path, problems: _Problems) -> Settings:
     canvas = _build_canvas(values.get("canvas", {}), problems)
     default_tz = top.get("timezone", "Europe/Stockholm")
     courses = _build_courses(values.get("courses", []), default_tz, problems)
-    tokens = tuple(t.strip() for t in values.get("admin_tokens", "").split(",") if t.strip())
+    tokens = tuple(t.strip() for t in secrets["admin_tokens"].split(",") if t.strip())
     return Settings(
         database_url=database_url,
         sqlite_synchronous=top.get("sqlite_synchronous", "normal"),
@@ -249,9 +251,9 @@ def _build(values: dict[str, Any], base: Path, problems: _Problems) -> Settings:
         canvas_jwks_url=canvas.get("jwks_url", ""),
         canvas_jwt_issuer=canvas.get("jwt_issuer", ""),
         courses=courses,
-        canvas_token=values.get("canvas_token", ""),
-        webhook_secret=values.get("webhook_secret", ""),
-        webhook_token=values.get("webhook_token", ""),
+        canvas_token=secrets["canvas_token"],
+        webhook_secret=secrets["webhook_secret"],
+        webhook_token=secrets["webhook_token"],
         admin_tokens=tokens,
         config_path=problems.source,
     )
