@@ -1,0 +1,424 @@
+"""Which Ladok results a student has earned, from posted Canvas grades (SPEC 2.2, 2.3).
+
+Pure functions over plain data. Decisions where SPEC is silent:
+
+- Among several assignments on one moment the posted grade with the latest `grade_since`
+  counts (ties: the higher assignment id). An unposted (hidden, removed, excused) grade on
+  another assignment of that moment is listed in `manual` but does not block it.
+- A moment whose only grades are unposted blocks its module and is listed in `manual`. A
+  grade is "removed" when it is empty but the submission shows it was graded (grader, score,
+  `graded_at` or workflow state "graded"); an ungraded submission is just waited for.
+- Points possible: the assignment's current value, else the one on the submission.
+- On an AF module a numeric grade of any moment maps by `grade_thresholds` and passes at A–E
+  (SPEC: "on an A–F module it maps by grade_thresholds"); letters A–E and `pass_grades` pass.
+- A module is earned only when every moment passes, none needs manual handling and its grade
+  is exportable: an AF grade of FX or F from summed points means not earned. A `grade_from`
+  moment whose grade gives no A–F letter (e.g. "G") needs manual handling.
+- A summed `grade_from` list uses each moment's `score` (else its numeric grade).
+- A posted grade with no known recording time (`grade_since`, else `graded_at`) needs manual
+  handling rather than a guessed date. Naive datetimes are UTC.
+- The course grade's graders are those of the final module (all modules' without a final);
+  its credits are the sum of the module credits. Without a final module and with an AF
+  module (refused by the config check) there is no course-grade line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from plugin.rules.grades import (
+    is_exportable_grade,
+    judge,
+    letter_for_percent,
+    parse_number,
+    percent_of,
+)
+from plugin.rules.submission import SubmissionState
+from plugin.settings import CourseConfig, ModuleConfig
+
+COURSE_GRADE_NAME = "course grade"
+
+
+@dataclass(frozen=True)
+class AssignmentInfo:
+    """What is known about a Canvas assignment."""
+
+    id: int
+    name: str | None
+    points_possible: float | None = None
+
+
+@dataclass(frozen=True)
+class MomentOutcome:
+    """A moment's counted grade and whether it is passed."""
+
+    moment: int
+    passed: bool
+    reason: str
+    grade: str | None
+    score: float | None
+    points_possible: float | None
+    date: dt.date | None
+    grader_ids: tuple[int, ...]
+    assignment_id: int | None
+    needs_manual: bool
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    """One Ladok result: a module, or the course grade (component code = course code)."""
+
+    code: str
+    name: str
+    credits: float | None
+    earned: bool
+    grade: str | None
+    date: dt.date | None
+    grader_ids: tuple[int, ...]
+    reason: str
+    is_course_grade: bool = False
+
+
+@dataclass(frozen=True)
+class StudentOutcome:
+    """Everything decided for one student in one course."""
+
+    moments: tuple[MomentOutcome, ...]
+    modules: tuple[ComponentResult, ...]
+    course_grade: ComponentResult | None
+    unmapped_assignments: tuple[int, ...]
+    manual: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    assignment_id: int
+    state: SubmissionState
+    points_possible: float | None
+
+
+def label(moment: int) -> str:
+    """A moment's display name, e.g. 3 -> "kmom03"."""
+    return f"kmom{moment:02d}"
+
+
+def moment_of_assignment(course: CourseConfig, assignment_id: int, name: str | None) -> int | None:
+    """The explicit `assignments` map wins, else `moment_pattern` on the name, else None."""
+    explicit = course.assignments.get(assignment_id)
+    if explicit is not None:
+        return explicit
+    return course.moment_of_name(name)
+
+
+def exportable(result: ComponentResult) -> bool:
+    """True when the result is earned, dated and its grade may go to Ladok (never F, FX, U)."""
+    return result.earned and result.date is not None and is_exportable_grade(result.grade)
+
+
+def evaluate_student(
+    course: CourseConfig,
+    assignments: Mapping[int, AssignmentInfo],
+    submissions: Mapping[int, SubmissionState],
+) -> StudentOutcome:
+    """Moments, module results and course grade for one student's submissions (by assignment)."""
+    grouped, unmapped = _group(course, assignments, submissions)
+    notes: list[str] = []
+    outcomes: dict[int, MomentOutcome] = {}
+    for module in course.modules:
+        for moment in module.moments:
+            found = grouped.get(moment, [])
+            outcomes[moment] = _moment_outcome(course, module, moment, found, notes)
+    modules = tuple(_module_result(course, module, outcomes, notes) for module in course.modules)
+    return StudentOutcome(
+        moments=tuple(outcomes[m] for m in sorted(outcomes)),
+        modules=modules,
+        course_grade=_course_grade(course, modules, outcomes),
+        unmapped_assignments=unmapped,
+        manual=tuple(notes),
+    )
+
+
+def _group(
+    course: CourseConfig,
+    assignments: Mapping[int, AssignmentInfo],
+    submissions: Mapping[int, SubmissionState],
+) -> tuple[dict[int, list[_Candidate]], tuple[int, ...]]:
+    grouped: dict[int, list[_Candidate]] = {}
+    unmapped = []
+    for assignment_id in sorted(set(assignments) | set(submissions)):
+        info = assignments.get(assignment_id)
+        moment = moment_of_assignment(course, assignment_id, info.name if info else None)
+        if moment is None:
+            unmapped.append(assignment_id)
+            continue
+        state = submissions.get(assignment_id)
+        if state is not None:
+            points = info.points_possible if info and info.points_possible is not None else None
+            points = state.points_possible if points is None else points
+            grouped.setdefault(moment, []).append(_Candidate(assignment_id, state, points))
+    return grouped, tuple(unmapped)
+
+
+# --- moments -----------------------------------------------------------------------------
+
+
+def _is_posted(state: SubmissionState) -> bool:
+    return state.has_posted_grade and bool((state.grade or "").strip())
+
+
+def unposted_kind(state: SubmissionState) -> str | None:
+    """"excused", "hidden" or "removed" for a grade that is not posted; None otherwise."""
+    if state.excused:
+        return "excused"
+    if (state.grade or "").strip():
+        return None if state.posted else "hidden"
+    graded = (
+        state.graded_at is not None or state.grader_id is not None
+        or state.score is not None or state.workflow_state == "graded"
+    )
+    return "removed" if graded else None
+
+
+def _moment_outcome(
+    course: CourseConfig,
+    module: ModuleConfig,
+    moment: int,
+    candidates: list[_Candidate],
+    notes: list[str],
+) -> MomentOutcome:
+    posted = [c for c in candidates if _is_posted(c.state)]
+    unposted = [(c, kind) for c in candidates if (kind := unposted_kind(c.state))]
+    counted = max(posted, key=_recency) if posted else None
+    for candidate, kind in unposted:
+        tail = f"; counting assignment {counted.assignment_id}" if counted else ""
+        notes.append(
+            f"{label(moment)} (assignment {candidate.assignment_id}): "
+            f"no posted grade ({kind}){tail}"
+        )
+    if counted is not None:
+        return _judged(course, module, moment, counted, notes)
+    if unposted:
+        candidate, kind = unposted[-1]
+        reason = f"{label(moment)}: no posted grade ({kind})"
+        return _blank(moment, reason, candidate.assignment_id, needs_manual=True)
+    return _blank(moment, f"waiting for {label(moment)}", None, needs_manual=False)
+
+
+def _recency(candidate: _Candidate) -> tuple[dt.datetime, int]:
+    since = candidate.state.grade_since
+    since = _aware(since) if since else dt.datetime.min.replace(tzinfo=dt.UTC)
+    return since, candidate.assignment_id
+
+
+def _blank(
+    moment: int, reason: str, assignment_id: int | None, *, needs_manual: bool
+) -> MomentOutcome:
+    return MomentOutcome(
+        moment=moment, passed=False, reason=reason, grade=None, score=None,
+        points_possible=None, date=None, grader_ids=(), assignment_id=assignment_id,
+        needs_manual=needs_manual,
+    )
+
+
+def _judged(
+    course: CourseConfig,
+    module: ModuleConfig,
+    moment: int,
+    counted: _Candidate,
+    notes: list[str],
+) -> MomentOutcome:
+    state = counted.state
+    verdict = judge(
+        state.grade, module.scale, counted.points_possible,
+        pass_grades=course.pass_grades, pass_percent=course.pass_percent,
+        thresholds=course.grade_thresholds,
+    )
+    why, manual, date = verdict.reason, verdict.manual, moment_date(course, state)
+    if date is None:
+        why, manual = "time of grading unknown", True
+    if manual:
+        notes.append(f"{label(moment)} (assignment {counted.assignment_id}): {why}")
+    return MomentOutcome(
+        moment=moment, passed=verdict.passed and not manual, reason=f"{label(moment)}: {why}",
+        grade=state.grade, score=state.score, points_possible=counted.points_possible, date=date,
+        grader_ids=grader_ids([state.grader_id]), assignment_id=counted.assignment_id,
+        needs_manual=manual,
+    )
+
+
+# --- dates and graders -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def local_date(when: dt.datetime, timezone: str) -> dt.date:
+    """The calendar date of `when` in `timezone` (a naive `when` is UTC)."""
+    return _aware(when).astimezone(_zone(timezone)).date()
+
+
+def clamp(date: dt.date, course: CourseConfig) -> dt.date:
+    """`date`, but never earlier than the course start."""
+    return max(date, course.start)
+
+
+def moment_date(course: CourseConfig, state: SubmissionState) -> dt.date | None:
+    """Local date of the latest submission not after the grade was recorded, else of the record.
+
+    The record is `grade_since` (when the current grade was first recorded as posted), else
+    `graded_at`; with neither the date is unknown (None). Clamped to the course start.
+    """
+    recorded = state.grade_since or state.graded_at
+    if recorded is None:
+        return None
+    recorded = _aware(recorded)
+    before = [_aware(t) for t in state.submitted_times if _aware(t) <= recorded]
+    return clamp(local_date(max(before, default=recorded), course.timezone), course)
+
+
+def grader_ids(ids: Iterable[int | None]) -> tuple[int, ...]:
+    """People's grader ids: no None or negative (autograder) ids, deduplicated, in order."""
+    out: list[int] = []
+    for grader in ids:
+        if grader is not None and grader >= 0 and grader not in out:
+            out.append(grader)
+    return tuple(out)
+
+
+# --- modules -----------------------------------------------------------------------------
+
+
+def _module_result(
+    course: CourseConfig,
+    module: ModuleConfig,
+    outcomes: Mapping[int, MomentOutcome],
+    notes: list[str],
+) -> ComponentResult:
+    moments = [outcomes[m] for m in module.moments]
+    graders = grader_ids(g for o in moments for g in o.grader_ids)
+
+    def result(earned: bool, grade: str | None, reason: str) -> ComponentResult:
+        date = max((o.date for o in moments if o.date is not None), default=None)
+        return ComponentResult(
+            code=module.code, name=module.name, credits=module.credits, earned=earned,
+            grade=grade, date=date if earned else None, grader_ids=graders, reason=reason,
+        )
+
+    open_ = [o for o in moments if not o.passed]
+    if open_:
+        return result(False, None, "; ".join(o.reason for o in open_))
+    grade, why = ("G", "") if module.scale == "GU" else _af_grade(course, module, outcomes)
+    if grade is None:
+        notes.append(f"module {module.code}: {why}")
+        return result(False, None, why)
+    if not is_exportable_grade(grade):
+        return result(False, grade, f"grade {grade} is not a pass ({why})")
+    passed = "passed " + ", ".join(label(o.moment) for o in moments)
+    return result(True, grade, f"{passed}; {why}" if why else passed)
+
+
+def _af_grade(
+    course: CourseConfig, module: ModuleConfig, outcomes: Mapping[int, MomentOutcome]
+) -> tuple[str | None, str]:
+    """(grade, explanation) from `grade_from`: one moment's letter, or summed points."""
+    if not module.grade_from_is_list and len(module.grade_from) == 1:
+        outcome = outcomes[module.grade_from[0]]
+        verdict = judge(
+            outcome.grade, "AF", outcome.points_possible,
+            pass_grades=course.pass_grades, pass_percent=course.pass_percent,
+            thresholds=course.grade_thresholds,
+        )
+        if verdict.letter is None:
+            return None, f"{label(outcome.moment)}: grade {outcome.grade} gives no A–F grade"
+        return verdict.letter, f"grade {verdict.letter} from {label(outcome.moment)}"
+    return _summed_grade(course, [outcomes[m] for m in module.grade_from])
+
+
+def _summed_grade(
+    course: CourseConfig, outcomes: list[MomentOutcome]
+) -> tuple[str | None, str]:
+    score = possible = 0.0
+    for outcome in outcomes:
+        points = _points(outcome)
+        if points is None or outcome.points_possible is None:
+            return None, f"{label(outcome.moment)}: no points to sum for the grade"
+        score += points
+        possible += outcome.points_possible
+    names = "+".join(label(o.moment) for o in outcomes)
+    percent = percent_of(score, possible)
+    if percent is None:
+        return None, f"{names}: no points possible to sum for the grade"
+    letter = letter_for_percent(percent, course.grade_thresholds)
+    return letter, f"grade {letter} from {names}: {score:g}/{possible:g} points ({percent:g}%)"
+
+
+def _points(outcome: MomentOutcome) -> float | None:
+    if outcome.score is not None:
+        return outcome.score
+    number = parse_number(outcome.grade)
+    return number[0] if number and not number[1] else None
+
+
+# --- course grade ------------------------------------------------------------------------
+
+
+def _course_grade(
+    course: CourseConfig,
+    modules: tuple[ComponentResult, ...],
+    outcomes: Mapping[int, MomentOutcome],
+) -> ComponentResult | None:
+    """The course-grade line: None for a single-module course (Ladok sets it)."""
+    final = next((m for m in course.modules if m.final), None)
+    if len(course.modules) < 2 or (final is None and any(m.scale == "AF" for m in course.modules)):
+        return None
+    credits = sum(m.credits for m in course.modules)
+    earned = all(m.earned for m in modules)
+    if not earned:
+        reason = _waiting(course, modules, outcomes)
+        return _course_line(course, credits, False, None, None, (), reason)
+    by_code = {m.code: m for m in modules}
+    source = by_code[final.code] if final else None
+    grade = source.grade if source else "G"
+    dates = [m.date for m in modules if m.date is not None]
+    graders = source.grader_ids if source else grader_ids(g for m in modules for g in m.grader_ids)
+    reason = f"grade {grade} from final module {final.code}" if final else "all modules passed"
+    ok = grade is not None and is_exportable_grade(grade)
+    return _course_line(course, credits, ok, grade, max(dates) if dates else None, graders, reason)
+
+
+def _course_line(
+    course: CourseConfig,
+    credits: float,
+    earned: bool,
+    grade: str | None,
+    date: dt.date | None,
+    graders: tuple[int, ...],
+    reason: str,
+) -> ComponentResult:
+    return ComponentResult(
+        code=course.ladok_code, name=COURSE_GRADE_NAME, credits=credits, earned=earned,
+        grade=grade, date=date, grader_ids=graders, reason=reason, is_course_grade=True,
+    )
+
+
+def _waiting(
+    course: CourseConfig,
+    modules: tuple[ComponentResult, ...],
+    outcomes: Mapping[int, MomentOutcome],
+) -> str:
+    """Why the course grade is not earned: the moments still open, else the modules' reasons."""
+    pairs = [(c, m) for c, m in zip(course.modules, modules, strict=True) if not m.earned]
+    moments = sorted(m for c, _ in pairs for m in c.moments if not outcomes[m].passed)
+    if moments:
+        return "waiting for " + ", ".join(label(m) for m in moments)
+    return "; ".join(f"module {c.code}: {m.reason}" for c, m in pairs)
