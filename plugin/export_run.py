@@ -1,0 +1,293 @@
+"""An export run: recompute changed students, record new ledger versions, write the files.
+
+The database transaction is the commit point: a run's ledger rows and its run row commit
+together or not at all, under one lock (PostgreSQL advisory lock; SQLite's write lock), so
+concurrent runs on any number of hosts never export a key twice. The files are rendered from
+the committed ledger rows afterwards and published atomically; a crash before that leaves a
+committed run without its folder, which `materialise` renders again from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import and_, delete, func, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from . import ingest, state
+from .db import Store
+from .export_writers import (
+    CORRECTIONS_TSV,
+    CSV_NAME,
+    REPORT_TSV,
+    XLSX_NAME,
+    ExportLine,
+    RunFilesWriter,
+)
+from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
+from .rules.ledger import NEW, WITHDRAWN, Decision, StudentPlan
+from .settings import CourseConfig, Settings
+from .student_data import CourseData, identity_of, load_students, person_text
+
+BATCH = 500
+ADVISORY_LOCK_KEY = 4_711_042
+
+
+@dataclass
+class RunSummary:
+    """What a run did (or, dry, would do)."""
+
+    run_id: int | None
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    lines: list[ExportLine] = field(default_factory=list)
+    held_back: list[dict] = field(default_factory=list)
+    waiting: list[dict] = field(default_factory=list)
+
+    @property
+    def nothing_new(self) -> bool:
+        return not (self.counts.get(NEW) or self.counts.get("correction")
+                    or self.counts.get(WITHDRAWN))
+
+
+class AlreadyRan(Exception):
+    """The scheduled run of this local date was claimed by another run."""
+
+
+def utcnow() -> dt.datetime:
+    """Now, aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def run_export(store: Store, settings: Settings, *, course_id: int | None = None,
+               dry_run: bool = False, trigger: str = "manual", schedule_date: str | None = None,
+               now: dt.datetime | None = None, job_id: int | None = None,
+               progress: Callable[[dict], None] | None = None) -> RunSummary:
+    """Run one export (all configured courses, or one); dry runs record nothing."""
+    now = now or utcnow()
+    courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
+    changed = refresh_courses(store, settings, courses, dry_run)
+    summary = RunSummary(None, dry_run)
+    with store.write() as session:
+        _lock(session)
+        run = None
+        if not dry_run:
+            run = _claim(session, course_id, trigger, schedule_date, job_id, now)
+            summary.run_id = run.id
+        for course in courses:
+            _export_course(session, settings, course, changed, run, now, summary, progress)
+        summary.files = _file_names(summary.counts)
+        if run is None:
+            session.rollback()
+            return summary
+        run.counts = json.dumps(summary.counts)
+        run.files = json.dumps(summary.files)
+    materialise(store, settings, summary.run_id)
+    return summary
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+
+
+def _claim(session: Session, course_id: int | None, trigger: str, schedule_date: str | None,
+           job_id: int | None, now: dt.datetime) -> ExportRun:
+    if schedule_date and session.scalar(
+            select(ExportRun.id).where(ExportRun.schedule_date == schedule_date)):
+        raise AlreadyRan(schedule_date)
+    run = ExportRun(created_at=now, course_id=course_id, trigger=trigger,
+                    schedule_date=schedule_date, job_id=job_id)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def refresh_courses(store: Store, settings: Settings, courses: Iterable[CourseConfig],
+                    dry_run: bool) -> set[int]:
+    """Courses whose configuration is new or changed: replay and mark them (unless dry)."""
+    changed = set()
+    with store.read() as session:
+        stored = dict(session.execute(select(CourseState.course_id, CourseState.fingerprint)).all())
+    for course in courses:
+        if stored.get(course.canvas_id) == course.fingerprint():
+            continue
+        changed.add(course.canvas_id)
+        if dry_run:
+            continue
+        with store.write() as session:
+            ingest.replay_ignored(session, settings, course.canvas_id)
+            state.mark_course_dirty(session, course.canvas_id)
+            state.upsert(session, CourseState, {"course_id": course.canvas_id,
+                                                "fingerprint": course.fingerprint()},
+                         ("course_id",), update_columns=("fingerprint",))
+    return changed
+
+
+def _due_students(session: Session, course: CourseConfig, everyone: bool,
+                  now: dt.datetime) -> list[tuple[int, int]]:
+    """(user id, dirty version) of the students to recompute; version 0 when not dirty."""
+    if everyone:
+        users = select(Submission.user_id).where(Submission.course_id == course.canvas_id)
+        dirty = dict(session.execute(select(Dirty.user_id, Dirty.version).where(
+            Dirty.course_id == course.canvas_id)).all())
+        return [(u, dirty.get(u, 0)) for u in sorted(set(session.scalars(users)))]
+    rows = session.execute(
+        select(Dirty.user_id, Dirty.version)
+        .where(Dirty.course_id == course.canvas_id,
+               (Dirty.due_at.is_(None)) | (Dirty.due_at <= now))
+        .order_by(Dirty.user_id)
+    )
+    return [tuple(r) for r in rows]
+
+
+def _export_course(session: Session, settings: Settings, course: CourseConfig,
+                   changed: set[int], run: ExportRun | None, now: dt.datetime,
+                   summary: RunSummary, progress) -> None:
+    everyone = run is None and course.canvas_id in changed
+    due = _due_students(session, course, everyone, now)
+    data = CourseData.load(session, settings, course)
+    for start in range(0, len(due), BATCH):
+        batch = due[start:start + BATCH]
+        kept: dict[int, dt.datetime | None] = {}
+        for student in load_students(session, data, [u for u, _ in batch], now):
+            outcome = _apply_plan(session, data, student, run, now, summary)
+            if outcome is not DONE:
+                kept[student.user_id] = outcome
+        if run is not None:
+            _settle_dirty(session, course.canvas_id, batch, kept)
+        if progress:
+            progress({"course": course.canvas_id, "students": start + len(batch),
+                      "of": len(due), **summary.counts})
+
+
+DONE = object()
+
+
+def _apply_plan(session: Session, data: CourseData, student, run: ExportRun | None,
+                now: dt.datetime, summary: RunSummary):
+    """Record (or list) the student's due versions: DONE, None when held back, or a due time."""
+    plan: StudentPlan = student.plan
+    due = plan.course_grade_due
+    if due is not None:
+        summary.waiting.append({"course": data.course.canvas_id, "user_id": student.user_id,
+                                "name": student.name, "course_grade_due": due.isoformat()})
+    if not plan.decisions:
+        return DONE if due is None else due
+    field_name = data.settings.student_id_field
+    identity = identity_of(student.user, field_name)
+    if not identity:
+        summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
+                                  "name": student.name, "reason": f"no {field_name}"})
+        summary.counts["held_back"] = summary.counts.get("held_back", 0) + 1
+        return None
+    for decision in plan.decisions:
+        line = data.line(student, identity, decision)
+        summary.counts[decision.status] = summary.counts.get(decision.status, 0) + 1
+        if run is None:
+            summary.lines.append(line)
+        else:
+            session.add(_ledger_row(data, student.user_id, decision, line, run, now))
+    return DONE if due is None else due
+
+
+def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: ExportLine,
+                run: ExportRun, now: dt.datetime) -> LedgerEntry:
+    file = {NEW: REPORT_TSV, WITHDRAWN: None}.get(decision.status, CORRECTIONS_TSV)
+    return LedgerEntry(
+        user_id=user_id, ladok_code=data.course.ladok_code, component_code=line.component_code,
+        version=decision.version, course_id=data.course.canvas_id, run_id=run.id,
+        status=decision.status, file=file, student_id=line.student_id,
+        student_name=line.student_name, component_name=line.component_name,
+        credits=line.credits, grade=line.grade, exam_date=line.exam_date.isoformat(),
+        graders=json.dumps(list(line.graders)), exported_at=now,
+    )
+
+
+def _settle_dirty(session: Session, course_id: int, batch: list[tuple[int, int]],
+                  kept: dict[int, dt.datetime | None]) -> None:
+    """Forget handled students unless they changed meanwhile; a waiting one keeps its due."""
+    done = [(u, v) for u, v in batch if u not in kept and v]
+    if done:
+        session.execute(delete(Dirty).where(
+            Dirty.course_id == course_id, tuple_(Dirty.user_id, Dirty.version).in_(done),
+        ))
+    for user_id, version in batch:
+        if kept.get(user_id) is not None:
+            session.execute(update(Dirty).where(
+                and_(Dirty.course_id == course_id, Dirty.user_id == user_id,
+                     Dirty.version == version)).values(due_at=kept[user_id]))
+
+
+def _file_names(counts: dict[str, int]) -> list[str]:
+    names = []
+    if counts.get(NEW):
+        names.append(REPORT_TSV)
+    if counts.get("correction"):
+        names.append(CORRECTIONS_TSV)
+    if any(counts.get(k) for k in (NEW, "correction", WITHDRAWN)):
+        names += [CSV_NAME, XLSX_NAME]
+    return names
+
+
+def ledger_lines(session: Session, run_id: int) -> Iterator[ExportLine]:
+    """The run's ledger rows as export lines, streamed in a stable order."""
+    rows = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.run_id == run_id)
+        .order_by(LedgerEntry.ladok_code, LedgerEntry.student_id, LedgerEntry.component_code)
+        .execution_options(yield_per=1000)
+    )
+    for row in rows:
+        yield ExportLine(
+            course_code=row.ladok_code, component_code=row.component_code,
+            student_id=row.student_id, canvas_user_id=row.user_id,
+            student_name=row.student_name or "", component_name=row.component_name or "",
+            credits=row.credits, grade=row.grade or "",
+            exam_date=dt.date.fromisoformat(row.exam_date), graders=tuple(json.loads(row.graders)),
+            status=row.status,
+        )
+
+
+def run_folder(settings: Settings, run_id: int) -> Path:
+    """Where a run's files live on this instance."""
+    return Path(settings.export_dir) / str(run_id)
+
+
+def materialise(store: Store, settings: Settings, run_id: int, force: bool = False) -> list[str]:
+    """Write a committed run's files from the ledger unless this instance has them already."""
+    with store.read() as session:
+        run = session.get(ExportRun, run_id)
+        names = json.loads(run.files) if run else []
+        folder = run_folder(settings, run_id)
+        if not names or (folder.is_dir() and not force):
+            return names
+        with RunFilesWriter(Path(settings.export_dir), run_id) as writer:
+            for line in ledger_lines(session, run_id):
+                writer.add(line)
+            return writer.publish()
+
+
+def materialise_missing(store: Store, settings: Settings) -> list[int]:
+    """Complete every committed run whose files are missing here (after a crash)."""
+    with store.read() as session:
+        ids = session.scalars(select(ExportRun.id).where(ExportRun.files != "[]")).all()
+    done = []
+    for run_id in ids:
+        if not run_folder(settings, run_id).is_dir():
+            materialise(store, settings, run_id)
+            done.append(run_id)
+    return done
+
+
+def count_runs(session: Session) -> int:
+    """How many runs are recorded."""
+    return session.scalar(select(func.count()).select_from(ExportRun)) or 0
+
+
+__all__ = ["RunSummary", "AlreadyRan", "run_export", "materialise", "materialise_missing",
+           "ledger_lines", "person_text"]

@@ -1,0 +1,105 @@
+"""What an export does with a student's results given what was exported before (SPEC 2.3, 2.4).
+
+Decisions where SPEC is silent: a result withdrawn earlier and earned again goes out as a
+correction (Ladok must hear of it again); a change of graders alone is not a correction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from plugin.rules.results import ComponentResult, StudentOutcome, exportable
+from plugin.settings import CourseConfig
+
+NEW, CORRECTION, WITHDRAWN = "new", "correction", "withdrawn"
+ACTIVE = (NEW, CORRECTION)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The latest ledger version of one (student, ladok code, component)."""
+
+    version: int
+    status: str
+    grade: str | None
+    exam_date: str | None  # YYYY-MM-DD
+    exported_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One ledger version to write: a component result and how it goes out."""
+
+    result: ComponentResult
+    status: str
+    version: int
+
+
+@dataclass(frozen=True)
+class StudentPlan:
+    decisions: tuple[Decision, ...]
+    # When a course grade waits for its modules' attestation, the time it may go out.
+    course_grade_due: dt.datetime | None = None
+
+
+def components(outcome: StudentOutcome) -> tuple[ComponentResult, ...]:
+    """The module results and the course grade (if the course has one)."""
+    extra = (outcome.course_grade,) if outcome.course_grade is not None else ()
+    return outcome.modules + extra
+
+
+def _changed(result: ComponentResult, latest: Exported) -> bool:
+    return (result.grade or "").upper() != (latest.grade or "").upper() or (
+        result.date.isoformat() != latest.exam_date
+    )
+
+
+def decide_component(result: ComponentResult, latest: Exported | None) -> Decision | None:
+    """The ledger version this result needs now, or None when the ledger is up to date."""
+    wanted = exportable(result)
+    if latest is None:
+        return Decision(result, NEW, 1) if wanted else None
+    if not wanted:
+        return Decision(result, WITHDRAWN, latest.version + 1) if latest.status in ACTIVE else None
+    if latest.status == WITHDRAWN or _changed(result, latest):
+        return Decision(result, CORRECTION, latest.version + 1)
+    return None
+
+
+def plan_student(
+    course: CourseConfig,
+    outcome: StudentOutcome,
+    ledger: Mapping[str, Exported],
+    now: dt.datetime,
+) -> StudentPlan:
+    """Every ledger version due for one student; a first course grade waits for attestation."""
+    decisions = []
+    due = None
+    for result in components(outcome):
+        decision = decide_component(result, ledger.get(result.code))
+        if decision is None:
+            continue
+        if result.is_course_grade and decision.status == NEW:
+            due = _course_grade_due(course, decisions, ledger, now)
+            if due is not None:
+                continue
+        decisions.append(decision)
+    return StudentPlan(tuple(decisions), due)
+
+
+def _course_grade_due(
+    course: CourseConfig, decisions: list[Decision], ledger: Mapping[str, Exported],
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """None when a first course grade may go out now, else the time it may."""
+    delay = dt.timedelta(days=course.final_grade_delay_days)
+    codes = {m.code for m in course.modules}
+    times = [e.exported_at for code, e in ledger.items() if code in codes and e.status in ACTIVE]
+    if any(d.result.code in codes and d.status != WITHDRAWN for d in decisions):
+        times.append(now)
+    if not times:
+        return None if delay == dt.timedelta(0) else now + delay
+    due = max(times) + delay
+    return None if due <= now else due

@@ -1,0 +1,130 @@
+"""Load students' stored grades and ledger state, and evaluate them with the pure rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .export_writers import ExportLine
+from .models import Assignment, LedgerEntry, Submission, User
+from .rules.ledger import Decision, Exported, StudentPlan, components, plan_student
+from .rules.results import AssignmentInfo, StudentOutcome, evaluate_student
+from .rules.submission import SubmissionState
+from .settings import CourseConfig, Settings
+from .state import to_state
+
+COURSE_GRADE_LABEL = "Slutbetyg"
+
+
+def identity_of(user: User | None, field_name: str) -> str | None:
+    """The student's Ladok identity from the configured Canvas field, if known."""
+    value = getattr(user, field_name, None) if user is not None else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def person_text(user_id: int, user: User | None) -> str:
+    """A grader as "Name <email>" where known, else the name, else the Canvas id."""
+    if user is None or not user.name:
+        return str(user_id)
+    return f"{user.name} <{user.email}>" if user.email else user.name
+
+
+@dataclass
+class StudentView:
+    """One student's data and what the rules make of it."""
+
+    user_id: int
+    user: User | None
+    submissions: dict[int, SubmissionState]
+    outcome: StudentOutcome
+    ledger: dict[str, Exported]
+    plan: StudentPlan
+    ledger_rows: list[LedgerEntry] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return (self.user.name if self.user and self.user.name else "") or ""
+
+
+@dataclass
+class CourseData:
+    """Per-course data shared by all its students in one run."""
+
+    settings: Settings
+    course: CourseConfig
+    assignments: dict[int, AssignmentInfo]
+    people: dict[int, str]
+
+    @classmethod
+    def load(cls, session: Session, settings: Settings, course: CourseConfig) -> CourseData:
+        rows = session.scalars(select(Assignment).where(Assignment.course_id == course.canvas_id))
+        assignments = {r.assignment_id: AssignmentInfo(r.assignment_id, r.name, r.points_possible)
+                       for r in rows}
+        return cls(settings, course, assignments, {})
+
+    def graders(self, session: Session, ids: set[int]) -> None:
+        """Cache grader texts for `ids` not yet known."""
+        missing = [i for i in ids if i not in self.people]
+        if not missing:
+            return
+        users = {u.user_id: u for u in session.scalars(select(User).where(
+            User.user_id.in_(missing)))}
+        for user_id in missing:
+            self.people[user_id] = person_text(user_id, users.get(user_id))
+
+    def line(self, student: StudentView, identity: str, decision: Decision) -> ExportLine:
+        """The export line of one decision."""
+        result = decision.result
+        grade, date = result.grade, result.date
+        if decision.status == "withdrawn":
+            previous = student.ledger[result.code]
+            grade, date = previous.grade, dt.date.fromisoformat(previous.exam_date)
+        return ExportLine(
+            course_code=self.course.ladok_code, component_code=result.code,
+            student_id=identity, canvas_user_id=student.user_id, student_name=student.name,
+            component_name=COURSE_GRADE_LABEL if result.is_course_grade else result.name,
+            credits=result.credits, grade=grade or "", exam_date=date,
+            graders=tuple(self.people.get(g, str(g)) for g in result.grader_ids),
+            status=decision.status,
+        )
+
+
+def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
+    """The newest ledger version per component code."""
+    out: dict[str, Exported] = {}
+    for row in sorted(rows, key=lambda r: r.version):
+        out[row.component_code] = Exported(row.version, row.status, row.grade, row.exam_date,
+                                           row.exported_at)
+    return out
+
+
+def load_students(session: Session, data: CourseData, user_ids: list[int],
+                  now: dt.datetime) -> Iterator[StudentView]:
+    """Evaluate and plan each student of `user_ids` in one course."""
+    course = data.course
+    subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
+    for row in session.scalars(select(Submission).where(
+            Submission.course_id == course.canvas_id, Submission.user_id.in_(user_ids))):
+        subs[row.user_id][row.assignment_id] = to_state(row)
+    users = {u.user_id: u for u in session.scalars(select(User).where(User.user_id.in_(user_ids)))}
+    ledger: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for row in session.scalars(select(LedgerEntry).where(
+            LedgerEntry.ladok_code == course.ladok_code, LedgerEntry.user_id.in_(user_ids))):
+        ledger[row.user_id].append(row)
+    grader_ids = {s.grader_id for per in subs.values() for s in per.values()
+                  if s.grader_id is not None and s.grader_id > 0}
+    data.graders(session, grader_ids)
+    for user_id in user_ids:
+        outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}))
+        latest = latest_versions(ledger.get(user_id, []))
+        yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
+                          plan_student(course, outcome, latest, now), ledger.get(user_id, []))
+
+
+__all__ = ["CourseData", "StudentView", "components", "identity_of", "load_students",
+           "person_text"]

@@ -1,0 +1,60 @@
+"""Export runs: results exported once, corrections, withdrawals, held-back students, files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from plugin.export_run import run_export
+from plugin.simulate import demo_term, grade_event
+from tests.conftest import post_event
+
+LATER = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+def post_all(client, events):
+    for event in events:
+        assert post_event(client, event).status_code == 202
+
+
+def read_tsv(settings, run_id, name="ladok-report.tsv"):
+    path = f"{settings.export_dir}/{run_id}/{name}"
+    with open(path, encoding="utf-8") as fh:
+        return [line.rstrip("\n").split("\t") for line in fh]
+
+
+def test_demo_term_exports_each_result_once(client, store, settings):
+    post_all(client, demo_term(students=5))
+    first = run_export(store, settings, now=LATER)
+    assert first.counts["new"] > 0
+    lines = read_tsv(settings, first.run_id)
+    assert all(line[0] == "DV1531" for line in lines)
+    second = run_export(store, settings, now=LATER + dt.timedelta(days=8))
+    assert {l_[1] for l_ in read_tsv(settings, second.run_id)} == {"DV1531"}
+    third = run_export(store, settings, now=LATER + dt.timedelta(days=9))
+    assert third.nothing_new and third.files == []
+
+
+def test_pg_blocks_the_module(client, store, settings):
+    post_all(client, demo_term(students=5))
+    run = run_export(store, settings, now=LATER)
+    student5 = [line for line in read_tsv(settings, run.run_id) if line[2].endswith("1005")]
+    assert {line[1] for line in student5} == {"2215", "2225"}
+
+
+def test_changed_grade_after_export_is_a_correction(client, store, settings):
+    post_all(client, demo_term(students=1))
+    run_export(store, settings, now=LATER)
+    post_event(client, grade_event(565, 310, 1001, "A", LATER, sis_id="19900101-1001"))
+    run = run_export(store, settings, now=LATER + dt.timedelta(hours=1))
+    assert run.counts.get("correction") == 1
+    lines = read_tsv(settings, run.run_id, "corrections.tsv")
+    assert [(line[1], line[3]) for line in lines] == [("2225", "A")]
+
+
+def test_dry_run_records_nothing(client, store, settings):
+    post_all(client, demo_term(students=2))
+    dry = run_export(store, settings, dry_run=True, now=LATER)
+    real = run_export(store, settings, now=LATER)
+    assert dry.run_id is None and dry.counts == real.counts
+    assert sorted(json.dumps(line.component_code) for line in dry.lines)
