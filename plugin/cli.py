@@ -95,3 +95,82 @@ def scheduler() -> None:
 
     settings = load_or_exit()
     run_scheduler(settings, open_store(settings))
+
+
+def _print_summary(summary) -> None:
+    """A table of what an export run did."""
+    counts = summary.counts
+    title = "dry run (nothing recorded)" if summary.dry_run else f"run {summary.run_id}"
+    click.echo(f"Export {title}")
+    rows = [("new results", counts.get("new", 0)), ("corrections", counts.get("correction", 0)),
+            ("withdrawn (handle in Ladok)", counts.get("withdrawn", 0)),
+            ("held back (no identity)", counts.get("held_back", 0)),
+            ("course grades waiting for attestation", len(summary.waiting))]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        click.echo(f"  {name:<{width}}  {value:>7}")
+    if summary.dry_run:
+        for line in summary.lines:
+            click.echo(f"  {line.status:<10} {line.course_code} {line.component_code} "
+                       f"{line.student_id} {line.grade} {line.exam_date}")
+    elif summary.files:
+        click.echo(f"  files: {', '.join(summary.files)}")
+    else:
+        click.echo("  nothing new: no files written")
+
+
+@main.command()
+@click.option("--course", type=int, default=None, help="Only this Canvas course id.")
+@click.option("--dry-run", is_flag=True, help="Compute and show, record nothing.")
+@click.option("--rerun", "rerun", type=int, default=None, metavar="RUN_ID",
+              help="Write the files of an earlier run again from the ledger.")
+def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
+    """Run an export now (synchronously) and print a summary table."""
+    from .export_run import materialise, run_export
+
+    settings = load_or_exit()
+    if course is not None and settings.course(course) is None:
+        raise click.BadParameter(f"course {course} not configured", param_hint="--course")
+    store = open_store(settings)
+    if rerun is not None:
+        names = materialise(store, settings, rerun, force=True)
+        if not names:
+            raise click.ClickException(f"run {rerun} does not exist or wrote no files")
+        click.echo(f"run {rerun}: wrote {', '.join(names)}")
+        return
+    with click.progressbar(length=1, label="Exporting", file=sys.stderr) as bar:
+        def progress(counts: dict) -> None:
+            bar.length = max(counts.get("of", 1), 1)
+            bar.update(counts["students"] - bar.pos)
+
+        summary = run_export(store, settings, course_id=course, dry_run=dry_run,
+                             trigger="cli", progress=progress)
+    _print_summary(summary)
+    if summary.files:
+        from .export_run import run_folder
+
+        click.echo(f"  folder: {run_folder(settings, summary.run_id)}")
+
+
+@main.command()
+@click.argument("course_id", type=int)
+@click.option("--incremental", is_flag=True, help="Only grades changed since the last sync.")
+def resync(course_id: int, incremental: bool) -> None:
+    """Re-sync one course from the Canvas REST API (synchronously, with a progress bar)."""
+    from .resync import resync_course
+
+    settings = load_or_exit()
+    if settings.course(course_id) is None:
+        raise click.BadParameter(f"course {course_id} not configured", param_hint="COURSE_ID")
+    store = open_store(settings)
+    with click.progressbar(length=1, label=f"Re-syncing course {course_id}",
+                           file=sys.stderr) as bar:
+        def progress(counts: dict) -> None:
+            total = counts.get("students_total") or counts.get("students", 0) + 1
+            bar.length = max(total, 1)
+            bar.update(counts.get("students", 0) - bar.pos)
+
+        counts = resync_course(store, settings, course_id,
+                               mode="incremental" if incremental else "full", progress=progress)
+    for key, value in counts.items():
+        click.echo(f"  {key:<16} {value}")

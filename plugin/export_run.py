@@ -19,6 +19,7 @@ from sqlalchemy import and_, delete, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import ingest, state
+from .clock import utcnow
 from .db import Store
 from .export_writers import (
     CORRECTIONS_TSV,
@@ -48,6 +49,8 @@ class RunSummary:
     lines: list[ExportLine] = field(default_factory=list)
     held_back: list[dict] = field(default_factory=list)
     waiting: list[dict] = field(default_factory=list)
+    manual: list[dict] = field(default_factory=list)  # dry runs only
+    unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
 
     @property
     def nothing_new(self) -> bool:
@@ -59,20 +62,23 @@ class AlreadyRan(Exception):
     """The scheduled run of this local date was claimed by another run."""
 
 
-def utcnow() -> dt.datetime:
-    """Now, aware UTC."""
-    return dt.datetime.now(dt.UTC)
-
 
 def run_export(store: Store, settings: Settings, *, course_id: int | None = None,
                dry_run: bool = False, trigger: str = "manual", schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
-               progress: Callable[[dict], None] | None = None) -> RunSummary:
-    """Run one export (all configured courses, or one); dry runs record nothing."""
+               progress: Callable[[dict], None] | None = None,
+               everyone: bool = False) -> RunSummary:
+    """Run one export (all configured courses, or one); dry runs record nothing.
+
+    A dry run with `everyone` recomputes every student of the course, not only changed ones.
+    """
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
     changed = refresh_courses(store, settings, courses, dry_run)
     summary = RunSummary(None, dry_run)
+    # SQLite has one writer: progress written from inside the run's transaction would wait
+    # for that very transaction, so there it is reported when the run ends.
+    inner = None if store.sqlite else progress
     with store.write() as session:
         _lock(session)
         run = None
@@ -80,7 +86,8 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
             run = _claim(session, course_id, trigger, schedule_date, job_id, now)
             summary.run_id = run.id
         for course in courses:
-            _export_course(session, settings, course, changed, run, now, summary, progress)
+            scope = everyone or course.canvas_id in changed
+            _export_course(session, settings, course, scope, run, now, summary, inner)
         summary.files = _file_names(summary.counts)
         if run is None:
             session.rollback()
@@ -88,6 +95,8 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
         run.counts = json.dumps(summary.counts)
         run.files = json.dumps(summary.files)
     materialise(store, settings, summary.run_id)
+    if progress:
+        progress({"run": summary.run_id, **summary.counts})
     return summary
 
 
@@ -147,10 +156,9 @@ def _due_students(session: Session, course: CourseConfig, everyone: bool,
 
 
 def _export_course(session: Session, settings: Settings, course: CourseConfig,
-                   changed: set[int], run: ExportRun | None, now: dt.datetime,
+                   everyone: bool, run: ExportRun | None, now: dt.datetime,
                    summary: RunSummary, progress) -> None:
-    everyone = run is None and course.canvas_id in changed
-    due = _due_students(session, course, everyone, now)
+    due = _due_students(session, course, everyone and run is None, now)
     data = CourseData.load(session, settings, course)
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
@@ -174,6 +182,8 @@ def _apply_plan(session: Session, data: CourseData, student, run: ExportRun | No
     """Record (or list) the student's due versions: DONE, None when held back, or a due time."""
     plan: StudentPlan = student.plan
     due = plan.course_grade_due
+    if run is None:
+        _note_problems(data, student, summary)
     if due is not None:
         summary.waiting.append({"course": data.course.canvas_id, "user_id": student.user_id,
                                 "name": student.name, "course_grade_due": due.isoformat()})
@@ -194,6 +204,15 @@ def _apply_plan(session: Session, data: CourseData, student, run: ExportRun | No
         else:
             session.add(_ledger_row(data, student.user_id, decision, line, run, now))
     return DONE if due is None else due
+
+
+def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
+    outcome = student.outcome
+    if outcome.manual:
+        summary.manual.append({"course": data.course.canvas_id, "user_id": student.user_id,
+                               "name": student.name, "notes": list(outcome.manual)})
+    for assignment_id in outcome.unmapped_assignments:
+        summary.unmapped.add((data.course.canvas_id, assignment_id))
 
 
 def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: ExportLine,

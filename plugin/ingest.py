@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import state
 from .canvas_events import ParsedEvent
+from .clock import utcnow
 from .models import Event
 from .settings import Settings
 
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
 
-
-def utcnow() -> dt.datetime:
-    """The current time, aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def ingest(session: Session, settings: Settings, event: ParsedEvent,

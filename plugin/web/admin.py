@@ -1,10 +1,20 @@
-"""The admin API under /api (Bearer tokens)."""
+"""The admin API under /api (Bearer tokens): jobs, re-syncs, exports, preview, students."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import dataclasses
+import json
 
+from flask import Blueprint, abort, jsonify, request, send_file
+from sqlalchemy import select
+
+from .. import jobs
+from ..export_run import materialise, run_export, run_folder
+from ..extensions import services
+from ..models import ExportRun, Job
 from .admin_auth import check_admin_token
+from .errors import error
+from .student_view import student_report
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 bp.before_request(check_admin_token)
@@ -14,3 +24,150 @@ bp.before_request(check_admin_token)
 def ping():
     """A trivial authenticated endpoint (lets clients check their token)."""
     return {"status": "ok"}
+
+
+def _json_body() -> dict:
+    """The request's JSON object (empty when no body); 400 for anything else."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "body must be a JSON object")
+    return body
+
+
+def _configured(canvas_id: int):
+    course = services().settings.course(canvas_id)
+    if course is None:
+        abort(404, "course not configured")
+    return course
+
+
+@bp.post("/courses/<int:canvas_id>/resync")
+def resync(canvas_id: int):
+    """Queue a re-sync of the course (or return the one already queued or running)."""
+    _configured(canvas_id)
+    mode = _json_body().get("mode", "full")
+    if mode not in ("full", "incremental"):
+        return error(400, 'mode must be "full" or "incremental"')
+    job_id, _ = jobs.enqueue(services().store, "resync", canvas_id, {"mode": mode})
+    return jsonify(job=job_id), 202
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int):
+    """A job's state and progress."""
+    with services().store.read() as session:
+        row = session.get(Job, job_id)
+        if row is None:
+            abort(404, "no such job")
+        return jsonify(jobs.as_dict(row))
+
+
+def _export_params() -> tuple[int | None, bool]:
+    body = _json_body()
+    course, dry_run = body.get("course"), body.get("dry_run", False)
+    if course is not None and (not isinstance(course, int) or isinstance(course, bool)):
+        abort(400, "course must be a Canvas course id (integer)")
+    if not isinstance(dry_run, bool):
+        abort(400, "dry_run must be true or false")
+    if course is not None:
+        _configured(course)
+    return course, dry_run
+
+
+def line_json(line) -> dict:
+    """An export line as JSON."""
+    out = dataclasses.asdict(line)
+    out["exam_date"] = line.exam_date.isoformat()
+    return out
+
+
+def summary_json(summary) -> dict:
+    """A dry run's results as JSON."""
+    return {
+        "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
+        "held_back": summary.held_back, "waiting": summary.waiting,
+        "manual": summary.manual,
+        "unmapped_assignments": [{"course": c, "assignment_id": a}
+                                 for c, a in sorted(summary.unmapped)],
+    }
+
+
+@bp.post("/exports")
+def create_export():
+    """Queue an export run (201), or compute a dry run now (200)."""
+    course, dry_run = _export_params()
+    svc = services()
+    if dry_run:
+        return jsonify(summary_json(run_export(svc.store, svc.settings, course_id=course,
+                                               dry_run=True)))
+    job_id, _ = jobs.enqueue(svc.store, "export", course)
+    return jsonify(job=job_id, state=jobs.QUEUED, run=None), 201
+
+
+def run_json(run: ExportRun) -> dict:
+    """An export run as JSON."""
+    return {
+        "id": run.id, "created_at": run.created_at.isoformat(), "course": run.course_id,
+        "trigger": run.trigger, "schedule_date": run.schedule_date, "job": run.job_id,
+        "counts": json.loads(run.counts or "{}"), "files": json.loads(run.files or "[]"),
+        "nothing_new": json.loads(run.files or "[]") == [],
+    }
+
+
+@bp.get("/exports")
+def list_exports():
+    """Every export run, newest first."""
+    with services().store.read() as session:
+        runs = session.scalars(select(ExportRun).order_by(ExportRun.id.desc()).limit(500))
+        return jsonify(runs=[run_json(r) for r in runs])
+
+
+def _run_or_404(run_id: int) -> ExportRun:
+    with services().store.read() as session:
+        run = session.get(ExportRun, run_id)
+    if run is None:
+        abort(404, "no such export run")
+    return run
+
+
+@bp.get("/exports/<int:run_id>")
+def get_export(run_id: int):
+    """One export run."""
+    return jsonify(run_json(_run_or_404(run_id)))
+
+
+@bp.get("/exports/<int:run_id>/files/<name>")
+def get_export_file(run_id: int, name: str):
+    """One file of a run; any instance renders it from the ledger if it has no copy."""
+    run = _run_or_404(run_id)
+    if name not in json.loads(run.files or "[]"):
+        abort(404, "no such file in this run")
+    svc = services()
+    materialise(svc.store, svc.settings, run_id)
+    return send_file(run_folder(svc.settings, run_id) / name, as_attachment=True,
+                     download_name=name)
+
+
+@bp.get("/courses/<int:canvas_id>/preview")
+def preview(canvas_id: int):
+    """What an export would write now for the course, and what holds results back."""
+    _configured(canvas_id)
+    svc = services()
+    summary = run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True,
+                         everyone=True)
+    body = summary_json(summary)
+    body["withdrawals"] = [r for r in body["results"] if r["status"] == "withdrawn"]
+    return jsonify(body)
+
+
+@bp.get("/courses/<int:canvas_id>/students/<int:user_id>")
+def student(canvas_id: int, user_id: int):
+    """Each moment, module and the course grade: earned or why not, and where exported."""
+    course = _configured(canvas_id)
+    svc = services()
+    report = student_report(svc.store, svc.settings, course, user_id)
+    if report is None:
+        abort(404, "no grades stored for this student in this course")
+    return jsonify(report)

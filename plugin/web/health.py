@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select, text
 
 from .. import metrics
+from ..clock import utcnow
 from ..extensions import services
 from ..models import Job
 
@@ -24,7 +25,7 @@ def healthz():
             oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == "queued"))
     except Exception as exc:  # any database failure means unhealthy, whatever its type
         return jsonify(status="unavailable", error=type(exc).__name__), 503
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     if oldest is not None and now - oldest > QUEUE_WAIT_LIMIT:
         return jsonify(status="degraded", reason="queued jobs waiting over 5 minutes"), 200
     return jsonify(status="ok"), 200

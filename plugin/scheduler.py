@@ -1,0 +1,125 @@
+"""The scheduler process: runs queued jobs, and the nightly re-sync + export (SPEC 3.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import func, select
+
+from . import worker
+from .clock import utcnow
+from .db import Store
+from .export_run import AlreadyRan, materialise_missing, run_export
+from .models import CourseState, ExportRun
+from .settings import Settings, cron_trigger
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 2
+FULL_SYNC_EVERY = dt.timedelta(days=7)
+STALE_TEMP = dt.timedelta(hours=6)
+
+
+
+def last_scheduled_run(store: Store) -> dt.datetime | None:
+    """When the last scheduled export ran, if ever."""
+    with store.read() as session:
+        return session.scalar(select(func.max(ExportRun.created_at))
+                              .where(ExportRun.trigger == "schedule"))
+
+
+def missed_run_due(store: Store, settings: Settings, now: dt.datetime) -> bool:
+    """True when a scheduled time passed after the last recorded scheduled run."""
+    last = last_scheduled_run(store)
+    if last is None:
+        return False
+    trigger = cron_trigger(settings.export_schedule, settings.timezone)
+    due = trigger.get_next_fire_time(None, last + dt.timedelta(seconds=1))
+    return due is not None and due <= now
+
+
+def _sync_mode(store: Store, course_id: int, now: dt.datetime) -> str:
+    with store.read() as session:
+        row = session.get(CourseState, course_id)
+    last_full = row.last_full_sync_started if row else None
+    return "full" if last_full is None or now - last_full >= FULL_SYNC_EVERY else "incremental"
+
+
+def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) -> int | None:
+    """Re-sync every course, then export; the local date is claimed so it runs once."""
+    from .resync import resync_course
+
+    now = now or utcnow()
+    local_date = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    with store.read() as session:
+        if session.scalar(select(ExportRun.id).where(ExportRun.schedule_date == local_date)):
+            log.info("scheduled export of %s already ran", local_date)
+            return None
+    for course in settings.courses:
+        try:
+            counts = resync_course(store, settings, course.canvas_id,
+                                   mode=_sync_mode(store, course.canvas_id, now))
+            log.info("re-sync of course %s: %s", course.canvas_id, counts)
+        except Exception as exc:  # the export still runs on what the events brought
+            log.warning("re-sync of course %s failed: %s", course.canvas_id,
+                        worker.redact(str(exc), settings))
+    try:
+        summary = run_export(store, settings, trigger="schedule", schedule_date=local_date)
+    except AlreadyRan:
+        log.info("scheduled export of %s claimed by another scheduler", local_date)
+        return None
+    log.info("scheduled export run %s: %s files=%s", summary.run_id, summary.counts or
+             "nothing new", summary.files)
+    return summary.run_id
+
+
+def clean_stale_temp(settings: Settings, now: float | None = None) -> None:
+    """Remove hidden temp folders a crashed run left behind (old enough to be dead)."""
+    root = Path(settings.export_dir)
+    if not root.is_dir():
+        return
+    limit = (now or time.time()) - STALE_TEMP.total_seconds()
+    for path in root.glob(".*"):
+        if path.is_dir() and path.stat().st_mtime < limit:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def recover(store: Store, settings: Settings) -> None:
+    """Complete committed runs whose files are missing; drop stale temp folders."""
+    done = materialise_missing(store, settings)
+    if done:
+        log.info("wrote the files of runs %s", done)
+    clean_stale_temp(settings)
+
+
+def build(store: Store, settings: Settings) -> BlockingScheduler:
+    """The APScheduler 3 scheduler with the job poller and the nightly export."""
+    scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
+    name = worker.worker_name()
+    scheduler.add_job(worker.run_pending, "interval", seconds=POLL_SECONDS,
+                      args=(store, settings, name), id="jobs", max_instances=1, coalesce=True)
+    scheduler.add_job(nightly, cron_trigger(settings.export_schedule, settings.timezone),
+                      args=(store, settings), id="nightly", max_instances=1, coalesce=True,
+                      misfire_grace_time=6 * 3600)
+    if missed_run_due(store, settings, utcnow()):
+        log.info("a scheduled export was missed: running it now")
+        scheduler.add_job(nightly, args=(store, settings), id="catch-up")
+    return scheduler
+
+
+def run_scheduler(settings: Settings, store: Store) -> None:
+    """Run until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    recover(store, settings)
+    scheduler = build(store, settings)
+    log.info("scheduler started: export at %r in %s", settings.export_schedule,
+             settings.timezone)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

@@ -1,0 +1,92 @@
+"""Run claimed jobs (re-syncs, exports) with a lease kept alive while they work."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import jobs
+from .db import Store
+from .models import Job
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+RENEW_SECONDS = 20
+
+
+def worker_name() -> str:
+    """This process's name in job leases."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def redact(text: str, settings: Settings) -> str:
+    """`text` with every configured secret masked."""
+    for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
+                   *settings.admin_tokens):
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
+    from .resync import resync_course
+
+    return resync_course(store, settings, job.course_id, mode=params.get("mode", "full"),
+                         progress=progress)
+
+
+def _export(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
+    from .export_run import run_export
+
+    summary = run_export(store, settings, course_id=job.course_id, trigger="manual",
+                         job_id=job.id, progress=progress)
+    return {"run": summary.run_id, **summary.counts, "files": summary.files}
+
+
+HANDLERS: dict[str, Callable[..., dict[str, Any]]] = {"resync": _resync, "export": _export}
+
+
+def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
+    """Run one claimed job to its end, recording success or a redacted error."""
+    import json
+
+    stop = threading.Event()
+    keeper = threading.Thread(target=_keep_lease, args=(store, job.id, worker, stop),
+                              daemon=True)
+    keeper.start()
+    try:
+        params = json.loads(job.params or "{}")
+        result = HANDLERS[job.kind](store, settings, job, params,
+                                    lambda counts: jobs.report(store, job.id, counts))
+        jobs.finish(store, job.id, progress=result)
+        log.info("job %s (%s) succeeded: %s", job.id, job.kind, result)
+    except Exception as exc:  # a job's failure is recorded, never fatal to the scheduler
+        message = redact(f"{type(exc).__name__}: {exc}", settings)
+        log.warning("job %s (%s) failed: %s", job.id, job.kind, message)
+        jobs.finish(store, job.id, error=message)
+    finally:
+        stop.set()
+
+
+def _keep_lease(store: Store, job_id: int, worker: str, stop: threading.Event) -> None:
+    while not stop.wait(RENEW_SECONDS):
+        try:
+            if not jobs.renew(store, job_id, worker):
+                return
+        except Exception:  # a missed renewal is retried at the next tick
+            log.exception("could not renew the lease of job %s", job_id)
+
+
+def run_pending(store: Store, settings: Settings, worker: str | None = None,
+                limit: int = 10) -> int:
+    """Claim and run queued jobs until none is left (or `limit`); returns how many ran."""
+    worker = worker or worker_name()
+    done = 0
+    while done < limit and (job := jobs.claim(store, worker)) is not None:
+        run_job(store, settings, job, worker)
+        done += 1
+    return done
