@@ -140,8 +140,11 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
         return
     with click.progressbar(length=1, label="Exporting", file=sys.stderr) as bar:
         def progress(counts: dict) -> None:
-            bar.length = max(counts.get("of", 1), 1)
-            bar.update(counts["students"] - bar.pos)
+            if "of" in counts:
+                bar.length = max(counts["of"], 1)
+                bar.update(counts["students"] - bar.pos)
+            else:  # the end of the run
+                bar.update(bar.length - bar.pos)
 
         summary = run_export(store, settings, course_id=course, dry_run=dry_run,
                              trigger="cli", progress=progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import signal
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -115,8 +116,11 @@ def build(store: Store, settings: Settings) -> BlockingScheduler:
 def run_scheduler(settings: Settings, store: Store) -> None:
     """Run until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not every 2-second poll
     recover(store, settings)
     scheduler = build(store, settings)
+    # On SIGTERM stop taking work; a job already running finishes before the process exits.
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     log.info("scheduler started: export at %r in %s", settings.export_schedule,
              settings.timezone)
     try:

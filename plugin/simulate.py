@@ -108,3 +108,33 @@ def demo_term(course_id: int = 565, students: int = 5,
             events.append(grade_event(course_id, 300 + moment, user, grade, graded,
                                       sis_id=f"19900101-{1000 + n:04d}"))
     return events
+
+
+def post_demo_term(url: str, token: str, students: int) -> dict[str, int]:
+    """POST the demo term to a running service's webhook; counts answers by status."""
+    import requests
+
+    counts: dict[str, int] = {}
+    with requests.Session() as session:
+        for event in demo_term(students=students):
+            response = session.post(f"{url.rstrip('/')}/webhooks/canvas",
+                                    params={"token": token}, json=event, timeout=10)
+            key = response.json().get("status", f"http {response.status_code}")
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: post a simulated term of the demo course through the real webhook."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--token", required=True, help="the service's webhook URL token")
+    parser.add_argument("--students", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(post_demo_term(args.url, args.token, args.students))
+
+
+if __name__ == "__main__":
+    main()
