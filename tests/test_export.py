@@ -58,3 +58,55 @@ def test_dry_run_records_nothing(client, store, settings):
     real = run_export(store, settings, now=LATER)
     assert dry.run_id is None and dry.counts == real.counts
     assert sorted(json.dumps(line.component_code) for line in dry.lines)
+
+
+def test_course_added_later_replays_its_ignored_events(config_file, environ, store, tmp_path):
+    from plugin import create_app
+    from plugin.settings import load_settings
+
+    text = config_file.read_text()
+    without = tmp_path / "without.toml"
+    without.write_text(text.replace("canvas_id = 565", "canvas_id = 566"))
+    early = load_settings(without, environ)
+    client = create_app({"SETTINGS": early}).test_client()
+    statuses = {post_event(client, e).json["status"] for e in demo_term(students=2)}
+    assert statuses == {"ignored"}
+    late = load_settings(config_file, environ)
+    run = run_export(store, late, now=LATER)
+    assert run.counts["new"] == 5  # student 2 has PG on kmom03: two modules only
+
+
+def test_student_without_identity_is_held_back_and_exported_once_known(client, store,
+                                                                       settings):
+    from plugin.models import User
+
+    post_all(client, demo_term(students=2))
+    with store.write() as session:
+        session.get(User, 1001).sis_user_id = None
+    held = run_export(store, settings, now=LATER)
+    assert held.counts["new"] == 2 and held.held_back[0]["user_id"] == 1001
+    with store.write() as session:
+        session.get(User, 1001).sis_user_id = "19900101-1001"
+    assert run_export(store, settings, now=LATER).counts["new"] == 3
+
+
+def test_result_no_longer_earned_is_withdrawn_never_in_a_tsv(client, store, settings):
+    post_all(client, demo_term(students=2))
+    run_export(store, settings, now=LATER)
+    post_event(client, grade_event(565, 301, 1001, "U", LATER, sis_id="19900101-1001"))
+    run = run_export(store, settings, now=LATER + dt.timedelta(hours=1))
+    assert run.counts == {"withdrawn": 1}
+    assert run.files == ["rapporteringsunderlag.csv", "rapporteringsunderlag.xlsx"]
+    with open(f"{settings.export_dir}/{run.run_id}/rapporteringsunderlag.csv",
+              encoding="utf-8-sig") as fh:
+        assert "withdrawn — handle in Ladok" in fh.read()
+
+
+def test_course_grade_waits_for_module_attestation_then_goes_out(client, store, settings):
+    post_all(client, demo_term(students=2))
+    first = run_export(store, settings, now=LATER)
+    assert [w["user_id"] for w in first.waiting] == [1001] and first.counts["new"] == 5
+    early = run_export(store, settings, now=LATER + dt.timedelta(days=6))
+    assert early.nothing_new
+    due = run_export(store, settings, now=LATER + dt.timedelta(days=7, minutes=1))
+    assert [line[1] for line in read_tsv(settings, due.run_id)] == ["DV1531"]
