@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,15 @@ from .models import Observation as ObservationRow
 from .rules.submission import UNSET, Observation, SubmissionState, fold
 
 
+def _insert(session: Session):
+    """The dialect's INSERT with ON CONFLICT support."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def upsert(session: Session, model: type, values: dict[str, Any], keys: Iterable[str],
            update_columns: Iterable[str] | None = None) -> None:
     """INSERT … ON CONFLICT DO UPDATE for SQLite and PostgreSQL alike."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).values(**values)
+    stmt = _insert(session)(model).values(**values)
     columns = [c for c in (update_columns or values) if c not in keys]
     if columns:
         stmt = stmt.on_conflict_do_update(
@@ -131,22 +134,28 @@ def to_state(row: Submission) -> SubmissionState:
     )
 
 
-def mark_dirty(session: Session, course_id: int, user_id: int) -> None:
-    """Note that a student's results must be recomputed."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Dirty).values(course_id=course_id, user_id=user_id, version=1, due_at=None)
-    stmt = stmt.on_conflict_do_update(
+def _bump_on_conflict(stmt):
+    return stmt.on_conflict_do_update(
         index_elements=["course_id", "user_id"],
         set_={"version": Dirty.version + 1, "due_at": None},
     )
-    session.execute(stmt)
+
+
+def mark_dirty(session: Session, course_id: int, user_id: int) -> None:
+    """Note that a student's results must be recomputed."""
+    stmt = _insert(session)(Dirty).values(course_id=course_id, user_id=user_id, version=1,
+                                          due_at=None)
+    session.execute(_bump_on_conflict(stmt))
 
 
 def mark_course_dirty(session: Session, course_id: int) -> None:
-    """Mark every student with a submission in the course."""
-    users = session.scalars(
-        select(Submission.user_id).where(Submission.course_id == course_id).distinct()
-    ).all()
-    for user_id in users:
-        mark_dirty(session, course_id, user_id)
+    """Mark every student with a submission in the course, in one statement."""
+    students = (
+        select(Submission.course_id, Submission.user_id, literal(1))
+        .where(Submission.course_id == course_id)
+        .distinct()
+    )
+    stmt = _insert(session)(Dirty).from_select(
+        ["course_id", "user_id", "version"], students
+    )
+    session.execute(_bump_on_conflict(stmt))
