@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import state
-from .canvas_events import ParsedEvent
+from .canvas_events import ParsedEvent, parse
 from .clock import utcnow
 from .models import Event
 from .settings import Settings
 
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
-
 
 
 def ingest(session: Session, settings: Settings, event: ParsedEvent,
@@ -72,9 +73,7 @@ def apply_event(session: Session, event: ParsedEvent) -> None:
 
 def replay_ignored(session: Session, settings: Settings, course_id: int) -> int:
     """Apply stored events of a newly configured course that were ignored for that reason."""
-    import json
 
-    from .canvas_events import parse
 
     rows = session.scalars(
         select(Event).where(Event.course_id == course_id, Event.status == IGNORED,
