@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, delete, func, select, text, tuple_, update
+from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import ingest, state
@@ -163,11 +163,14 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
         kept: dict[int, dt.datetime | None] = {}
+        rows: list[dict] = []
         for student in load_students(session, data, [u for u, _ in batch], now):
-            outcome = _apply_plan(session, data, student, run, now, summary)
+            outcome = _apply_plan(data, student, run, now, summary, rows)
             if outcome is not DONE:
                 kept[student.user_id] = outcome
         if run is not None:
+            if rows:  # one multi-row INSERT per batch: ORM objects cost more than the rules
+                session.execute(insert(LedgerEntry), rows)
             _settle_dirty(session, course.canvas_id, batch, kept)
         if progress:
             progress({"course": course.canvas_id, "students": start + len(batch),
@@ -177,9 +180,9 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
 DONE = object()
 
 
-def _apply_plan(session: Session, data: CourseData, student, run: ExportRun | None,
-                now: dt.datetime, summary: RunSummary):
-    """Record (or list) the student's due versions: DONE, None when held back, or a due time."""
+def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.datetime,
+                summary: RunSummary, rows: list[dict]):
+    """Add the student's due ledger rows (or, dry, lines): DONE, None if held back, or a due."""
     plan: StudentPlan = student.plan
     due = plan.course_grade_due
     if run is None:
@@ -202,7 +205,7 @@ def _apply_plan(session: Session, data: CourseData, student, run: ExportRun | No
         if run is None:
             summary.lines.append(line)
         else:
-            session.add(_ledger_row(data, student.user_id, decision, line, run, now))
+            rows.append(_ledger_row(data, student.user_id, decision, line, run, now))
     return DONE if due is None else due
 
 
@@ -216,9 +219,9 @@ def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
 
 
 def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: ExportLine,
-                run: ExportRun, now: dt.datetime) -> LedgerEntry:
+                run: ExportRun, now: dt.datetime) -> dict:
     file = {NEW: REPORT_TSV, WITHDRAWN: None}.get(decision.status, CORRECTIONS_TSV)
-    return LedgerEntry(
+    return dict(
         user_id=user_id, ladok_code=data.course.ladok_code, component_code=line.component_code,
         version=decision.version, course_id=data.course.canvas_id, run_id=run.id,
         status=decision.status, file=file, student_id=line.student_id,
@@ -254,21 +257,28 @@ def _file_names(counts: dict[str, int]) -> list[str]:
     return names
 
 
+LINE_COLUMNS = (
+    LedgerEntry.ladok_code, LedgerEntry.component_code, LedgerEntry.student_id,
+    LedgerEntry.user_id, LedgerEntry.student_name, LedgerEntry.component_name,
+    LedgerEntry.credits, LedgerEntry.grade, LedgerEntry.exam_date, LedgerEntry.graders,
+    LedgerEntry.status,
+)
+
+
 def ledger_lines(session: Session, run_id: int) -> Iterator[ExportLine]:
     """The run's ledger rows as export lines, streamed in a stable order."""
-    rows = session.scalars(
-        select(LedgerEntry).where(LedgerEntry.run_id == run_id)
+    rows = session.execute(
+        select(*LINE_COLUMNS).where(LedgerEntry.run_id == run_id)
         .order_by(LedgerEntry.ladok_code, LedgerEntry.student_id, LedgerEntry.component_code)
         .execution_options(yield_per=1000)
     )
-    for row in rows:
+    for (code, component, student_id, user_id, name, component_name, credits, grade,
+         exam_date, graders, status) in rows:
         yield ExportLine(
-            course_code=row.ladok_code, component_code=row.component_code,
-            student_id=row.student_id, canvas_user_id=row.user_id,
-            student_name=row.student_name or "", component_name=row.component_name or "",
-            credits=row.credits, grade=row.grade or "",
-            exam_date=dt.date.fromisoformat(row.exam_date), graders=tuple(json.loads(row.graders)),
-            status=row.status,
+            course_code=code, component_code=component, student_id=student_id,
+            canvas_user_id=user_id, student_name=name or "", component_name=component_name or "",
+            credits=credits, grade=grade or "", exam_date=dt.date.fromisoformat(exam_date),
+            graders=tuple(json.loads(graders)), status=status,
         )
 
 

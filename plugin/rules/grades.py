@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from plugin.settings import AF_GRADES, DEFAULT_PASS_GRADES, DEFAULT_THRESHOLDS
 
@@ -27,7 +28,12 @@ def same_grade(a: str | None, b: str | None) -> bool:
 
 def grade_in(grade: str | None, grades: Iterable[str]) -> bool:
     """True when `grade` equals one of `grades`, case-insensitively."""
-    return normalize(grade) in {normalize(g) for g in grades}
+    return normalize(grade) in _normalized(tuple(grades))
+
+
+@lru_cache(maxsize=64)
+def _normalized(grades: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalize(g) for g in grades)
 
 
 def is_passing_letter(grade: str | None) -> bool:
