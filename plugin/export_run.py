@@ -211,9 +211,13 @@ def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.dateti
 
 def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
     outcome = student.outcome
-    if outcome.manual:
+    notes = list(outcome.manual) + [
+        f"{code}: exported from another Canvas course with the same Ladok code"
+        for code in student.plan.owned_elsewhere
+    ]
+    if notes:
         summary.manual.append({"course": data.course.canvas_id, "user_id": student.user_id,
-                               "name": student.name, "notes": list(outcome.manual)})
+                               "name": student.name, "notes": notes})
     for assignment_id in outcome.unmapped_assignments:
         summary.unmapped.add((data.course.canvas_id, assignment_id))
 

@@ -70,7 +70,8 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
             log.warning("re-sync of course %s failed: %s", course.canvas_id,
                         worker.redact(str(exc), settings))
     try:
-        summary = run_export(store, settings, trigger="schedule", schedule_date=local_date)
+        summary = run_export(store, settings, trigger="schedule", schedule_date=local_date,
+                             now=now)
     except AlreadyRan:
         log.info("scheduled export of %s claimed by another scheduler", local_date)
         return None

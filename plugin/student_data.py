@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -81,16 +82,17 @@ class CourseData:
         """The export line of one decision."""
         result = decision.result
         grade, date = result.grade, result.date
-        if decision.status == "withdrawn":
+        graders = tuple(self.people.get(g, str(g)) for g in result.grader_ids)
+        if decision.status == "withdrawn":  # show what was exported, for handling in Ladok
             previous = student.ledger[result.code]
             grade, date = previous.grade, dt.date.fromisoformat(previous.exam_date)
+            graders = previous.graders
         return ExportLine(
             course_code=self.course.ladok_code, component_code=result.code,
             student_id=identity, canvas_user_id=student.user_id, student_name=student.name,
             component_name=COURSE_GRADE_LABEL if result.is_course_grade else result.name,
             credits=result.credits, grade=grade or "", exam_date=date,
-            graders=tuple(self.people.get(g, str(g)) for g in result.grader_ids),
-            status=decision.status,
+            graders=graders, status=decision.status,
         )
 
 
@@ -99,7 +101,8 @@ def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
     out: dict[str, Exported] = {}
     for row in sorted(rows, key=lambda r: r.version):
         out[row.component_code] = Exported(row.version, row.status, row.grade, row.exam_date,
-                                           row.exported_at)
+                                           row.exported_at, row.course_id,
+                                           tuple(json.loads(row.graders or "[]")))
     return out
 
 

@@ -26,6 +26,8 @@ class Exported:
     grade: str | None
     exam_date: str | None  # YYYY-MM-DD
     exported_at: dt.datetime
+    course_id: int  # the Canvas course whose results own this key
+    graders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class StudentPlan:
     decisions: tuple[Decision, ...]
     # When a course grade waits for its modules' attestation, the time it may go out.
     course_grade_due: dt.datetime | None = None
+    # Components another Canvas course with the same ladok_code exported first.
+    owned_elsewhere: tuple[str, ...] = ()
 
 
 def components(outcome: StudentOutcome) -> tuple[ComponentResult, ...]:
@@ -74,11 +78,20 @@ def plan_student(
     ledger: Mapping[str, Exported],
     now: dt.datetime,
 ) -> StudentPlan:
-    """Every ledger version due for one student; a first course grade waits for attestation."""
+    """Every ledger version due for one student; a first course grade waits for attestation.
+
+    A key is owned by the Canvas course that exported it first: courses sharing a ladok_code
+    never withdraw or correct each other's results (that needs a person).
+    """
     decisions = []
     due = None
+    elsewhere = []
     for result in components(outcome):
-        decision = decide_component(result, ledger.get(result.code))
+        latest = ledger.get(result.code)
+        if latest is not None and latest.course_id != course.canvas_id:
+            elsewhere.append(result.code)
+            continue
+        decision = decide_component(result, latest)
         if decision is None:
             continue
         if result.is_course_grade and decision.status == NEW:
@@ -86,7 +99,7 @@ def plan_student(
             if due is not None:
                 continue
         decisions.append(decision)
-    return StudentPlan(tuple(decisions), due)
+    return StudentPlan(tuple(decisions), due, tuple(elsewhere))
 
 
 def _course_grade_due(

@@ -31,6 +31,9 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
     latest = student.ledger.get(result.code)
     pending = {d.result.code: d for d in student.plan.decisions}
     decision: Decision | None = pending.get(result.code)
+    if result.code in student.plan.owned_elsewhere:
+        return (f"exported from Canvas course {latest.course_id} (same Ladok course): "
+                "changes here need manual handling")
     if result.is_course_grade and due is not None:
         return f"{WAITING} (until {due.isoformat()})"
     if decision is not None and decision.status == WITHDRAWN:
