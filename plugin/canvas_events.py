@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .rules.submission import UNSET, Observation
 
 SHARD_FACTOR = 10**13
+MAX_ID = 2**63 - 1  # what a BIGINT column holds
 GRADE_EVENTS = {"grade_change", "submission_created", "submission_updated"}
 ASSIGNMENT_EVENTS = {"assignment_created", "assignment_updated"}
 ENROLLMENT_PREFIX = "enrollment_"
@@ -39,16 +41,30 @@ class ParsedEvent:
 
 
 def canonical_json(obj: Any) -> str:
-    """Canonical text of a JSON value: keys sorted, no insignificant space."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical text of a JSON value: keys sorted, no insignificant space, ASCII only.
+
+    ASCII escapes keep any string (even a lone surrogate or NUL) storable and hashable.
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def clean_text(value: Any, limit: int) -> str | None:
+    """A string fit for a text column: no NUL, no lone surrogate, at most `limit` chars."""
+    if not isinstance(value, str):
+        return None
+    text = value.replace("\x00", "")[:limit]
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def decode(raw: bytes) -> dict:
     """The JSON object of a request body, or MalformedEvent naming what is wrong."""
     try:
         obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        canonical_json(obj)  # what parse() will need: refuse here what it could not do
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedEvent("body is nested too deeply") from None
     if isinstance(obj, dict) and isinstance(obj.get("data"), list):
         return obj
     if not isinstance(obj, dict):
@@ -69,19 +85,21 @@ def parse_time(value: Any) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a time, or outside years 1..9999 in UTC
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def parse_id(value: Any) -> int | None:
     """A Canvas id from a string or integer; None when absent or not an id."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        return value if 0 <= value <= MAX_ID else None
     return None
 
 
@@ -105,12 +123,15 @@ def home_shard(metadata: dict) -> int | None:
 
 def parse(obj: dict) -> ParsedEvent:
     """Parse a decoded request into a ParsedEvent."""
-    canonical = canonical_json(obj)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
     if "data" in obj and "metadata" not in obj:
+        canonical = canonical_json(obj)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
         return ParsedEvent("caliper", digest, canonical, ignore="Caliper format is not supported")
     metadata, body = obj["metadata"], obj["body"]
-    event = ParsedEvent(metadata["event_name"][:100], digest, canonical)
+    # Only the event itself counts: a JWT's own claims (iat, exp) differ on each delivery.
+    canonical = canonical_json({"metadata": metadata, "body": body})
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    event = ParsedEvent(clean_text(metadata["event_name"], 100), digest, canonical)
     event.event_time = parse_time(metadata.get("event_time"))
     shard = home_shard(metadata)
     if event.event_time is None:
@@ -152,30 +173,29 @@ def _parse_grade_event(event: ParsedEvent, metadata: dict, body: dict, shard: in
     event.observation = Observation(kind=kind, time=event.event_time, tiebreak=event.content_hash,
                                     **fields)
     if isinstance(body.get("assignment_name"), str):
-        event.assignment["name"] = body["assignment_name"]
-    sis = body.get("student_sis_id")
-    if isinstance(sis, str) and sis:
+        event.assignment["name"] = clean_text(body["assignment_name"], 1000)
+    sis = clean_text(body.get("student_sis_id"), 255)
+    if sis:
         event.user["sis_user_id"] = sis
 
 
 def _number(value: Any) -> float | None | object:
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return UNSET
-    return UNSET
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) else None
+    except (ValueError, OverflowError):
+        return UNSET
+    if isinstance(value, bool) or number is None or not math.isfinite(number):
+        return UNSET
+    return number
 
 
 def _grade_value(value: Any) -> str | None | object:
     if value is None:
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value)[:100]
+        return clean_text(str(value), 100)
     return UNSET
 
 
@@ -194,7 +214,7 @@ def _grade_fields(name: str, body: dict, shard: int | None) -> dict[str, Any]:
         if "submitted_at" in body:
             fields["submitted_at"] = parse_time(body.get("submitted_at"))
         if isinstance(body.get("workflow_state"), str):
-            fields["workflow_state"] = body["workflow_state"][:50]
+            fields["workflow_state"] = clean_text(body["workflow_state"], 50)
         if "posted_at" in body:
             fields["grade"] = _grade_value(body.get("grade"))
             fields["score"] = _number(body.get("score"))
@@ -210,7 +230,7 @@ def _grader(value: Any, shard: int | None) -> int | None:
     if isinstance(value, str) and value.strip().startswith("-"):
         number = parse_id(value.strip()[1:])
         return -number if number is not None else None
-    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+    if isinstance(value, int) and not isinstance(value, bool) and -MAX_ID <= value < 0:
         return value
     return local_id(value, shard)
 
@@ -222,7 +242,7 @@ def _parse_assignment_event(event: ParsedEvent, body: dict, shard: int | None) -
         event.ignore = "assignment event without assignment_id"
         return
     if isinstance(body.get("title"), str):
-        event.assignment["name"] = body["title"]
+        event.assignment["name"] = clean_text(body["title"], 1000)
     points = _number(body.get("points_possible"))
     if points is not UNSET:
         event.assignment["points_possible"] = points
@@ -235,6 +255,6 @@ def _parse_enrollment_event(event: ParsedEvent, body: dict, shard: int | None) -
         event.ignore = "enrollment event without course_id or user_id"
         return
     if isinstance(body.get("user_name"), str):
-        event.user["name"] = body["user_name"]
+        event.user["name"] = clean_text(body["user_name"], 1000)
     if isinstance(body.get("workflow_state"), str):
-        event.enrollment_state = body["workflow_state"][:50]
+        event.enrollment_state = clean_text(body["workflow_state"], 50)

@@ -4,7 +4,11 @@ PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +42,55 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return "database is locked" in text or "lock timeout" in text or "could not obtain lock" in text
 
 
+class WriterLock:
+    """Queues SQLite writers of all threads and processes on one lock file.
+
+    SQLite's own busy handler makes a waiting writer sleep up to 100 ms between tries, so
+    under contention writers wait far longer than the writes take; a queue keeps them short.
+    """
+
+    def __init__(self, path: str):
+        self.path = path + ".writer-lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float) -> Iterator[None]:
+        """Hold the lock; OperationalError 'database is locked' after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        if not self._thread_lock.acquire(timeout=timeout):
+            raise _locked()
+        try:
+            fd = self._file()
+            delay = 0.0005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise _locked() from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.005)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+def _locked() -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+
 class Store:
     """One database: a read session factory and a write session factory."""
 
@@ -45,6 +98,8 @@ class Store:
         self.url = normalise_url(url)
         self.sqlite = is_sqlite(self.url)
         self.engine = self._make_engine(sqlite_synchronous, pool_size)
+        path = sqlite_path(self.url) if self.sqlite else None
+        self._writer_lock = WriterLock(path) if path else None
         writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
@@ -68,7 +123,9 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction holds the write lock on SQLite; committed on success."""
-        with self._write() as session, session.begin():
+        held = self._writer_lock.hold(SQLITE_BUSY_SECONDS) if self._writer_lock else (
+            contextlib.nullcontext())
+        with held, self._write() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
@@ -76,9 +133,15 @@ class Store:
         self.engine.dispose()
 
 
-def _ensure_parent(url: str) -> None:
+def sqlite_path(url: str) -> str | None:
+    """The file of an SQLite URL, or None for an in-memory database."""
     path = url.split("///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
+    return path if path and path != ":memory:" else None
+
+
+def _ensure_parent(url: str) -> None:
+    path = sqlite_path(url)
+    if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 

@@ -75,6 +75,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
     changed = refresh_courses(store, settings, courses, dry_run)
+    ingest.apply_pending(store)
     summary = RunSummary(None, dry_run)
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
@@ -130,7 +131,7 @@ def refresh_courses(store: Store, settings: Settings, courses: Iterable[CourseCo
         if dry_run:
             continue
         with store.write() as session:
-            ingest.replay_ignored(session, settings, course.canvas_id)
+            ingest.replay_ignored(session, course.canvas_id)
             state.mark_course_dirty(session, course.canvas_id)
             state.upsert(session, CourseState, {"course_id": course.canvas_id,
                                                 "fingerprint": course.fingerprint()},

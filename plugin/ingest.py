@@ -1,39 +1,47 @@
-"""Store one Canvas event durably and apply what it says (the webhook's write path)."""
+"""The event inbox: store each Canvas event durably, then apply accepted ones to the state.
+
+The webhook only commits the event (one small write transaction), so it answers fast and a
+202 means the event survives anything after it; `apply_pending` folds accepted events into
+the current state in batches (the scheduler process does it continuously, and every reader of
+the state first catches up).
+"""
 
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from . import state
 from .canvas_events import ParsedEvent, parse
 from .clock import utcnow
-from .models import Event
+from .db import Store
+from .models import Assignment, Event
 from .settings import Settings
 
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
+NOT_CONFIGURED = "course not configured"
+APPLY_LOCK_KEY = 4_711_043
+APPLY_BATCH = 500
 
 
-def ingest(session: Session, settings: Settings, event: ParsedEvent,
-           webhook_id: str | None = None) -> str:
-    """Record the event in the inbox and apply it; returns accepted, duplicate or ignored."""
+def receive(session: Session, settings: Settings, event: ParsedEvent,
+            webhook_id: str | None = None) -> str:
+    """Record the event in the inbox; returns accepted, duplicate or ignored."""
     if _count_duplicate(session, event.content_hash, webhook_id):
         return DUPLICATE
     if event.ignore is None and event.course_id is None and event.assignment_id is not None:
-        event.course_id = state.course_of_assignment(session, event.assignment_id)
+        event.course_id = session.scalar(select(Assignment.course_id).where(
+            Assignment.assignment_id == event.assignment_id).limit(1))
     reason = event.ignore or _course_problem(settings, event)
-    row = Event(
+    session.execute(insert(Event).values(
         content_hash=event.content_hash, webhook_id=webhook_id, event_name=event.name,
         event_time=event.event_time, received_at=utcnow(), receive_count=1,
         status=IGNORED if reason else ACCEPTED, reason=reason, course_id=event.course_id,
         assignment_id=event.assignment_id, user_id=event.user_id, payload=event.canonical,
-    )
-    session.add(row)
-    session.flush()
-    if reason is None:
-        apply_event(session, event)
+        applied=reason is not None,
+    ))
     return IGNORED if reason else ACCEPTED
 
 
@@ -51,7 +59,7 @@ def _course_problem(settings: Settings, event: ParsedEvent) -> str | None:
     if event.course_id is None:
         return "course unknown (no course context and assignment not seen yet)"
     if settings.course(event.course_id) is None:
-        return "course not configured"
+        return NOT_CONFIGURED
     return None
 
 
@@ -71,18 +79,44 @@ def apply_event(session: Session, event: ParsedEvent) -> None:
                                  event.observation)
 
 
-def replay_ignored(session: Session, settings: Settings, course_id: int) -> int:
-    """Apply stored events of a newly configured course that were ignored for that reason."""
-
-
-    rows = session.scalars(
-        select(Event).where(Event.course_id == course_id, Event.status == IGNORED,
-                            Event.reason == "course not configured")
-    ).all()
+def _apply_rows(session: Session, rows) -> None:
     for row in rows:
         event = parse(json.loads(row.payload))
-        event.course_id = course_id
+        event.course_id = row.course_id  # as resolved on receipt
         if event.ignore is None:
             apply_event(session, event)
-            row.status, row.reason = ACCEPTED, None
-    return len(rows)
+    session.execute(update(Event).where(Event.id.in_([r.id for r in rows])).values(applied=True))
+
+
+def apply_pending(store: Store, limit: int | None = None) -> int:
+    """Apply accepted events not yet applied, oldest first; returns how many were applied."""
+    done = 0
+    while limit is None or done < limit:
+        with store.write() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK_KEY})
+            rows = session.execute(
+                select(Event.id, Event.payload, Event.course_id)
+                .where(Event.applied.is_(False)).order_by(Event.id).limit(APPLY_BATCH)
+            ).all()
+            if not rows:
+                return done
+            _apply_rows(session, rows)
+        done += len(rows)
+    return done
+
+
+def oldest_pending(session: Session):
+    """When the oldest accepted event still waiting to be applied was received, or None."""
+    return session.scalar(select(func.min(Event.received_at)).where(Event.applied.is_(False)))
+
+
+def replay_ignored(session: Session, course_id: int) -> int:
+    """Queue for applying the stored events of a newly configured course."""
+    result = session.execute(
+        update(Event)
+        .where(Event.course_id == course_id, Event.status == IGNORED,
+               Event.reason == NOT_CONFIGURED)
+        .values(status=ACCEPTED, reason=None, applied=False)
+    )
+    return result.rowcount

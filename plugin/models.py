@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -58,8 +59,13 @@ class Event(Base):
     assignment_id: Mapped[int | None] = mapped_column(BigInteger)
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(Text)
+    # Accepted events are applied to the current state after the 202, in batches.
+    applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
 
-    __table_args__ = (Index("ix_events_submission", "course_id", "assignment_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_events_submission", "course_id", "assignment_id", "user_id"),
+        Index("ix_events_pending", "applied", "id"),
+    )
 
 
 class Observation(Base):

@@ -17,11 +17,13 @@ from . import worker
 from .clock import utcnow
 from .db import Store
 from .export_run import AlreadyRan, materialise_missing, run_export
+from .ingest import apply_pending
 from .models import CourseState, ExportRun
 from .settings import Settings, cron_trigger
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2
+APPLY_SECONDS = 1
 FULL_SYNC_EVERY = dt.timedelta(days=7)
 STALE_TEMP = dt.timedelta(hours=6)
 
@@ -103,6 +105,8 @@ def build(store: Store, settings: Settings) -> BlockingScheduler:
     """The APScheduler 3 scheduler with the job poller and the nightly export."""
     scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
     name = worker.worker_name()
+    scheduler.add_job(apply_pending, "interval", seconds=APPLY_SECONDS, args=(store,),
+                      id="apply-events", max_instances=1, coalesce=True)
     scheduler.add_job(worker.run_pending, "interval", seconds=POLL_SECONDS,
                       args=(store, settings, name), id="jobs", max_instances=1, coalesce=True)
     scheduler.add_job(nightly, cron_trigger(settings.export_schedule, settings.timezone),

@@ -102,14 +102,23 @@ def record_observation(session: Session, course_id: int, assignment_id: int, use
     upsert(session, ObservationRow, {**key, "source_hash": obs.tiebreak, "kind": obs.kind,
                                      "time": obs.time, "fields": _encode(obs)},
            ("course_id", "assignment_id", "user_id", "source_hash"), update_columns=())
+    old = _locked_submission(session, key)
     rows = session.scalars(select(ObservationRow).filter_by(**key)).all()
     new = fold(_decode(r) for r in rows)
-    old = session.get(Submission, (course_id, assignment_id, user_id))
     if old is not None and to_state(old) == new:
         return False
     upsert(session, Submission, {**key, **_columns(new)}, tuple(key))
     mark_dirty(session, course_id, user_id)
     return True
+
+
+def _locked_submission(session: Session, key: dict[str, int]) -> Submission | None:
+    """The stored submission, locked so concurrent writers fold one after the other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return session.get(Submission, tuple(key.values()))  # SQLite: one writer at a time
+    session.execute(_insert(session)(Submission).values(**key).on_conflict_do_nothing())
+    row = session.scalars(select(Submission).filter_by(**key).with_for_update()).one()
+    return None if row.updated is None else row
 
 
 def _columns(s: SubmissionState) -> dict[str, Any]:

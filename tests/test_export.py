@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from plugin.export_run import run_export
+from plugin.ingest import apply_pending
 from plugin.simulate import demo_term, grade_event
 from tests.conftest import post_event
 
@@ -13,8 +14,10 @@ LATER = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
 def post_all(client, events):
+    """Post events to the webhook and apply them to the state, as the scheduler would."""
     for event in events:
         assert post_event(client, event).status_code == 202
+    apply_pending(client.application.extensions["canvas_ladok"].store)
 
 
 def read_tsv(settings, run_id, name="ladok-report.tsv"):

@@ -8,6 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from plugin.ingest import apply_pending
 from plugin.models import Assignment, Event, Submission
 from tests.conftest import load_fixture, post_event
 
@@ -15,6 +16,7 @@ FIXTURE_NAMES = ["grade_change", "submission_created", "submission_updated", "as
 
 
 def submission(app, course=565, assignment=355, user=48):
+    apply_pending(app.extensions["canvas_ladok"].store)
     with app.extensions["canvas_ladok"].store.read() as session:
         return session.get(Submission, (course, assignment, user))
 
@@ -51,6 +53,7 @@ def test_grade_change_fixture_is_stored_with_local_ids(client, app):
 
 def test_assignment_event_of_configured_course_stores_its_name(client, app):
     assert post_event(client, load_fixture("assignment_updated")).json["status"] == "accepted"
+    apply_pending(app.extensions["canvas_ladok"].store)
     with app.extensions["canvas_ladok"].store.read() as session:
         row = session.get(Assignment, (1279362, 2030605))
     assert row.name == "A New Assignment For Today" and row.points_possible == 100

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from .. import jobs
 from ..export_run import materialise, run_export, run_folder
 from ..extensions import services
+from ..ingest import apply_pending
 from ..models import ExportRun, Job
 from .admin_auth import check_admin_token
 from .errors import error
@@ -167,6 +168,7 @@ def student(canvas_id: int, user_id: int):
     """Each moment, module and the course grade: earned or why not, and where exported."""
     course = _configured(canvas_id)
     svc = services()
+    apply_pending(svc.store)
     report = student_report(svc.store, svc.settings, course, user_id)
     if report is None:
         abort(404, "no grades stored for this student in this course")

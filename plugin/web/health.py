@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from .. import metrics
 from ..clock import utcnow
 from ..extensions import services
+from ..ingest import oldest_pending
 from ..models import Job
 
 bp = Blueprint("health", __name__)
@@ -23,11 +24,14 @@ def healthz():
         with services().store.read() as session:
             session.execute(text("SELECT 1"))
             oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == "queued"))
+            unapplied = oldest_pending(session)
     except Exception as exc:  # any database failure means unhealthy, whatever its type
         return jsonify(status="unavailable", error=type(exc).__name__), 503
     now = utcnow()
     if oldest is not None and now - oldest > QUEUE_WAIT_LIMIT:
         return jsonify(status="degraded", reason="queued jobs waiting over 5 minutes"), 200
+    if unapplied is not None and now - unapplied > QUEUE_WAIT_LIMIT:
+        return jsonify(status="degraded", reason="events waiting over 5 minutes to be applied"), 200
     return jsonify(status="ok"), 200
 
 

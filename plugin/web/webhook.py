@@ -7,10 +7,9 @@ import time
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from .. import metrics
+from .. import ingest, metrics
 from ..canvas_events import MalformedEvent, decode, parse
 from ..extensions import services
-from ..ingest import ingest
 from ..webhook_auth import AuthError
 from .errors import error
 
@@ -53,7 +52,7 @@ def _store(svc, event, webhook_id: str | None) -> str:
     for attempt in range(3):
         try:
             with svc.store.write() as session:
-                return ingest(session, svc.settings, event, webhook_id)
+                return ingest.receive(session, svc.settings, event, webhook_id)
         except IntegrityError:
             if attempt == 2:
                 raise

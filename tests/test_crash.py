@@ -1,0 +1,267 @@
+"""kill -9 of the whole web server mid-load loses no acknowledged event (SPEC 3.3: a 202 means
+committed, surviving the service being killed the next instant)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from plugin.db import Store
+from plugin.ingest import apply_pending
+from plugin.models import Event, Submission
+from tests.conftest import COURSE_TOML, WEBHOOK_TOKEN, load_fixture
+
+pytestmark = pytest.mark.slow
+
+HOME_SHARD = 2107 * 10**13
+SENDERS = 6
+EVENTS_PER_SENDER = 40
+KILL_AFTER_ACKS = 100  # kill once this many events were acknowledged...
+KILL_AFTER_SECONDS = 4.0  # ...or after this long under load, whichever comes first
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies, awaiting their reaper, do not)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while being looked at
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+class WebServer:
+    """`python -m plugin web` in a process group of its own, so kill -9 reaches every worker."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "plugin", "web", "--bind", f"127.0.0.1:{self.port}"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def wait_ready(self) -> None:
+        """Return once /healthz answers 200; fail with the server's log otherwise."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited {self.process.returncode}:\n{self.tail()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"server not ready in {START_TIMEOUT}s:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the master and all its workers at once; wait until the group is gone."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while group_alive(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def tail(self) -> str:
+        """The end of the server's log."""
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture
+def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a server on the test database, token authentication only."""
+    config = tmp_path / "canvas-ladok.toml"
+    config.write_text(COURSE_TOML)
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANVAS_LADOK_")}
+    env.update({
+        "CANVAS_LADOK_CONFIG": str(config),
+        "CANVAS_LADOK_DATABASE_URL": database_url,
+        "CANVAS_LADOK_EXPORT_DIR": str(tmp_path / "exports"),
+        "CANVAS_LADOK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    })
+    return env
+
+
+@pytest.fixture
+def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator:
+    """Start servers on the test database; any left running are killed at the end."""
+    started: list[WebServer] = []
+
+    def start() -> WebServer:
+        server = WebServer(server_env, tmp_path / "server.log")
+        started.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+def crash_event(sender: int, n: int) -> dict[str, Any]:
+    """A distinct grade event: its own student, so each event sets one submission."""
+    event = copy.deepcopy(load_fixture("grade_change"))
+    user = 100_000 + sender * 1_000 + n
+    event["metadata"]["event_time"] = f"2025-10-01T10:{n // 60:02d}:{n % 60:02d}Z"
+    event["body"].update(student_id=str(HOME_SHARD + user), user_id=str(HOME_SHARD + user),
+                         submission_id=str(HOME_SHARD + 500_000 + user),
+                         grade="G" if n % 3 else "U", score=n % 10)
+    return event
+
+
+def post(session: requests.Session, url: str, event: dict[str, Any]) -> requests.Response:
+    """POST one event with the URL token."""
+    return session.post(f"{url}/webhooks/canvas", params={"token": WEBHOOK_TOKEN},
+                        data=json.dumps(event), timeout=10,
+                        headers={"Content-Type": "application/json"})
+
+
+class Load:
+    """Senders posting their events in a loop until stopped; records what was acknowledged."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.acked: dict[tuple[int, int], dict[str, Any]] = {}
+        self.refused: list[tuple[int, str]] = []
+        self.threads = [threading.Thread(target=self._send, args=(s,)) for s in range(SENDERS)]
+
+    def _send(self, sender: int) -> None:
+        session = requests.Session()
+        for n in range(EVENTS_PER_SENDER):
+            if self.stop.is_set():
+                return
+            event = crash_event(sender, n)
+            try:
+                response = post(session, self.url, event)
+            except requests.RequestException:
+                continue  # the server is gone: unacknowledged, may or may not be stored
+            with self.lock:
+                if 200 <= response.status_code < 300:
+                    self.acked[(sender, n)] = event
+                else:
+                    self.refused.append((response.status_code, response.text[:200]))
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def acknowledged(self) -> int:
+        with self.lock:
+            return len(self.acked)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+def redeliver(url: str, sender: int) -> list[tuple[int, Any]]:
+    """Post all of one sender's events again; (status code, JSON answer) of each."""
+    session = requests.Session()
+    answers = []
+    for n in range(EVENTS_PER_SENDER):
+        response = post(session, url, crash_event(sender, n))
+        answers.append((response.status_code, response.json()))
+    return answers
+
+
+def stored_events(database_url: str) -> tuple[dict[int, int], dict[int, str | None]]:
+    """Per student: how many events are stored, and the grade of their submission once the
+    stored events are applied (as the scheduler process does)."""
+    store = Store(database_url)
+    try:
+        apply_pending(store)
+        with store.read() as session:
+            counts: dict[int, int] = {}
+            for user_id in session.scalars(select(Event.user_id)):
+                counts[user_id] = counts.get(user_id, 0) + 1
+            grades = {row.user_id: row.grade for row in session.scalars(select(Submission))}
+    finally:
+        store.dispose()
+    return counts, grades
+
+
+def test_every_acknowledged_event_survives_kill_9_of_the_server(
+    start_server, database_url: str,
+) -> None:
+    server = start_server()
+    load = Load(server.url)
+    load.start()
+    deadline = time.monotonic() + KILL_AFTER_SECONDS
+    while load.acknowledged() < KILL_AFTER_ACKS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill()  # mid-load: senders still have requests in flight
+    load.finish()
+    assert load.acked, f"no event acknowledged before the kill:\n{server.tail()}"
+    assert len(load.acked) < SENDERS * EVENTS_PER_SENDER, "the kill came after the load"
+    assert not load.refused, load.refused[:5]
+
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[1]
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+    restarted = start_server()
+    counts, grades = stored_events(database_url)
+    for (sender, n), event in load.acked.items():
+        user = 100_000 + sender * 1_000 + n
+        assert counts.get(user) == 1, f"acknowledged event of student {user} not stored once"
+        assert grades.get(user) == event["body"]["grade"], f"submission of {user} not applied"
+
+    # Canvas redelivers what got no 2xx: afterwards every event is stored exactly once, and
+    # what was acknowledged before the crash is recognised as a duplicate.
+    with ThreadPoolExecutor(SENDERS) as pool:
+        answers = list(pool.map(lambda sender: redeliver(restarted.url, sender), range(SENDERS)))
+    for sender, statuses in enumerate(answers):
+        for n, (code, body) in enumerate(statuses):
+            assert code == 202, body
+            if (sender, n) in load.acked:
+                assert body == {"status": "duplicate"}
+    counts, grades = stored_events(database_url)
+    assert len(counts) == SENDERS * EVENTS_PER_SENDER
+    assert set(counts.values()) == {1}
