@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,9 +100,9 @@ class Store:
         self.engine = self._make_engine(sqlite_synchronous, pool_size)
         path = sqlite_path(self.url) if self.sqlite else None
         self._writer_lock = WriterLock(path) if path else None
-        writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(writer, expire_on_commit=False)
+        self._write = sessionmaker(self._writer, expire_on_commit=False)
 
     def _make_engine(self, synchronous: str, pool_size: int) -> Engine:
         if not self.sqlite:
@@ -120,13 +120,22 @@ class Store:
         with self._read() as session:
             yield session
 
+    def _held(self):
+        if self._writer_lock is None:
+            return contextlib.nullcontext()
+        return self._writer_lock.hold(SQLITE_BUSY_SECONDS)
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction holds the write lock on SQLite; committed on success."""
-        held = self._writer_lock.hold(SQLITE_BUSY_SECONDS) if self._writer_lock else (
-            contextlib.nullcontext())
-        with held, self._write() as session, session.begin():
+        with self._held(), self._write() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """Like write(), as a Core connection: for the hot path of small fixed statements."""
+        with self._held(), self._writer.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         """Close every pooled connection (before a fork, or at exit)."""

@@ -51,8 +51,8 @@ def _store(svc, event, webhook_id: str | None) -> str:
     # then finds the winner's row and counts a duplicate.
     for attempt in range(3):
         try:
-            with svc.store.write() as session:
-                return ingest.receive(session, svc.settings, event, webhook_id)
+            with svc.store.write_connection() as conn:
+                return ingest.receive(conn, svc.settings, event, webhook_id)
         except IntegrityError:
             if attempt == 2:
                 raise

@@ -1,0 +1,486 @@
+"""Ingest benchmark (SPEC 4): the webhook under gunicorn against a no-op route, side by side.
+
+Starts the project's gunicorn settings (plugin/gunicorn_conf.py through plugin.server, the same
+workers and threads) on loopback twice in one run: once a no-op Flask app whose one route
+answers 202 to POST, once the real app on a durable temporary SQLite file (WAL, the shipped
+`sqlite_synchronous = "normal"`) or --database-url. Each is driven for --seconds by the same
+load generator: --connections keep-alive HTTP/1.1 connections spread over --processes
+processes, each connection posting unique grade_change events signed with Standard Webhooks
+(secret from CANVAS_LADOK_WEBHOOK_SECRET, or a generated one). With `--tool wrk` (or `auto`
+when wrk is installed) wrk replays pre-signed unique requests instead.
+
+Prints events/s, p50 and p99 latency of each, the ratio real / no-op (target >= 0.5), and
+the CPU the load generator used, so a saturated generator shows.
+
+    python benchmarks/ingest.py [--seconds 10] [--connections 8] [--processes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+HOST = "127.0.0.1"
+PATH = "/webhooks/canvas"
+HOME_SHARD = 2107 * 10**13
+WARMUP_SECONDS = 1.0
+CONFIG = """
+[[courses]]
+canvas_id = 565
+ladok_code = "DV1531"
+start = 2025-09-01
+assignments = { "355" = "kmom01" }
+
+  [[courses.modules]]
+  code = "2205"
+  name = "Inlämningsuppgift 1"
+  credits = 2.5
+  scale = "GU"
+  moments = ["kmom01", "kmom02"]
+"""
+
+
+# --- servers (run in a child process: `ingest.py --serve real|noop --bind HOST:PORT`) ---------
+
+
+def noop_app():
+    """A Flask app with one route answering 202 to POST, nothing else."""
+    from flask import Flask, jsonify
+
+    app = Flask("noop")
+
+    @app.post(PATH)
+    def receive():
+        return jsonify(status="accepted"), 202
+
+    return app
+
+
+def serve(kind: str, bind: str) -> None:
+    """Run `kind` under the project's gunicorn settings until terminated."""
+    from plugin import create_app, server
+    from plugin.cli import load_or_exit, open_store
+
+    if kind == "real":
+        settings = load_or_exit()
+        open_store(settings).dispose()  # migrations, as `canvas-ladok web` does
+
+        def factory():
+            return create_app({"SETTINGS": settings})
+    else:
+        factory = noop_app
+    server.run(factory, bind)
+
+
+class Server:
+    """A benchmark server in its own process group."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            self.port = sock.getsockname()[1]
+        self.kind = kind
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--bind", f"{HOST}:{self.port}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, request: bytes, timeout: float = 60.0) -> None:
+        """Return once the route answers 202; exit with the server's stderr otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"{self.kind} server exited:\n{self.process.stderr.read().decode()}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=2) as sock:
+                    sock.sendall(request)
+                    if read_response(sock).status == 202:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        sys.exit(f"{self.kind} server not ready in {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """SIGTERM the group (gunicorn shuts down gracefully), SIGKILL what lingers."""
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def grade_event(user: int, when: datetime) -> bytes:
+    """A unique grade_change event for course 565, assignment 355 (kmom01), student `user`."""
+    event = {
+        "metadata": {
+            "context_id": str(HOME_SHARD + 565), "context_type": "Course",
+            "event_name": "grade_change", "event_time": when.isoformat(),
+            "root_account_id": str(HOME_SHARD + 1), "user_id": str(HOME_SHARD + 987),
+            "hostname": "canvas.example.edu", "producer": "canvas",
+            "request_id": secrets.token_hex(16),
+        },
+        "body": {
+            "assignment_id": str(HOME_SHARD + 355), "grade": "G", "grader_id":
+            str(HOME_SHARD + 987), "grading_complete": True, "muted": False,
+            "old_grade": None, "points_possible": 10, "score": 10,
+            "student_id": str(HOME_SHARD + user), "user_id": str(HOME_SHARD + user),
+            "student_sis_id": f"S{user}", "submission_id": str(HOME_SHARD + 10**6 + user),
+        },
+    }
+    return json.dumps(event).encode()
+
+
+class Signer:
+    """Builds complete HTTP/1.1 requests signed with Standard Webhooks."""
+
+    def __init__(self, secret: str, port: int) -> None:
+        from standardwebhooks import Webhook
+
+        self.webhook = Webhook(secret)
+        self.head = f"POST {PATH} HTTP/1.1\r\nHost: {HOST}:{port}\r\n".encode()
+
+    def request(self, msg_id: str, body: bytes) -> bytes:
+        now = datetime.now(UTC)
+        signature = self.webhook.sign(msg_id, now, body.decode())
+        return self.head + (
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"webhook-id: {msg_id}\r\nwebhook-timestamp: {int(now.timestamp())}\r\n"
+            f"webhook-signature: {signature}\r\n\r\n"
+        ).encode() + body
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+
+
+def read_response(sock: socket.socket, buffer: bytearray | None = None) -> Response:
+    """Read one HTTP/1.1 response with a Content-Length body."""
+    data = buffer if buffer is not None else bytearray()
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        data += chunk
+    head, _, rest = bytes(data).partition(b"\r\n\r\n")
+    match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    length = int(match.group(1)) if match else 0
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        rest += chunk
+    data[:] = rest[length:]
+    return Response(int(head.split(b" ", 2)[1]), rest[:length])
+
+
+# --- Python load generator ------------------------------------------------------------------
+
+
+def drive(args: tuple) -> tuple[list[float], int, int, float]:
+    """One load process: `connections` closed-loop connections until `end` (a time.time()).
+
+    Returns the latencies of 202 answers, the count of other answers, errors, and CPU used."""
+    import threading
+
+    port, secret, connections, first_id, start, end = args
+    signer = Signer(secret, port)
+    latencies: list[float] = []
+    others = [0, 0]  # non-202 answers, connection errors
+    lock = threading.Lock()
+
+    def connection(index: int) -> None:
+        mine: list[float] = []
+        bad = errors = 0
+        counter = 0
+        sock, buffer = None, bytearray()
+        user_base = (first_id + index) * 10**7  # unique students and webhook-ids per run
+        while time.time() < start:
+            time.sleep(0.001)
+        while (now := time.time()) < end:
+            counter += 1
+            user = user_base + counter
+            body = grade_event(user, datetime.fromtimestamp(now, UTC))
+            request = signer.request(f"msg_{user}", body)
+            try:
+                if sock is None:
+                    sock, buffer = socket.create_connection((HOST, port)), bytearray()
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sent = time.perf_counter()
+                sock.sendall(request)
+                response = read_response(sock, buffer)
+                elapsed = time.perf_counter() - sent
+            except OSError:
+                errors += 1
+                if sock is not None:
+                    sock.close()
+                sock = None
+                continue
+            if response.status == 202:
+                mine.append(elapsed)
+            else:
+                bad += 1
+        if sock is not None:
+            sock.close()
+        with lock:
+            latencies.extend(mine)
+            others[0] += bad
+            others[1] += errors
+
+    cpu = time.process_time()
+    threads = [threading.Thread(target=connection, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, others[0], others[1], time.process_time() - cpu
+
+
+@dataclass
+class Result:
+    events_per_second: float
+    p50_ms: float
+    p99_ms: float
+    others: int
+    errors: int
+    client_cpu_share: float  # load generator CPU seconds per wall second (2.0 = two cores)
+    accepted: int
+    accepted_in_warmup: int = 0  # including the readiness probe
+
+
+def python_load(port: int, secret: str, seconds: float, connections: int,
+                processes: int, run: int) -> Result:
+    """Drive the server with `connections` connections over `processes` processes; `run`
+    numbers the runs against one database so that every event of every run is unique."""
+    processes = max(1, min(processes, connections))
+    share = [connections // processes + (i < connections % processes) for i in range(processes)]
+    first = [run * 10_000 + sum(share[:i]) for i in range(processes)]
+    start = time.time() + 0.5
+    end = start + seconds
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        parts = pool.map(drive, [(port, secret, n, first[i], start, end)
+                                 for i, n in enumerate(share)])
+    latencies = sorted(lat for part in parts for lat in part[0])
+    return summarise(latencies, seconds, sum(p[1] for p in parts), sum(p[2] for p in parts),
+                     sum(p[3] for p in parts) / seconds)
+
+
+def summarise(latencies: list[float], seconds: float, others: int, errors: int,
+              cpu_share: float) -> Result:
+    """Events per second and latency percentiles of sorted 202 latencies."""
+    if not latencies:
+        return Result(0.0, float("nan"), float("nan"), others, errors, cpu_share, 0)
+    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Result(len(latencies) / seconds, quantiles[49] * 1000, quantiles[98] * 1000,
+                  others, errors, cpu_share, len(latencies))
+
+
+# --- wrk (optional) -------------------------------------------------------------------------
+
+WRK_SCRIPT = r"""
+-- Each wrk thread replays its own share of pre-signed unique requests.
+local counter, requests, i = 0, {}, 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  local f, threads, n = assert(io.open(args[1], "rb")), tonumber(args[2]), 0
+  for line in f:lines() do
+    if n % threads == id then
+      local msg, ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+      requests[#requests + 1] = wrk.format("POST", nil, {
+        ["Content-Type"] = "application/json", ["webhook-id"] = msg,
+        ["webhook-timestamp"] = ts, ["webhook-signature"] = sig}, body)
+    end
+    n = n + 1
+  end
+  f:close()
+end
+function request()
+  i = i + 1
+  if i > #requests then i = 1 end
+  return requests[i]
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %f %f\n", summary.requests,
+    summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_load(port: int, secret: str, seconds: float, connections: int, threads: int,
+             tmp: Path, unique: int) -> Result:
+    """Drive the server with wrk, replaying `unique` pre-signed requests (then repeating)."""
+    from standardwebhooks import Webhook
+
+    webhook = Webhook(secret)
+    now = datetime.now(UTC)
+    run = time.time_ns()
+    with (tmp / "requests.tsv").open("w") as out:
+        for n in range(unique):
+            user = 50_000 * 10**7 + n  # apart from the Python generator's students
+            body = grade_event(user, now).decode()
+            msg_id = f"msg_wrk_{run}_{n}"
+            out.write(f"{msg_id}\t{int(now.timestamp())}\t"
+                      f"{webhook.sign(msg_id, now, body)}\t{body}\n")
+    script = tmp / "ingest.lua"
+    script.write_text(WRK_SCRIPT)
+    before = os.times()
+    run_wrk = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "-s", str(script),
+         f"http://{HOST}:{port}{PATH}", "--", str(tmp / "requests.tsv"), str(threads)],
+        capture_output=True, text=True, check=True,
+    )
+    after = os.times()
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", run_wrk.stdout)
+    if not match:
+        sys.exit(f"could not read wrk's output:\n{run_wrk.stdout}\n{run_wrk.stderr}")
+    total, bad, errors, micros = (int(match.group(i)) for i in range(1, 5))
+    duration = micros / 1e6
+    cpu = (after.children_user + after.children_system
+           - before.children_user - before.children_system)
+    return Result((total - bad) / duration, float(match.group(5)) / 1000,
+                  float(match.group(6)) / 1000, bad, errors, cpu / duration, total - bad)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def stored_events(database_url: str) -> int:
+    """How many events the real server committed."""
+    from sqlalchemy import func, select
+
+    from plugin.db import Store
+    from plugin.models import Event
+
+    store = Store(database_url)
+    try:
+        with store.read() as session:
+            return session.scalar(select(func.count()).select_from(Event)) or 0
+    finally:
+        store.dispose()
+
+
+def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
+            tmp: Path, unique: int) -> Result:
+    """Start one server, warm it up, drive it, stop it."""
+    secret = env["CANVAS_LADOK_WEBHOOK_SECRET"]
+    server = Server(kind, env)
+    try:
+        probe = Signer(secret, server.port).request(
+            f"msg_probe_{kind}_{time.time_ns()}", grade_event(1, datetime.now(UTC)))
+        server.wait_ready(probe)
+        warmup = python_load(server.port, secret, WARMUP_SECONDS, args.connections,
+                             args.processes, 1)
+        if tool == "wrk":
+            result = wrk_load(server.port, secret, args.seconds, args.connections,
+                              args.processes, tmp, unique)
+        else:
+            result = python_load(server.port, secret, args.seconds, args.connections,
+                                 args.processes, 2)
+        result.accepted_in_warmup = warmup.accepted + 1
+        return result
+    finally:
+        server.stop()
+
+
+def report(name: str, result: Result) -> None:
+    """One line per server."""
+    print(f"{name:<8} {result.events_per_second:9.0f} events/s   p50 {result.p50_ms:7.2f} ms   "
+          f"p99 {result.p99_ms:7.2f} ms   non-202 {result.others}   errors {result.errors}   "
+          f"load generator CPU {result.client_cpu_share:4.2f} cores")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=2,
+                        help="load generator processes (wrk: threads)")
+    parser.add_argument("--tool", choices=["auto", "python", "wrk"], default="auto")
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument("--serve", choices=["real", "noop"], help=argparse.SUPPRESS)
+    parser.add_argument("--bind", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.bind)
+        return
+    tool = args.tool
+    if tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "python"
+    elif tool == "wrk" and not shutil.which("wrk"):
+        sys.exit("wrk is not installed")
+
+    with tempfile.TemporaryDirectory(prefix="canvas-ladok-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        config = tmp / "canvas-ladok.toml"
+        config.write_text(CONFIG)
+        database_url = args.database_url or f"sqlite:///{tmp / 'ingest.db'}"
+        secret = os.environ.get("CANVAS_LADOK_WEBHOOK_SECRET") or (
+            "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CANVAS_LADOK_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+        env.update({
+            "CANVAS_LADOK_CONFIG": str(config),
+            "CANVAS_LADOK_DATABASE_URL": database_url,
+            "CANVAS_LADOK_EXPORT_DIR": str(tmp / "exports"),
+            "CANVAS_LADOK_WEBHOOK_SECRET": secret,
+        })
+        from plugin.gunicorn_conf import threads, workers
+
+        print(f"gunicorn: {workers} workers x {threads} threads (plugin/gunicorn_conf.py); "
+              f"database: {'temporary SQLite (WAL)' if not args.database_url else 'given'}; "
+              f"load: {tool}, {args.connections} connections, {args.processes} "
+              f"{'threads' if tool == 'wrk' else 'processes'}, {args.seconds:g} s each; "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run")
+        # The no-op stores nothing, so its requests may repeat; the real server gets at
+        # least as many unique events as the no-op managed in the same time.
+        noop = measure("noop", env, args, tool, tmp, unique=5000)
+        report("no-op", noop)
+        unique = int(noop.events_per_second * args.seconds * 1.2) + 1000
+        real = measure("real", env, args, tool, tmp, unique)
+        report("real", real)
+        answered = real.accepted_in_warmup + real.accepted
+        print(f"ratio real / no-op: {real.events_per_second / noop.events_per_second:.2f} "
+              f"(target >= 0.5)")
+        print(f"real server: {answered} events answered 202 (warm-up included), "
+              f"{stored_events(database_url)} stored")
+        if tool == "wrk" and real.accepted > unique:
+            print(f"note: wrk repeated requests after {unique} unique ones (duplicates)")
+        if tool == "python" and noop.client_cpu_share > 0.6 * (os.cpu_count() or 1):
+            print("note: the load generator used much of the machine's CPU during the no-op "
+                  "run, so the no-op figure is a lower bound and the ratio an upper bound")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Re-sync benchmark (SPEC 4): a simulated Canvas of 2,000 students x 10 assignments.
+
+Serves Canvas through `responses` (the test suite's FakeCanvas: Link paging, HTTP Date) and
+re-syncs into a temporary SQLite file: a first full run, a second full run that finds nothing
+new, and an incremental run. Prints the requests each made against the bound
+ceil(N/100) + ceil(A/100) + 2 and the seconds per 1,000 submissions processed.
+
+    python benchmarks/resync.py [--students 2000] [--assignments 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import responses
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from plugin.canvas_client import CanvasClient  # noqa: E402
+from plugin.db import Store  # noqa: E402
+from plugin.migrate import upgrade  # noqa: E402
+from plugin.resync import resync_course  # noqa: E402
+from plugin.settings import Settings, load_settings  # noqa: E402
+from tests.test_canvas_client import BASE, TOKEN, FakeCanvas  # noqa: E402
+
+CONFIG = f"""
+[canvas]
+url = "{BASE}"
+
+[[courses]]
+canvas_id = 565
+ladok_code = "DV1531"
+start = 2025-09-01
+
+  [[courses.modules]]
+  code = "2205"
+  name = "Inlämningsuppgift 1"
+  credits = 2.5
+  scale = "GU"
+  moments = ["kmom01", "kmom02"]
+"""
+
+
+def run(store: Store, settings: Settings, client: CanvasClient, mode: str) -> dict[str, float]:
+    """One re-sync, timed."""
+    start = time.perf_counter()
+    counts = resync_course(store, settings, 565, mode=mode, client=client)
+    return {**counts, "seconds": time.perf_counter() - start}
+
+
+def report(name: str, result: dict[str, float], bound: int) -> None:
+    """One line per run."""
+    per_1000 = (f"{result['seconds'] / result['submissions'] * 1000:6.3f} s per 1,000 "
+                "submissions" if result["submissions"] else "no submissions to process")
+    print(f"{name:<22} requests {result['requests']:>3} (bound {bound})  "
+          f"submissions {result['submissions']:>6}  changed {result['changed']:>6}  "
+          f"{result['seconds']:7.2f} s  {per_1000}")
+
+
+def main() -> None:
+    """Simulate Canvas, re-sync three times, print what it cost."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--assignments", type=int, default=10)
+    args = parser.parse_args()
+    bound = math.ceil(args.students / 100) + math.ceil(args.assignments / 100) + 2
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp, "canvas-ladok.toml")
+        config.write_text(CONFIG)
+        settings = load_settings(config, {"CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp}/b.db",
+                                          "CANVAS_LADOK_CANVAS_TOKEN": TOKEN})
+        store = Store(settings.database_url)
+        upgrade(store)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            FakeCanvas(rsps, students=args.students, assignments=args.assignments)
+            client = CanvasClient(BASE, TOKEN)
+            print(f"simulated Canvas: {args.students} students x {args.assignments} assignments")
+            for name, mode in (("full (empty store)", "full"), ("full (nothing new)", "full"),
+                               ("incremental", "incremental")):
+                before = len(rsps.calls)
+                result = run(store, settings, client, mode)
+                assert result["requests"] == len(rsps.calls) - before
+                report(name, result, bound)
+        store.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""The Canvas client: bulk reads with paging, the HTTP Date, faults, and a token kept secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import logging
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+import responses
+
+from plugin.canvas_client import CanvasClient, CanvasError
+
+BASE = "https://canvas.example.edu"
+API = f"{BASE}/api/v1"
+TOKEN = "canvas-secret-token"  # the token the conftest environment sets
+NOW = dt.datetime(2025, 10, 1, 12, 0, tzinfo=dt.UTC)
+RATE_LIMITED = (403, {}, "403 Forbidden (Rate Limit Exceeded)")
+
+
+def iso(when: dt.datetime | None) -> str | None:
+    """A time as Canvas writes it."""
+    return None if when is None else when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeCanvas:
+    """One Canvas course served through `responses`, paged by `Link` headers like Canvas.
+
+    Students 1001…, assignments 301… ("Kmom01"…), grader 900; every student has a posted G on
+    every assignment unless `grade()` says otherwise. Each answer carries `Date: now`, then
+    `now` moves on by `step`. `fail(path, *answers)` answers the next requests to a path with
+    (status, headers, body), by raising an exception, or normally (None), in that order.
+    """
+
+    def __init__(self, rsps: responses.RequestsMock, course_id: int = 565, students: int = 3,
+                 assignments: int = 2, *, now: dt.datetime = NOW,
+                 step: dt.timedelta = dt.timedelta(0)):
+        self.course_id, self.now, self.step = course_id, now, step
+        self.graded = now - dt.timedelta(days=2)  # when the default grades were set
+        self.students = [1000 + n for n in range(1, students + 1)]
+        self.assignments = [{"id": 300 + a, "name": f"Kmom{a:02d}", "points_possible": 10.0,
+                             "description": "<p>Do it.</p>", "due_at": "2025-09-30T21:59:59Z"}
+                            for a in range(1, assignments + 1)]
+        self.graders = [{"id": 900, "name": "Tea Cher", "sortable_name": "Cher, Tea",
+                         "login_id": "tea@example.edu", "email": "tea@example.edu"}]
+        self.users = {u: self.user_json(u) for u in self.students}
+        self.grades: dict[tuple[int, int], dict] = {}
+        self.faults: dict[str, list] = {}
+        course = f"{API}/courses/{course_id}"
+        for path, items, render in (("/students/submissions", self.students, self._group),
+                                    ("/assignments", self.assignments, None),
+                                    ("/search_users", self.graders, None)):
+            rsps.add_callback(responses.GET, course + path,
+                              callback=self._lister(path, items, render))
+        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/users/\d+"),
+                          callback=self._user_answer)
+
+    def user_json(self, user_id: int) -> dict:
+        """A Canvas User object for `user_id` (students are 1001…)."""
+        n = user_id - 1000
+        return {"id": user_id, "name": f"Student {n}", "sortable_name": f"{n}, Student",
+                "sis_user_id": f"19900101-{n:04d}", "integration_id": None,
+                "login_id": f"s{n}@student.example.edu"}
+
+    def grade(self, user_id: int, assignment_id: int, grade: str | None, *,
+              posted: bool = True, graded_at: dt.datetime | None = None, **fields) -> None:
+        """Set one submission's grade (None: no grade) and any other submission fields."""
+        graded_at = graded_at or self.graded + dt.timedelta(days=1)
+        self.grades[(user_id, assignment_id)] = {
+            "grade": grade, "score": None, "graded_at": iso(graded_at if grade else None),
+            "posted_at": iso(graded_at) if posted and grade else None,
+            "workflow_state": "graded" if grade else "unsubmitted", **fields}
+
+    def fail(self, path: str, *answers) -> None:
+        """Answer the next requests whose path ends with `path` with these faults, in order."""
+        self.faults.setdefault(path, []).extend(answers)
+
+    def submission(self, user_id: int, assignment_id: int) -> dict:
+        """The submission JSON Canvas would send (with the `user` include)."""
+        graded = self.graded
+        out = {"id": assignment_id * 100_000 + user_id, "assignment_id": assignment_id,
+               "user_id": user_id, "grade": "G", "score": None, "attempt": 1,
+               "submitted_at": iso(graded - dt.timedelta(days=1)), "graded_at": iso(graded),
+               "posted_at": iso(graded), "grader_id": 900, "excused": False, "late": False,
+               "missing": False, "seconds_late": 0, "workflow_state": "graded",
+               "preview_url": f"{BASE}/courses/{self.course_id}/assignments/{assignment_id}"
+                              f"/submissions/{user_id}?preview=1&version=1",
+               "user": self.users[user_id]}
+        out.update(self.grades.get((user_id, assignment_id), {}))
+        return out
+
+    def _group(self, user_id: int, query: dict) -> dict:
+        subs = [self.submission(user_id, a["id"]) for a in self.assignments]
+        if query.get("graded_since"):
+            subs = [s for s in subs if _graded_since(s, query["graded_since"])]
+        user = self.users[user_id]
+        return {"user_id": user_id, "section_id": 1, "sis_user_id": user["sis_user_id"],
+                "integration_id": user["integration_id"], "submissions": subs}
+
+    def _lister(self, path: str, items: list, render):
+        def answer(request):
+            if fault := self._fault(path):
+                return fault
+            query = dict(parse_qsl(urlsplit(request.url).query))
+            page, per_page = int(query.get("page", 1)), int(query.get("per_page", 10))
+            headers = self._headers()
+            if page * per_page < len(items):
+                headers["Link"] = f'<{_with_page(request.url, page + 1)}>; rel="next"'
+            shown = items[(page - 1) * per_page:page * per_page]
+            if render:
+                shown = [render(item, query) for item in shown]
+            return 200, headers, json.dumps(shown)
+        return answer
+
+    def _user_answer(self, request):
+        if fault := self._fault("/users"):
+            return fault
+        user_id = int(urlsplit(request.url).path.rsplit("/", 1)[1])
+        if user_id not in self.users:
+            return 404, self._headers(), json.dumps({"errors": [{"message": "not found"}]})
+        return 200, self._headers(), json.dumps(self.users[user_id])
+
+    def _fault(self, path: str):
+        answer = self.faults[path].pop(0) if self.faults.get(path) else None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _headers(self) -> dict:
+        date = email.utils.format_datetime(self.now, usegmt=True)
+        self.now += self.step
+        return {"Date": date, "X-Rate-Limit-Remaining": "700.0"}
+
+
+def _graded_since(submission: dict, since: str) -> bool:
+    graded = submission["graded_at"]
+    return graded is not None and (
+        dt.datetime.fromisoformat(graded) >= dt.datetime.fromisoformat(since))
+
+
+def _with_page(url: str, page: int) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    return urlunsplit(parts._replace(query=urlencode(query + [("page", str(page))])))
+
+
+@pytest.fixture
+def rsps():
+    """`responses` active for the test; every registered answer need not be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits the client asked for (no real sleeping)."""
+    return []
+
+
+@pytest.fixture
+def client(sleeps) -> CanvasClient:
+    """A client for the fake Canvas that records its waits instead of sleeping."""
+    return CanvasClient(BASE, TOKEN, sleep=sleeps.append)
+
+
+def test_submissions_page_by_link_headers_with_each_page_date(rsps, client):
+    fake = FakeCanvas(rsps, students=250, assignments=3, step=dt.timedelta(seconds=5))
+    students = list(client.course_students_submissions(565))
+    assert [s.user.id for s in students] == fake.students
+    assert len(rsps.calls) == 3
+    first, second = rsps.calls[0].request, rsps.calls[1].request
+    assert ("per_page=100" in first.url and "grouped=true" in first.url
+            and "student_ids%5B%5D=all" in first.url and "include%5B%5D=user" in first.url)
+    assert "page=2" in second.url and "grouped=true" in second.url
+    assert first.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert first.req_kwargs["timeout"] == (10.0, 10.0)
+    assert sorted({(s.page, s.date) for s in students}) == [
+        (1, NOW), (2, NOW + dt.timedelta(seconds=5)), (3, NOW + dt.timedelta(seconds=10))]
+
+
+def test_student_facts_and_submission_fields(rsps, client):
+    fake = FakeCanvas(rsps, students=1, assignments=2)
+    fake.grade(1001, 302, "PG", posted=False, score=3.5, grader_id=-77, excused=None)
+    (student,) = client.course_students_submissions(565)
+    assert student.user.facts() == {
+        "name": "Student 1", "email": None, "sis_user_id": "19900101-0001",
+        "integration_id": None, "login_id": "s1@student.example.edu"}
+    first, second = student.submissions
+    assert (first.assignment_id, first.grade, first.grader_id, first.excused) == (
+        301, "G", 900, False)
+    assert first.posted_at == NOW - dt.timedelta(days=2)
+    assert first.submitted_at == NOW - dt.timedelta(days=3)
+    assert (second.grade, second.score, second.posted_at, second.grader_id) == (
+        "PG", 3.5, None, -77)
+    assert first.content_hash != second.content_hash
+
+
+def test_same_submission_read_twice_has_the_same_hash(rsps, client):
+    FakeCanvas(rsps, students=1, assignments=1, step=dt.timedelta(seconds=1))
+    (one,) = client.course_students_submissions(565)
+    (two,) = client.course_students_submissions(565)
+    assert one.submissions == two.submissions and one.date != two.date
+
+
+def test_graded_since_is_sent_in_utc(rsps, client):
+    FakeCanvas(rsps)
+    since = dt.datetime(2025, 9, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    list(client.course_students_submissions(565, graded_since=since))
+    assert "graded_since=2025-09-01T12%3A00%3A00%2B00%3A00" in rsps.calls[0].request.url
+
+
+def test_assignments_graders_and_user(rsps, client):
+    FakeCanvas(rsps, assignments=120)
+    assignments = client.course_assignments(565)
+    assert len(assignments) == 120 and len(rsps.calls) == 2
+    assert (assignments[0].id, assignments[0].name, assignments[0].points_possible) == (
+        301, "Kmom01", 10.0)
+    (grader,) = client.course_graders(565)
+    url = rsps.calls[-1].request.url
+    assert "enrollment_type%5B%5D=teacher" in url and "enrollment_type%5B%5D=ta" in url
+    assert (grader.id, grader.name, grader.email) == (900, "Tea Cher", "tea@example.edu")
+    assert client.user(1002).sis_user_id == "19900101-0002"
+
+
+@pytest.mark.parametrize("answer, wait", [
+    (RATE_LIMITED, 1.0),
+    ((403, {"Retry-After": "4"}, "403 Forbidden (Rate Limit Exceeded)"), 4.0),
+    ((429, {"Retry-After": "7"}, '{"errors": "Rate Limit Exceeded"}'), 7.0),
+    ((429, {}, ""), 1.0),
+])
+def test_rate_limit_waits_then_retries(rsps, client, sleeps, answer, wait):
+    fake = FakeCanvas(rsps)
+    fake.fail("/assignments", answer)
+    assert len(client.course_assignments(565)) == 2
+    assert sleeps == [wait] and len(rsps.calls) == 2
+
+
+def test_rate_limit_waits_double_and_are_bounded(rsps, client, sleeps):
+    fake = FakeCanvas(rsps)
+    fake.fail("/assignments", *[RATE_LIMITED] * 3, (429, {"Retry-After": "3600"}, ""))
+    client.course_assignments(565)
+    assert sleeps == [1.0, 2.0, 4.0, 60.0]
+
+
+def test_rate_limit_that_never_ends_fails_clearly(rsps, client, sleeps):
+    fake = FakeCanvas(rsps)
+    fake.fail("/assignments", *[RATE_LIMITED] * 20)
+    with pytest.raises(CanvasError, match=r"^course 565: Canvas rate limit still exceeded "
+                                          r"after 8 waits \(403\)$"):
+        client.course_assignments(565)
+    assert len(sleeps) == 8 and max(sleeps) <= 60
+
+
+def test_low_remaining_quota_slows_down(rsps, client, sleeps):
+    rsps.add(responses.GET, f"{API}/courses/565/assignments", json=[],
+             headers={"X-Rate-Limit-Remaining": "25.5"})
+    client.course_assignments(565)
+    assert sleeps == [pytest.approx(2.0 * (1 - 25.5 / 100))]
+
+
+@pytest.mark.parametrize("fault", [
+    (500, {}, "oops"), (502, {}, "bad gateway"), (503, {}, "unavailable"),
+    requests.exceptions.ReadTimeout("read timed out"),
+    requests.exceptions.ConnectTimeout("connect timed out"),
+    requests.exceptions.ConnectionError("connection reset"),
+])
+def test_server_errors_and_timeouts_are_retried_with_backoff(rsps, client, sleeps, fault):
+    fake = FakeCanvas(rsps, students=2)
+    fake.fail("/students/submissions", fault, fault)
+    assert len(list(client.course_students_submissions(565))) == 2
+    assert sleeps == [0.5, 1.0] and len(rsps.calls) == 3
+
+
+def test_retry_after_on_503_is_honoured(rsps, client, sleeps):
+    fake = FakeCanvas(rsps)
+    fake.fail("/assignments", (503, {"Retry-After": "5"}, ""))
+    client.course_assignments(565)
+    assert sleeps == [5.0]
+
+
+@pytest.mark.parametrize("fault, message", [
+    ((503, {}, ""), "HTTP 503"),
+    (requests.exceptions.ReadTimeout("read timed out"), "ReadTimeout"),
+])
+def test_retries_exhausted_fail_clearly(rsps, client, sleeps, fault, message):
+    fake = FakeCanvas(rsps)
+    fake.fail("/students/submissions", *[fault] * 10)
+    with pytest.raises(CanvasError) as caught:
+        list(client.course_students_submissions(565))
+    assert str(caught.value) == f"course 565: Canvas kept failing ({message}) after 5 attempts"
+    assert len(rsps.calls) == 5 and sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("answer, message", [
+    ((401, {"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+      '{"errors": [{"message": "Invalid access token."}]}'), "Canvas refused the token (401)"),
+    ((401, {}, "not json"), "Canvas refused the token (401)"),
+    ((404, {}, '{"errors": [{"message": "The specified resource does not exist."}]}'),
+     "course 565 not found in Canvas (404)"),
+    ((403, {}, '{"status": "unauthorized"}'), "Canvas denied access to course 565 (403)"),
+    ((400, {}, '{"errors": "bad"}'), "course 565: Canvas answered HTTP 400"),
+    ((200, {}, "<html>maintenance</html>"), "course 565: unusable answer from Canvas"),
+])
+def test_refusals_fail_at_once_with_a_clear_message(rsps, client, sleeps, caplog, answer,
+                                                    message):
+    caplog.set_level(logging.DEBUG)
+    fake = FakeCanvas(rsps)
+    fake.fail("/students/submissions", answer)
+    with pytest.raises(CanvasError) as caught:
+        list(client.course_students_submissions(565))
+    assert str(caught.value).startswith(message)
+    assert caught.value.status == answer[0] and len(rsps.calls) == 1 and sleeps == []
+    assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert "Request: GET" in caplog.text and TOKEN not in caplog.text
+
+
+def test_unknown_user_is_a_clear_404(rsps, client):
+    FakeCanvas(rsps)
+    with pytest.raises(CanvasError, match=r"^user 7 not found in Canvas \(404\)$") as caught:
+        client.user(7)
+    assert caught.value.status == 404
+
+
+def test_token_is_masked_in_every_log_record(rsps, client, caplog):
+    caplog.set_level(logging.DEBUG)
+    FakeCanvas(rsps)
+    client.course_assignments(565)
+    logging.getLogger("canvasapi.requester").warning("sent Bearer %s", TOKEN)
+    logging.getLogger("plugin.canvas_client").error(f"token={TOKEN}")
+    assert TOKEN not in caplog.text
+    assert "sent Bearer [REDACTED]" in caplog.text and "token=[REDACTED]" in caplog.text
+
+
+def test_missing_configuration_is_a_clear_error():
+    with pytest.raises(CanvasError, match="canvas.url is not configured"):
+        CanvasClient("", TOKEN)
+    with pytest.raises(CanvasError, match="CANVAS_LADOK_CANVAS_TOKEN is not set"):
+        CanvasClient(BASE, " ")
