@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from .db import Store
+from .ingest import GroupCommit
 from .settings import Settings
 from .webhook_auth import AuthSettings, WebhookAuthenticator
 
@@ -16,6 +17,7 @@ class Services:
     settings: Settings
     store: Store
     authenticator: WebhookAuthenticator
+    inbox: GroupCommit
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -25,7 +27,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         jwks_url=settings.canvas_jwks_url, jwt_issuer=settings.canvas_jwt_issuer,
         webhook_secret=settings.webhook_secret, webhook_token=settings.webhook_token,
     ))
-    app.extensions["canvas_ladok"] = Services(settings, store, auth)
+    app.extensions["canvas_ladok"] = Services(settings, store, auth, GroupCommit(store, settings))
 
 
 def services() -> Services:

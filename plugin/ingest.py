@@ -9,8 +9,11 @@ the state first catches up).
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import Future
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -32,31 +35,48 @@ _DUPLICATE = (
     .where((Event.content_hash == bindparam("hash")) | (Event.webhook_id == bindparam("wid")))
     .values(receive_count=Event.receive_count + 1)
 )
-_INSERT = insert(Event)
+# Without a conflict target: a clash on the content hash or on the webhook-id is a duplicate.
+_INSERT_NEW = {
+    name: dialect.insert(Event).on_conflict_do_nothing().returning(Event.content_hash)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _COURSE_OF_ASSIGNMENT = (
     select(Assignment.course_id).where(Assignment.assignment_id == bindparam("aid")).limit(1)
 )
 
 
-def receive(conn: Connection, settings: Settings, event: ParsedEvent,
-            webhook_id: str | None = None) -> str:
-    """Record the event in the inbox; returns accepted, duplicate or ignored.
+def receive(conn: Connection, rows: list[dict]) -> list[str]:
+    """Record inbox rows (see `inbox_row`): accepted, duplicate or ignored each.
 
-    Fixed statements with bound parameters: the webhook's cost is mostly statement handling.
+    One multi-row INSERT for the lot: the webhook's cost is mostly statement handling.
     """
-    if conn.execute(_DUPLICATE, {"hash": event.content_hash, "wid": webhook_id}).rowcount:
-        return DUPLICATE
+    inserted = set(conn.execute(_INSERT_NEW[conn.dialect.name], rows).scalars())
+    statuses, seen = [], set()
+    for row in rows:
+        if row["content_hash"] in inserted and row["content_hash"] not in seen:
+            seen.add(row["content_hash"])
+            statuses.append(row["status"])
+        else:
+            conn.execute(_DUPLICATE, {"hash": row["content_hash"], "wid": row["webhook_id"]})
+            statuses.append(DUPLICATE)
+    return statuses
+
+
+def inbox_row(store: Store, settings: Settings, event: ParsedEvent,
+              webhook_id: str | None) -> dict:
+    """The inbox row of an event: its course resolved, accepted or ignored with a reason."""
     if event.ignore is None and event.course_id is None and event.assignment_id is not None:
-        event.course_id = conn.scalar(_COURSE_OF_ASSIGNMENT, {"aid": event.assignment_id})
+        with store.read() as session:  # rare: only events that name no course
+            event.course_id = session.scalar(_COURSE_OF_ASSIGNMENT,
+                                             {"aid": event.assignment_id})
     reason = event.ignore or _course_problem(settings, event)
-    conn.execute(_INSERT, {
+    return {
         "content_hash": event.content_hash, "webhook_id": webhook_id, "event_name": event.name,
         "event_time": event.event_time, "received_at": utcnow(), "receive_count": 1,
         "status": IGNORED if reason else ACCEPTED, "reason": reason,
         "course_id": event.course_id, "assignment_id": event.assignment_id,
         "user_id": event.user_id, "payload": event.canonical, "applied": reason is not None,
-    })
-    return IGNORED if reason else ACCEPTED
+    }
 
 
 def _course_problem(settings: Settings, event: ParsedEvent) -> str | None:
@@ -124,3 +144,46 @@ def replay_ignored(session: Session, course_id: int) -> int:
         .values(status=ACCEPTED, reason=None, applied=False)
     )
     return result.rowcount
+
+
+class GroupCommit:
+    """Commits the events of concurrent requests together: one lock, one commit per group.
+
+    Each request waits until its own event is committed, so a 202 still means durable. The
+    first waiting thread leads: it writes everything queued so far in one transaction, while
+    later arrivals queue for the next group. A group that fails is retried one by one, so one
+    bad event fails only its own request.
+    """
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store, self.settings = store, settings
+        self._queue: list[tuple[dict, Future]] = []
+        self._queue_lock = threading.Lock()
+        self._leader = threading.Lock()
+
+    def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
+        """Store one event; returns accepted, duplicate or ignored once it is committed."""
+        done: Future = Future()
+        row = inbox_row(self.store, self.settings, event, webhook_id)  # outside the lock
+        with self._queue_lock:
+            self._queue.append((row, done))
+        with self._leader:
+            if not done.done():
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._write(group)
+        return done.result()
+
+    def _write(self, group: list) -> None:
+        try:
+            with self.store.write_connection() as conn:
+                statuses = receive(conn, [row for row, _ in group])
+        except Exception as exc:  # retried alone below, or reported to its one request
+            if len(group) == 1:
+                group[0][1].set_exception(exc)
+                return
+            for item in group:
+                self._write([item])
+            return
+        for (_, done), status in zip(group, statuses, strict=True):
+            done.set_result(status)

@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from .. import ingest, metrics
+from .. import metrics
 from ..canvas_events import MalformedEvent, decode, parse
 from ..extensions import services
 from ..webhook_auth import AuthError
@@ -51,8 +51,7 @@ def _store(svc, event, webhook_id: str | None) -> str:
     # then finds the winner's row and counts a duplicate.
     for attempt in range(3):
         try:
-            with svc.store.write_connection() as conn:
-                return ingest.receive(conn, svc.settings, event, webhook_id)
+            return svc.inbox.submit(event, webhook_id)
         except IntegrityError:
             if attempt == 2:
                 raise
