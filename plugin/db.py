@@ -98,8 +98,8 @@ class Store:
         self.url = normalise_url(url)
         self.sqlite = is_sqlite(self.url)
         self.engine = self._make_engine(sqlite_synchronous, pool_size)
-        path = sqlite_path(self.url) if self.sqlite else None
-        self._writer_lock = WriterLock(path) if path else None
+        self.sqlite_file = sqlite_path(self.url) if self.sqlite else None
+        self._writer_lock = WriterLock(self.sqlite_file) if self.sqlite_file else None
         self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._writer, expire_on_commit=False)
@@ -120,7 +120,8 @@ class Store:
         with self._read() as session:
             yield session
 
-    def _held(self):
+    def writer_lock(self):
+        """Hold the SQLite writer lock (a no-op on PostgreSQL)."""
         if self._writer_lock is None:
             return contextlib.nullcontext()
         return self._writer_lock.hold(SQLITE_BUSY_SECONDS)
@@ -128,13 +129,13 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction holds the write lock on SQLite; committed on success."""
-        with self._held(), self._write() as session, session.begin():
+        with self.writer_lock(), self._write() as session, session.begin():
             yield session
 
     @contextlib.contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """Like write(), as a Core connection: for the hot path of small fixed statements."""
-        with self._held(), self._writer.begin() as connection:
+        with self.writer_lock(), self._writer.begin() as connection:
             yield connection
 
     def dispose(self) -> None:
@@ -154,18 +155,23 @@ def _ensure_parent(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def sqlite_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
+    """WAL, the configured durability, a busy timeout and foreign keys, on one connection."""
+    cursor = conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _make_sqlite_transactional(engine: Engine, synchronous: str) -> None:
     # pysqlite's own transaction handling starts transactions late and never for reads;
     # take over BEGIN so a writer locks at its start and cannot fail on upgrade later.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record) -> None:
         dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        sqlite_pragmas(dbapi_conn, synchronous)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:

@@ -23,6 +23,7 @@ from .clock import utcnow
 from .db import Store
 from .models import Assignment, Event
 from .settings import Settings
+from .sqlite_inbox import SqliteInbox
 
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
 NOT_CONFIGURED = "course not configured"
@@ -51,15 +52,21 @@ def receive(conn: Connection, rows: list[dict]) -> list[str]:
     One multi-row INSERT for the lot: the webhook's cost is mostly statement handling.
     """
     inserted = set(conn.execute(_INSERT_NEW[conn.dialect.name], rows).scalars())
-    statuses, seen = [], set()
+    return statuses(rows, inserted, lambda content_hash, webhook_id: conn.execute(
+        _DUPLICATE, {"hash": content_hash, "wid": webhook_id}))
+
+
+def statuses(rows: list[dict], inserted: set[str], mark_duplicate) -> list[str]:
+    """Each row's answer given the hashes that were inserted; counts the duplicates."""
+    out, seen = [], set()
     for row in rows:
         if row["content_hash"] in inserted and row["content_hash"] not in seen:
             seen.add(row["content_hash"])
-            statuses.append(row["status"])
+            out.append(row["status"])
         else:
-            conn.execute(_DUPLICATE, {"hash": row["content_hash"], "wid": row["webhook_id"]})
-            statuses.append(DUPLICATE)
-    return statuses
+            mark_duplicate(row["content_hash"], row["webhook_id"])
+            out.append(DUPLICATE)
+    return out
 
 
 def inbox_row(store: Store, settings: Settings, event: ParsedEvent,
@@ -160,6 +167,7 @@ class GroupCommit:
         self._queue: list[tuple[dict, Future]] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
+        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous) if store.sqlite else None
 
     def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
         """Store one event; returns accepted, duplicate or ignored once it is committed."""
@@ -176,8 +184,13 @@ class GroupCommit:
 
     def _write(self, group: list) -> None:
         try:
-            with self.store.write_connection() as conn:
-                statuses = receive(conn, [row for row, _ in group])
+            rows = [row for row, _ in group]
+            if self._sqlite is not None:
+                answers = self._sqlite.write(rows, lambda inserted, mark: statuses(
+                    rows, inserted, mark))
+            else:
+                with self.store.write_connection() as conn:
+                    answers = receive(conn, rows)
         except Exception as exc:  # retried alone below, or reported to its one request
             if len(group) == 1:
                 group[0][1].set_exception(exc)
@@ -185,5 +198,5 @@ class GroupCommit:
             for item in group:
                 self._write([item])
             return
-        for (_, done), status in zip(group, statuses, strict=True):
+        for (_, done), status in zip(group, answers, strict=True):
             done.set_result(status)
