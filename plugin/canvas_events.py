@@ -60,7 +60,6 @@ def decode(raw: bytes) -> dict:
     """The JSON object of a request body, or MalformedEvent naming what is wrong."""
     try:
         obj = json.loads(raw)
-        canonical_json(obj)  # what parse() will need: refuse here what it could not do
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
     except RecursionError:
@@ -122,7 +121,14 @@ def home_shard(metadata: dict) -> int | None:
 
 
 def parse(obj: dict) -> ParsedEvent:
-    """Parse a decoded request into a ParsedEvent."""
+    """Parse a decoded request into a ParsedEvent (MalformedEvent if it cannot be stored)."""
+    try:
+        return _parse(obj)
+    except RecursionError:  # decodable, yet too deep to encode again
+        raise MalformedEvent("body is nested too deeply") from None
+
+
+def _parse(obj: dict) -> ParsedEvent:
     if "data" in obj and "metadata" not in obj:
         canonical = canonical_json(obj)
         digest = hashlib.sha256(canonical.encode()).hexdigest()

@@ -34,12 +34,11 @@ def receive():
         return error(413, f"body larger than {svc.settings.max_body_bytes} bytes")
     try:
         auth = svc.authenticator.authenticate(request.headers, raw, request.args.get("token"))
-        obj = decode(auth.body)
+        event = parse(decode(auth.body))
     except AuthError as exc:
         return error(exc.status, exc.message)
     except MalformedEvent as exc:
         return error(400, str(exc))
-    event = parse(obj)
     status = _store(svc, event, auth.webhook_id)
     metrics.count_event(event.name, status)
     metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
