@@ -138,6 +138,11 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
             raise click.ClickException(f"run {rerun} does not exist or wrote no files")
         click.echo(f"run {rerun}: wrote {', '.join(names)}")
         return
+    if not dry_run:
+        from .resync import prepare_export
+
+        for warning in prepare_export(store, settings, course):
+            click.echo(f"warning: {warning}", err=True)
     with click.progressbar(length=1, label="Exporting", file=sys.stderr) as bar:
         def progress(counts: dict) -> None:
             if "of" in counts:

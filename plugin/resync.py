@@ -29,7 +29,7 @@ from .canvas_client import (
 from .clock import utcnow
 from .db import Store
 from .ingest import APPLY_LOCK_KEY
-from .models import CourseState, Submission, User
+from .models import Assignment, CourseState, Submission, User
 from .models import Observation as ObservationRow
 from .rules.submission import Observation
 from .settings import Settings
@@ -218,3 +218,38 @@ def _move_watermark(store: Store, course_id: int, started: dt.datetime, full: bo
         values["last_full_sync_started"] = started
     with store.write() as session:
         state.upsert(session, CourseState, values, ("course_id",))
+
+
+def fill_gaps(store: Store, settings: Settings, course_id: int,
+              client: CanvasClient | None = None) -> dict[str, int]:
+    """Before an export: fetch assignment names and student identities the store lacks.
+
+    Does nothing when no Canvas API is configured (the export then lists what is missing).
+    """
+    if not (settings.canvas_url and settings.canvas_token):
+        return {}
+    with store.read() as session:
+        unnamed = session.scalar(
+            select(Submission.assignment_id)
+            .outerjoin(Assignment, (Assignment.course_id == Submission.course_id)
+                       & (Assignment.assignment_id == Submission.assignment_id))
+            .where(Submission.course_id == course_id, Assignment.name.is_(None)).limit(1))
+    client = client or client_from_settings(settings)
+    counts: dict[str, int] = {}
+    if unnamed is not None:
+        _write_course_facts(store, client, course_id, counts)
+    counts["identities"] = lookup_missing_identities(store, settings, course_id, client)
+    return counts
+
+
+def prepare_export(store: Store, settings: Settings, course_id: int | None) -> list[str]:
+    """Fill gaps for every course an export covers; Canvas trouble becomes a warning."""
+    warnings = []
+    for course in settings.courses:
+        if course_id not in (None, course.canvas_id):
+            continue
+        try:
+            fill_gaps(store, settings, course.canvas_id)
+        except CanvasError as exc:
+            warnings.append(f"course {course.canvas_id}: {exc}")
+    return warnings

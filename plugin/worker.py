@@ -41,7 +41,10 @@ def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) 
 
 def _export(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
     from .export_run import run_export
+    from .resync import prepare_export
 
+    for warning in prepare_export(store, settings, job.course_id):
+        log.warning("before export: %s", warning)
     summary = run_export(store, settings, course_id=job.course_id, trigger="manual",
                          job_id=job.id, progress=progress)
     return {"run": summary.run_id, **summary.counts, "files": summary.files}

@@ -14,7 +14,12 @@ from plugin.canvas_client import CanvasClient, CanvasError
 from plugin.canvas_events import parse
 from plugin.ingest import APPLY_LOCK_KEY, apply_event
 from plugin.models import Assignment, CourseState, Observation, Submission, User
-from plugin.resync import lookup_missing_identities, missing_identities, resync_course
+from plugin.resync import (
+    fill_gaps,
+    lookup_missing_identities,
+    missing_identities,
+    resync_course,
+)
 from plugin.simulate import grade_event
 from plugin.state import to_state
 from tests.test_canvas_client import NOW, TOKEN, FakeCanvas, rsps, sleeps  # noqa: F401
@@ -251,3 +256,25 @@ def test_pages_wait_for_the_event_applier_on_postgresql(rsps, store, settings, c
         assert not done.wait(1.0)  # its page waits for the fold lock
     worker.join(30)
     assert done.is_set() and submission(store, 301, 1001).grade == "G"
+
+
+def test_export_preparation_fetches_missing_assignment_names_and_identities(
+        rsps, store, settings, canvas):  # noqa: F811
+    fake = FakeCanvas(rsps, students=0, assignments=2)
+    fake.users[1005] = fake.user_json(1005)
+    post(store, grade_event(565, 302, 1005, "G", NOW))  # no assignment name, no sis id
+    assert fill_gaps(store, settings, 565, canvas) == {"assignments": 2, "identities": 1}
+    with store.read() as session:
+        assert session.get(Assignment, (565, 302)).name == "Kmom02"
+        assert session.get(User, 1005).sis_user_id == "19900101-0005"
+    calls = len(rsps.calls)
+    assert fill_gaps(store, settings, 565, canvas) == {"identities": 0}
+    assert len(rsps.calls) == calls  # nothing missing: nothing asked
+
+
+def test_export_preparation_without_canvas_api_does_nothing(store, settings):
+    import dataclasses
+
+    offline = dataclasses.replace(settings, canvas_token="")
+    post(store, grade_event(565, 302, 1005, "G", NOW))
+    assert fill_gaps(store, offline, 565) == {}
