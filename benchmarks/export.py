@@ -40,6 +40,7 @@ from plugin.models import (
     User,
 )
 from plugin.settings import CourseConfig, Settings, load_settings
+from plugin.simulate import demo_course_toml
 
 COURSE_ID = 565
 LADOK_CODE = "DV1531"
@@ -61,35 +62,6 @@ CONFIG_TEMPLATE = """
 database_url = {database_url}
 export_dir = {export_dir}
 sqlite_synchronous = {synchronous}
-
-[[courses]]
-canvas_id = {course_id}
-ladok_code = "{ladok_code}"
-start = {start}
-final_grade_delay_days = 0
-
-  [[courses.modules]]
-  code = "2205"
-  name = "Inlämningsuppgift 1"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom01", "kmom02", "kmom03"]
-
-  [[courses.modules]]
-  code = "2215"
-  name = "Inlämningsuppgift 2"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom04", "kmom05", "kmom06"]
-
-  [[courses.modules]]
-  code = "2225"
-  name = "Projekt"
-  credits = 2.5
-  scale = "AF"
-  moments = ["kmom10"]
-  grade_from = "kmom10"
-  final = true
 """
 
 
@@ -113,9 +85,9 @@ def make_target(folder: Path, label: str, database_url: str | None,
     config = folder / f"{label}.toml"
     config.write_text(CONFIG_TEMPLATE.format(
         database_url=json.dumps(url), export_dir=json.dumps(str(export_dir)),
-        synchronous=json.dumps(synchronous), course_id=COURSE_ID, ladok_code=LADOK_CODE,
-        start=COURSE_START.isoformat(),
-    ))
+        synchronous=json.dumps(synchronous),
+    ) + demo_course_toml(COURSE_ID, LADOK_CODE, COURSE_START.isoformat(),
+                         extra="final_grade_delay_days = 0"))
     return Target(config, url, export_dir)
 
 

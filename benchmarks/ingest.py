@@ -42,20 +42,6 @@ HOST = "127.0.0.1"
 PATH = "/webhooks/canvas"
 HOME_SHARD = 2107 * 10**13
 WARMUP_SECONDS = 1.0
-CONFIG = """
-[[courses]]
-canvas_id = 565
-ladok_code = "DV1531"
-start = 2025-09-01
-assignments = { "355" = "kmom01" }
-
-  [[courses.modules]]
-  code = "2205"
-  name = "Inlämningsuppgift 1"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom01", "kmom02"]
-"""
 
 
 # --- servers (run in a child process: `ingest.py --serve real|noop --bind HOST:PORT`) ---------
@@ -441,10 +427,12 @@ def main() -> None:
     elif tool == "wrk" and not shutil.which("wrk"):
         sys.exit("wrk is not installed")
 
+    from plugin.simulate import demo_course_toml
+
     with tempfile.TemporaryDirectory(prefix="canvas-ladok-bench-") as tmp_name:
         tmp = Path(tmp_name)
         config = tmp / "canvas-ladok.toml"
-        config.write_text(CONFIG)
+        config.write_text(demo_course_toml(extra='assignments = { "355" = "kmom01" }'))
         database_url = args.database_url or f"sqlite:///{tmp / 'ingest.db'}"
         secret = os.environ.get("CANVAS_LADOK_WEBHOOK_SECRET") or (
             "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())

@@ -87,6 +87,37 @@ def enrollment_event(course_id: int, user_id: int, name: str, when: dt.datetime,
 
 
 DEMO_MOMENTS = (1, 2, 3, 4, 5, 6, 10)
+DEMO_MODULES_TOML = """
+  [[courses.modules]]
+  code = "2205"
+  name = "Inlämningsuppgift 1"
+  credits = 2.5
+  scale = "GU"
+  moments = ["kmom01", "kmom02", "kmom03"]
+
+  [[courses.modules]]
+  code = "2215"
+  name = "Inlämningsuppgift 2"
+  credits = 2.5
+  scale = "GU"
+  moments = ["kmom04", "kmom05", "kmom06"]
+
+  [[courses.modules]]
+  code = "2225"
+  name = "Projekt"
+  credits = 2.5
+  scale = "AF"
+  moments = ["kmom10"]
+  grade_from = "kmom10"
+  final = true
+"""
+
+
+def demo_course_toml(canvas_id: int = 565, ladok_code: str = "DV1531",
+                     start: str = "2025-09-01", extra: str = "") -> str:
+    """A [[courses]] table of the demo course (as in config/canvas-ladok.toml)."""
+    return (f'\n[[courses]]\ncanvas_id = {canvas_id}\nladok_code = "{ladok_code}"\n'
+            f"start = {start}\n{extra}\n{DEMO_MODULES_TOML}")
 
 
 def demo_term(course_id: int = 565, students: int = 5,

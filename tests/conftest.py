@@ -14,6 +14,7 @@ from plugin import create_app
 from plugin.db import Store, normalise_url
 from plugin.migrate import upgrade
 from plugin.settings import load_settings
+from plugin.simulate import demo_course_toml
 
 POSTGRES_ENV = "CANVAS_LADOK_TEST_POSTGRES_URL"
 # The shared fixtures sit beside the project checkout: ../shared/fixtures/canvas.
@@ -23,39 +24,8 @@ WEBHOOK_TOKEN = "test-webhook-token"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ADMIN_TOKEN = "test-admin-token"
 
-COURSE_TOML = """
-[canvas]
-url = "https://canvas.example.edu"
-
-[[courses]]
-canvas_id = 565
-ladok_code = "DV1531"
-start = 2019-09-01
-assignments = { "355" = "kmom01" }
-
-  [[courses.modules]]
-  code = "2205"
-  name = "Inlämningsuppgift 1"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom01", "kmom02", "kmom03"]
-
-  [[courses.modules]]
-  code = "2215"
-  name = "Inlämningsuppgift 2"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom04", "kmom05", "kmom06"]
-
-  [[courses.modules]]
-  code = "2225"
-  name = "Projekt"
-  credits = 2.5
-  scale = "AF"
-  moments = ["kmom10"]
-  grade_from = "kmom10"
-  final = true
-
+COURSE_TOML = '[canvas]\nurl = "https://canvas.example.edu"\n' + demo_course_toml(
+    start="2019-09-01", extra='assignments = { "355" = "kmom01" }') + """
 [[courses]]
 canvas_id = 1279362
 ladok_code = "DV1600"

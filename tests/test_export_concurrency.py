@@ -26,6 +26,7 @@ from plugin.db import Store
 from plugin.export_run import RunSummary, run_export
 from plugin.models import Assignment, Dirty, ExportRun, LedgerEntry, Submission, User
 from plugin.settings import Settings
+from plugin.simulate import demo_course_toml
 
 PROJECT = Path(__file__).resolve().parents[1]
 COURSE_A, COURSE_B = 565, 566
@@ -39,43 +40,14 @@ NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 TSV_NAMES = ("ladok-report.tsv", "corrections.tsv")
 PROCESS_TIMEOUT = 120
 
-MODULES_TOML = """
-  [[courses.modules]]
-  code = "2205"
-  name = "Inlämningsuppgift 1"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom01", "kmom02", "kmom03"]
-
-  [[courses.modules]]
-  code = "2215"
-  name = "Inlämningsuppgift 2"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom04", "kmom05", "kmom06"]
-
-  [[courses.modules]]
-  code = "2225"
-  name = "Projekt"
-  credits = 2.5
-  scale = "AF"
-  moments = ["kmom10"]
-  grade_from = "kmom10"
-  final = true
-"""
 
 
 def config_text(course_ids: Iterable[int]) -> str:
     """A config of identical courses sharing one ladok_code; course grades go out at once."""
     parts = ['[canvas]\nurl = "https://canvas.example.edu"\n']
     for course_id in course_ids:
-        parts.append(f"""
-[[courses]]
-canvas_id = {course_id}
-ladok_code = "{LADOK_CODE}"
-start = 2025-09-01
-final_grade_delay_days = 0
-{MODULES_TOML}""")
+        parts.append(demo_course_toml(course_id, LADOK_CODE,
+                                      extra="final_grade_delay_days = 0"))
     return "".join(parts)
 
 
