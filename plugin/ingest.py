@@ -28,7 +28,7 @@ from .sqlite_inbox import SqliteInbox
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
 NOT_CONFIGURED = "course not configured"
 APPLY_LOCK_KEY = 4_711_043
-APPLY_BATCH = 500
+APPLY_BATCH = 100  # keeps each apply transaction short: webhooks wait for the lock
 
 
 _DUPLICATE = (

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,16 +24,25 @@ def _insert(session: Session):
 
 def upsert(session: Session, model: type, values: dict[str, Any], keys: Iterable[str],
            update_columns: Iterable[str] | None = None) -> None:
-    """INSERT … ON CONFLICT DO UPDATE for SQLite and PostgreSQL alike."""
-    stmt = _insert(session)(model).values(**values)
-    columns = [c for c in (update_columns or values) if c not in keys]
+    """INSERT … ON CONFLICT DO UPDATE (of `update_columns`, default all given) on both dialects;
+    no columns to update means DO NOTHING."""
+    keys = tuple(keys)
+    chosen = values if update_columns is None else update_columns
+    columns = tuple(c for c in chosen if c not in keys)
+    dialect = session.get_bind().dialect.name
+    session.execute(_upsert_statement(dialect, model, keys, tuple(values), columns), values)
+
+
+@lru_cache(maxsize=256)
+def _upsert_statement(dialect: str, model: type, keys: tuple[str, ...],
+                      given: tuple[str, ...], columns: tuple[str, ...]):
+    # Built once per shape and run with bound values: building statements is the dear part.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model).values({name: bindparam(name) for name in given})
     if columns:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    session.execute(stmt)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+    return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def course_of_assignment(session: Session, assignment_id: int) -> int | None:
