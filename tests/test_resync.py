@@ -243,9 +243,9 @@ def test_unknown_course_or_mode_is_refused(store, settings, canvas):
         resync_course(store, settings, 565, mode="partial", client=canvas)
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)  # SQLite serialises every writer already
 def test_pages_wait_for_the_event_applier_on_postgresql(rsps, store, settings, canvas):  # noqa: F811
-    if not store.url.startswith("postgresql"):
-        pytest.skip("SQLite serialises every writer already")
     FakeCanvas(rsps, students=1, assignments=1)
     done = threading.Event()
     with store.write() as session:  # the event applier, busy folding
