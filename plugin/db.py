@@ -69,7 +69,7 @@ class WriterLock:
             raise _locked()
         try:
             fd = self._file()
-            delay = 0.00002
+            delay = 0.00001
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -78,7 +78,7 @@ class WriterLock:
                     if time.monotonic() > deadline:
                         raise _locked() from None
                     time.sleep(delay)
-                    delay = min(delay * 2, 0.0005)
+                    delay = min(delay * 2, 0.0001)
             try:
                 yield
             finally:

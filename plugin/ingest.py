@@ -177,26 +177,35 @@ class GroupCommit:
             self._queue.append((row, done))
         with self._leader:
             if not done.done():
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._write(group)
+                self._write(self._take)
         return done.result()
 
-    def _write(self, group: list) -> None:
+    def _take(self) -> list[tuple[dict, Future]]:
+        with self._queue_lock:
+            group, self._queue = self._queue, []
+        return group
+
+    def _write(self, take) -> None:
+        """Write what `take()` gives, taken once the write lock is held: whoever queued while
+        the lock was busy joins this group."""
+        group: list[tuple[dict, Future]] = []
+
+        def rows() -> list[dict]:
+            group.extend(take())
+            return [row for row, _ in group]
+
         try:
-            rows = [row for row, _ in group]
             if self._sqlite is not None:
-                answers = self._sqlite.write(rows, lambda inserted, mark: statuses(
-                    rows, inserted, mark))
+                answers = self._sqlite.write(rows, statuses)
             else:
                 with self.store.write_connection() as conn:
-                    answers = receive(conn, rows)
+                    answers = receive(conn, rows())
         except Exception as exc:  # retried alone below, or reported to its one request
             if len(group) == 1:
                 group[0][1].set_exception(exc)
-                return
-            for item in group:
-                self._write([item])
+            else:
+                for item in group:
+                    self._write(lambda item=item: [item])
             return
         for (_, done), status in zip(group, answers, strict=True):
             done.set_result(status)

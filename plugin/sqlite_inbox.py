@@ -74,19 +74,21 @@ class SqliteInbox:
             self._local.conn = conn
         return conn
 
-    def write(self, rows: list[dict], statuses: Callable) -> list[str]:
-        """Insert the rows in one transaction; `statuses(inserted, mark_duplicate)` decides."""
+    def write(self, take_rows: Callable[[], list[dict]], statuses: Callable) -> list[str]:
+        """Insert the rows `take_rows()` gives once the lock is held, in one transaction;
+        `statuses(rows, inserted, mark_duplicate)` gives each row's answer."""
         conn = self._connection()
         try:
             with self.store.writer_lock():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    rows = take_rows()
                     inserted = set()
                     for row in rows:
                         found = conn.execute(self.insert.sql, self.insert.params(row)).fetchone()
                         if found:
                             inserted.add(found[0])
-                    result = statuses(inserted, lambda h, w: conn.execute(
+                    result = statuses(rows, inserted, lambda h, w: conn.execute(
                         self.duplicate.sql, self.duplicate.params({"hash": h, "wid": w})))
                     conn.execute("COMMIT")
                     return result
