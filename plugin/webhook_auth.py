@@ -219,9 +219,15 @@ def _make_webhook(secret: str, clock: Clock) -> _ClockedWebhook | None:
         raise ValueError("webhook secret is not a valid Standard Webhooks secret") from None
 
 
+STANDARD_WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
 def _webhook_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return the `webhook-*` headers, names lower-cased."""
-    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}
+    """Return the Standard Webhooks headers present, names lower-cased."""
+    found = {name: headers.get(name) for name in STANDARD_WEBHOOK_HEADERS}
+    if isinstance(headers, dict):  # a plain dict is case-sensitive: look at every name
+        found = {k.lower(): v for k, v in headers.items() if k.lower() in found}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def _jwt_from_body(raw_body: bytes) -> str | None:
