@@ -64,7 +64,7 @@ def decode(raw: bytes) -> dict:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
     except RecursionError:
         raise MalformedEvent("body is nested too deeply") from None
-    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
+    if is_canvas_event(obj) or (isinstance(obj, dict) and isinstance(obj.get("data"), list)):
         return obj
     if not isinstance(obj, dict):
         raise MalformedEvent("body must be a JSON object")
@@ -128,8 +128,15 @@ def parse(obj: dict) -> ParsedEvent:
         raise MalformedEvent("body is nested too deeply") from None
 
 
+def is_canvas_event(obj: Any) -> bool:
+    """True for {"metadata": {"event_name": ...}, "body": {...}}."""
+    return (isinstance(obj, dict) and isinstance(obj.get("metadata"), dict)
+            and isinstance(obj["metadata"].get("event_name"), str)
+            and bool(obj["metadata"]["event_name"]) and isinstance(obj.get("body"), dict))
+
+
 def _parse(obj: dict) -> ParsedEvent:
-    if "data" in obj and "metadata" not in obj:
+    if not is_canvas_event(obj):  # a Caliper envelope
         canonical = canonical_json(obj)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         return ParsedEvent("caliper", digest, canonical, ignore="Caliper format is not supported")

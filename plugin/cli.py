@@ -56,11 +56,10 @@ def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-def _web(bind: str) -> None:
+def _web(bind: str, settings: Settings) -> None:
     from . import create_app, server
 
-    settings = load_or_exit()
-    open_store(settings).dispose()
+    open_store(settings).dispose()  # migrations applied before any worker starts
     server.run(lambda: create_app({"SETTINGS": settings}), bind)
 
 
@@ -68,18 +67,18 @@ def _web(bind: str) -> None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
 def web(bind: str) -> None:
     """Run the web server only."""
-    _web(bind)
+    _web(bind, load_or_exit())
 
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
 def serve(bind: str) -> None:
     """Run the web server and the scheduler (embedded SQLite by default)."""
-    load_or_exit()
-    open_store(load_or_exit()).dispose()
+    settings = load_or_exit()
+    open_store(settings).dispose()  # before the scheduler starts on the same database
     scheduler = subprocess.Popen([sys.executable, "-m", "plugin", "scheduler"])
     try:
-        _web(bind)
+        _web(bind, settings)
     finally:
         scheduler.terminate()
         try:
@@ -174,8 +173,8 @@ def resync(course_id: int, incremental: bool) -> None:
     with click.progressbar(length=1, label=f"Re-syncing course {course_id}",
                            file=sys.stderr) as bar:
         def progress(counts: dict) -> None:
-            total = counts.get("students_total") or counts.get("students", 0) + 1
-            bar.length = max(total, 1)
+            # The student total is unknown until the last page: the bar stays one ahead.
+            bar.length = counts.get("students", 0) + 1
             bar.update(counts.get("students", 0) - bar.pos)
 
         counts = resync_course(store, settings, course_id,

@@ -94,19 +94,19 @@ def _locked() -> OperationalError:
 class Store:
     """One database: a read session factory and a write session factory."""
 
-    def __init__(self, url: str, sqlite_synchronous: str = "normal", pool_size: int = 5):
+    def __init__(self, url: str, sqlite_synchronous: str = "normal"):
         self.url = normalise_url(url)
         self.sqlite = is_sqlite(self.url)
-        self.engine = self._make_engine(sqlite_synchronous, pool_size)
+        self.engine = self._make_engine(sqlite_synchronous)
         self.sqlite_file = sqlite_path(self.url) if self.sqlite else None
         self._writer_lock = WriterLock(self.sqlite_file) if self.sqlite_file else None
         self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._writer, expire_on_commit=False)
 
-    def _make_engine(self, synchronous: str, pool_size: int) -> Engine:
+    def _make_engine(self, synchronous: str) -> Engine:
         if not self.sqlite:
-            return create_engine(self.url, pool_size=pool_size, pool_pre_ping=True)
+            return create_engine(self.url, pool_pre_ping=True)
         _ensure_parent(self.url)
         engine = create_engine(
             self.url, connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import ingest, state
@@ -62,7 +62,6 @@ class AlreadyRan(Exception):
     """The scheduled run of this local date was claimed by another run."""
 
 
-
 def run_export(store: Store, settings: Settings, *, course_id: int | None = None,
                dry_run: bool = False, trigger: str = "manual", schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
@@ -80,10 +79,10 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
     inner = None if store.sqlite else progress
-    with store.write() as session:
-        _lock(session)
+    with store.read() if dry_run else store.write() as session:
         run = None
         if not dry_run:
+            _lock(session)
             run = _claim(session, course_id, trigger, schedule_date, job_id, now)
             summary.run_id = run.id
         for course in courses:
@@ -316,11 +315,6 @@ def materialise_missing(store: Store, settings: Settings) -> list[int]:
             materialise(store, settings, run_id)
             done.append(run_id)
     return done
-
-
-def count_runs(session: Session) -> int:
-    """How many runs are recorded."""
-    return session.scalar(select(func.count()).select_from(ExportRun)) or 0
 
 
 __all__ = ["RunSummary", "AlreadyRan", "run_export", "materialise", "materialise_missing",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from . import state
 from .canvas_events import ParsedEvent, parse
 from .clock import utcnow
-from .db import Store
+from .db import Store, is_lock_timeout
 from .models import Assignment, Event
 from .settings import Settings
 from .sqlite_inbox import SqliteInbox
@@ -200,9 +200,12 @@ class GroupCommit:
             else:
                 with self.store.write_connection() as conn:
                     answers = receive(conn, rows())
-        except Exception as exc:  # retried alone below, or reported to its one request
-            if len(group) == 1:
-                group[0][1].set_exception(exc)
+        except Exception as exc:  # reported to its requests, or retried one by one
+            if not group:  # failed before taking its group (e.g. the lock timed out)
+                group.extend(take())
+            if len(group) == 1 or is_lock_timeout(exc):
+                for _, done in group:
+                    done.set_exception(exc)
             else:
                 for item in group:
                     self._write(lambda item=item: [item])

@@ -68,10 +68,6 @@ class CourseConfig:
         """The moment an assignment name denotes by `moment_pattern`, or None."""
         return moment_number(self.moment_pattern, name)
 
-    def module_of_moment(self, moment: int) -> ModuleConfig | None:
-        """The module that contains `moment`, if any."""
-        return next((m for m in self.modules if moment in m.moments), None)
-
     def fingerprint(self) -> str:
         """A stable text that changes whenever a rule affecting results changes."""
         return repr(self)

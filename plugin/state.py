@@ -45,13 +45,6 @@ def _upsert_statement(dialect: str, model: type, keys: tuple[str, ...],
     return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
-def course_of_assignment(session: Session, assignment_id: int) -> int | None:
-    """The course an assignment was last seen in, if any."""
-    return session.scalar(
-        select(Assignment.course_id).where(Assignment.assignment_id == assignment_id).limit(1)
-    )
-
-
 def upsert_assignment(session: Session, course_id: int, assignment_id: int,
                       facts: dict[str, Any], when: dt.datetime | None) -> None:
     """Store an assignment's name and points; a name change marks the course's students."""

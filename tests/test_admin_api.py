@@ -111,3 +111,9 @@ def test_student_report_says_why_not_and_where_exported(client, app, settings):
     passed = client.get("/api/courses/565/students/1001", headers=AUTH).json
     assert "waiting for module attestation" in passed["course_grade"]["status"]
     assert client.get("/api/courses/565/students/4242", headers=AUTH).status_code == 404
+
+
+def test_ids_beyond_any_stored_id_answer_404(client):
+    huge = 10**30
+    assert client.get(f"/api/jobs/{huge}", headers=AUTH).status_code == 404
+    assert client.get(f"/api/exports/{huge}", headers=AUTH).status_code == 404

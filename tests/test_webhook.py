@@ -136,3 +136,24 @@ def test_wrong_token_answers_401_and_stores_nothing(client, app):
     response = post_event(client, load_fixture("grade_change"), token="wrong")
     assert response.status_code == 401 and "error" in response.json
     assert count_events(app) == 0
+
+
+def test_caliper_envelope_with_metadata_key_is_ignored_not_an_error(client):
+    for extra in ({"metadata": {}}, {"metadata": {"event_name": "x"}, "body": []}):
+        response = post_event(client, {"data": [], **extra})
+        assert response.status_code == 202 and response.json == {"status": "ignored"}
+
+
+def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    store = app.extensions["canvas_ladok"].store
+
+    def locked(*_):
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "writer_lock", locked)
+    monkeypatch.setattr(store, "write_connection", locked)
+    response = post_event(client, grade_event("G"))
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["error"]

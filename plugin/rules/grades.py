@@ -36,11 +36,6 @@ def _normalized(grades: tuple[str, ...]) -> frozenset[str]:
     return frozenset(normalize(g) for g in grades)
 
 
-def is_passing_letter(grade: str | None) -> bool:
-    """True for the passing A–F letters A, B, C, D and E."""
-    return grade_in(grade, PASSING_LETTERS)
-
-
 def is_exportable_grade(grade: str | None) -> bool:
     """True for the grades that may go to Ladok: G and A–E (never FX, F, U)."""
     return grade_in(grade, EXPORTABLE_GRADES)

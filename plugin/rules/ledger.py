@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from plugin.rules.grades import same_grade
 from plugin.rules.results import ComponentResult, StudentOutcome, exportable
 from plugin.settings import CourseConfig
 
@@ -55,7 +56,7 @@ def components(outcome: StudentOutcome) -> tuple[ComponentResult, ...]:
 
 
 def _changed(result: ComponentResult, latest: Exported) -> bool:
-    return (result.grade or "").upper() != (latest.grade or "").upper() or (
+    return not same_grade(result.grade, latest.grade) or (
         result.date.isoformat() != latest.exam_date
     )
 

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from plugin.rules.grades import same_grade
+
 UNSET = object()
 
 # Equal times: grade_change first, then other events, and a REST read last (it wins a tie).
@@ -84,7 +86,7 @@ def _grade_since(old: SubmissionState, new: SubmissionState, when: dt.datetime):
 
 
 def _same_grade(a: SubmissionState, b: SubmissionState) -> bool:
-    return (a.grade or "").casefold() == (b.grade or "").casefold() and a.score == b.score
+    return same_grade(a.grade, b.grade) and a.score == b.score
 
 
 def fold(observations: Iterable[Observation]) -> SubmissionState:

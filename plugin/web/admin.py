@@ -18,6 +18,7 @@ from .errors import error
 from .student_view import student_report
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
+ID = "int(max=9223372036854775807)"  # what a BIGINT holds: larger ids are 404 like unknown ones
 bp.before_request(check_admin_token)
 
 
@@ -44,7 +45,7 @@ def _configured(canvas_id: int):
     return course
 
 
-@bp.post("/courses/<int:canvas_id>/resync")
+@bp.post(f"/courses/<{ID}:canvas_id>/resync")
 def resync(canvas_id: int):
     """Queue a re-sync of the course (or return the one already queued or running)."""
     _configured(canvas_id)
@@ -55,7 +56,7 @@ def resync(canvas_id: int):
     return jsonify(job=job_id), 202
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get(f"/jobs/<{ID}:job_id>")
 def job(job_id: int):
     """A job's state and progress."""
     with services().store.read() as session:
@@ -133,13 +134,13 @@ def _run_or_404(run_id: int) -> ExportRun:
     return run
 
 
-@bp.get("/exports/<int:run_id>")
+@bp.get(f"/exports/<{ID}:run_id>")
 def get_export(run_id: int):
     """One export run."""
     return jsonify(run_json(_run_or_404(run_id)))
 
 
-@bp.get("/exports/<int:run_id>/files/<name>")
+@bp.get(f"/exports/<{ID}:run_id>/files/<name>")
 def get_export_file(run_id: int, name: str):
     """One file of a run; any instance renders it from the ledger if it has no copy."""
     run = _run_or_404(run_id)
@@ -151,7 +152,7 @@ def get_export_file(run_id: int, name: str):
                      download_name=name)
 
 
-@bp.get("/courses/<int:canvas_id>/preview")
+@bp.get(f"/courses/<{ID}:canvas_id>/preview")
 def preview(canvas_id: int):
     """What an export would write now for the course, and what holds results back."""
     _configured(canvas_id)
@@ -163,7 +164,7 @@ def preview(canvas_id: int):
     return jsonify(body)
 
 
-@bp.get("/courses/<int:canvas_id>/students/<int:user_id>")
+@bp.get(f"/courses/<{ID}:canvas_id>/students/<{ID}:user_id>")
 def student(canvas_id: int, user_id: int):
     """Each moment, module and the course grade: earned or why not, and where exported."""
     course = _configured(canvas_id)

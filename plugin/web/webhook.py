@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
 from .. import metrics
 from ..canvas_events import MalformedEvent, decode, parse
@@ -39,19 +38,7 @@ def receive():
         return error(exc.status, exc.message)
     except MalformedEvent as exc:
         return error(400, str(exc))
-    status = _store(svc, event, auth.webhook_id)
+    status = svc.inbox.submit(event, auth.webhook_id)
     metrics.count_event(event.name, status)
     metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
     return jsonify(status=status), 202
-
-
-def _store(svc, event, webhook_id: str | None) -> str:
-    # Two identical events racing on PostgreSQL: the loser's insert conflicts and its retry
-    # then finds the winner's row and counts a duplicate.
-    for attempt in range(3):
-        try:
-            return svc.inbox.submit(event, webhook_id)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
