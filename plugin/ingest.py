@@ -167,7 +167,8 @@ class GroupCommit:
         self._queue: list[tuple[dict, Future]] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
-        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous) if store.sqlite else None
+        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous, _INSERT_NEW["sqlite"],
+                                   _DUPLICATE) if store.sqlite else None
 
     def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
         """Store one event; returns accepted, duplicate or ignored once it is committed."""

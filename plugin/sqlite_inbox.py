@@ -13,8 +13,6 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .db import SQLITE_BUSY_SECONDS, Store, sqlite_pragmas
@@ -51,18 +49,13 @@ class _Compiled:
 class SqliteInbox:
     """Writes inbox rows to the store's SQLite file under the store's writer lock."""
 
-    def __init__(self, store: Store, synchronous: str):
+    def __init__(self, store: Store, synchronous: str, insert, duplicate):
+        """`insert` and `duplicate`: the inbox's INSERT … RETURNING and its duplicate count."""
         self.store = store
         self.synchronous = synchronous
         dialect = store.engine.dialect
-        self.insert = _Compiled(
-            sqlite.insert(Event).on_conflict_do_nothing().returning(Event.content_hash),
-            dialect, COLUMNS)
-        self.duplicate = _Compiled(
-            update(Event)
-            .where((Event.content_hash == bindparam("hash"))
-                   | (Event.webhook_id == bindparam("wid")))
-            .values(receive_count=Event.receive_count + 1), dialect)
+        self.insert = _Compiled(insert, dialect, COLUMNS)
+        self.duplicate = _Compiled(duplicate, dialect)
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
