@@ -26,24 +26,10 @@ from plugin.db import Store  # noqa: E402
 from plugin.migrate import upgrade  # noqa: E402
 from plugin.resync import resync_course  # noqa: E402
 from plugin.settings import Settings, load_settings  # noqa: E402
+from plugin.simulate import demo_course_toml  # noqa: E402
 from tests.test_canvas_client import BASE, TOKEN, FakeCanvas  # noqa: E402
 
-CONFIG = f"""
-[canvas]
-url = "{BASE}"
-
-[[courses]]
-canvas_id = 565
-ladok_code = "DV1531"
-start = 2025-09-01
-
-  [[courses.modules]]
-  code = "2205"
-  name = "Inlämningsuppgift 1"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom01", "kmom02"]
-"""
+CONFIG = f'[canvas]\nurl = "{BASE}"\n' + demo_course_toml()
 
 
 def run(store: Store, settings: Settings, client: CanvasClient, mode: str) -> dict[str, float]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.rules.grades import is_pass, judge, letter_for_percent, same_grade
+from plugin.rules.grades import judge, letter_for_percent, same_grade
 from plugin.rules.results import (
     AssignmentInfo,
     ComponentResult,
@@ -150,32 +150,32 @@ def test_unposted_grade_on_another_assignment_of_a_passed_moment_is_listed_not_b
 def test_grades_compare_case_insensitively() -> None:
     assert same_grade("Fx", "FX") and same_grade("g", "G") and same_grade(" Pass", "pass")
     assert not same_grade("G", "PG")
-    assert is_pass("g") and is_pass("COMPLETE") and is_pass("b", "AF")
-    assert not is_pass("fx", "AF") and not is_pass("pg") and not is_pass("ux")
+    assert judge("g").passed and judge("COMPLETE").passed and judge("b", "AF").passed
+    assert not judge("fx", "AF").passed and not judge("pg").passed and not judge("ux").passed
     assert run({1: graded("g", at(2, 1))}).moments[0].passed
 
 
 @pytest.mark.parametrize("grade", ["G", "complete", "pass"])
 def test_default_pass_grades_pass(grade: str) -> None:
-    assert is_pass(grade) and is_pass(grade, "AF")
+    assert judge(grade).passed and judge(grade, "AF").passed
 
 
 def test_course_pass_grades_are_used() -> None:
-    assert is_pass("Godkänd", pass_grades=("godkänd",))
-    assert not is_pass("G", pass_grades=("godkänd",))
+    assert judge("Godkänd", pass_grades=("godkänd",)).passed
+    assert not judge("G", pass_grades=("godkänd",)).passed
     crs = course(pass_grades=("Godkänd",))
     assert run({1: graded("GODKÄND", at(2, 1))}, crs).moments[0].passed
 
 
 @pytest.mark.parametrize("grade", ["A", "B", "C", "D", "E", "a", "e"])
 def test_letters_a_to_e_pass_on_an_af_module(grade: str) -> None:
-    assert is_pass(grade, "AF")
-    assert not is_pass(grade, "GU")  # a letter is no G/U pass unless in pass_grades
+    assert judge(grade, "AF").passed
+    assert not judge(grade, "GU").passed  # a letter is no G/U pass unless in pass_grades
 
 
 def test_pg_is_not_a_pass() -> None:
-    assert not is_pass("PG") and not is_pass("pg", "AF")
-    assert not is_pass("PG", pass_grades=("G", "PG"))  # not even when configured
+    assert not judge("PG").passed and not judge("pg", "AF").passed
+    assert not judge("PG", pass_grades=("G", "PG")).passed  # not even when configured
     outcome = run(all_passed(k2=graded("PG", at(2, 6), grader=-1)))
     assert module(outcome, "2205").reason == "kmom02: grade PG is not a pass"
     assert not module(outcome, "2205").earned
@@ -183,13 +183,13 @@ def test_pg_is_not_a_pass() -> None:
 
 @pytest.mark.parametrize("grade", ["U", "Ux", "UX", "incomplete", "Incomplete", "F", "FX"])
 def test_u_ux_incomplete_are_fails(grade: str) -> None:
-    assert not is_pass(grade) and not is_pass(grade, "AF")
-    assert not is_pass(grade, pass_grades=(grade,))
+    assert not judge(grade).passed and not judge(grade, "AF").passed
+    assert not judge(grade, pass_grades=(grade,)).passed
 
 
 def test_unknown_grade_is_not_a_pass() -> None:
     assert judge("VG").reason == "grade VG is not a pass on a G/U module"
-    assert not is_pass("VG", "AF")
+    assert not judge("VG", "AF").passed
 
 
 @pytest.mark.parametrize(
@@ -198,11 +198,11 @@ def test_unknown_grade_is_not_a_pass() -> None:
      ("49.5%", None, False), ("10", 10, True), ("0", 10, False)],
 )
 def test_numeric_grade_on_gu_module_passes_at_pass_percent(grade, points, passed) -> None:
-    assert is_pass(grade, "GU", points) is passed
+    assert judge(grade, "GU", points).passed is passed
 
 
 def test_pass_percent_is_configurable() -> None:
-    assert not is_pass("6", "GU", 10, pass_percent=65)
+    assert not judge("6", "GU", 10, pass_percent=65).passed
     crs = course(pass_percent=65)
     outcome = run({1: graded("6", at(2, 1), score=6)}, crs, points={1: 10})
     assert moment(outcome, 1).reason == "kmom01: 6/10 points (60%) is below 65%"

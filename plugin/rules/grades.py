@@ -138,18 +138,3 @@ def _judge_number(
         return Verdict(True, f"passed with {shown}", None, percent)
     return Verdict(False, f"{shown} is below {pass_percent:g}%", None, percent)
 
-
-def is_pass(
-    grade: str | None,
-    scale: str = "GU",
-    points_possible: float | None = None,
-    *,
-    pass_grades: Iterable[str] = DEFAULT_PASS_GRADES,
-    pass_percent: float = 50.0,
-    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
-) -> bool:
-    """True when `grade` passes a moment on a module of `scale` (see `judge`)."""
-    return judge(
-        grade, scale, points_possible,
-        pass_grades=pass_grades, pass_percent=pass_percent, thresholds=thresholds,
-    ).passed
