@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +23,7 @@ from . import state
 from .canvas_events import ParsedEvent, parse
 from .clock import utcnow
 from .db import Store, is_lock_timeout
-from .models import Assignment, Event
+from .models import IGNORED_EVENTS, PENDING_EVENTS, Assignment, Event
 from .settings import Settings
 from .sqlite_inbox import SqliteInbox
 
@@ -128,7 +130,7 @@ def apply_pending(store: Store, limit: int | None = None) -> int:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK_KEY})
             rows = session.execute(
                 select(Event.id, Event.payload, Event.course_id)
-                .where(Event.applied.is_(False)).order_by(Event.id).limit(APPLY_BATCH)
+                .where(PENDING_EVENTS).order_by(Event.id).limit(APPLY_BATCH)
             ).all()
             if not rows:
                 return done
@@ -139,18 +141,26 @@ def apply_pending(store: Store, limit: int | None = None) -> int:
 
 def oldest_pending(session: Session):
     """When the oldest accepted event still waiting to be applied was received, or None."""
-    return session.scalar(select(func.min(Event.received_at)).where(Event.applied.is_(False)))
+    return session.scalar(select(func.min(Event.received_at)).where(PENDING_EVENTS))
 
 
 def replay_ignored(session: Session, course_id: int) -> int:
     """Queue for applying the stored events of a newly configured course."""
     result = session.execute(
         update(Event)
-        .where(Event.course_id == course_id, Event.status == IGNORED,
-               Event.reason == NOT_CONFIGURED)
+        .where(Event.course_id == course_id, IGNORED_EVENTS, Event.reason == NOT_CONFIGURED)
         .values(status=ACCEPTED, reason=None, applied=False)
     )
     return result.rowcount
+
+
+@dataclass
+class _Queued:
+    """An inbox row waiting for its group: its statement parameters and its answer."""
+
+    row: dict
+    parameters: tuple
+    done: Future
 
 
 class GroupCommit:
@@ -164,7 +174,7 @@ class GroupCommit:
 
     def __init__(self, store: Store, settings: Settings):
         self.store, self.settings = store, settings
-        self._queue: list[tuple[dict, Future]] = []
+        self._queue: list[_Queued] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
         self._sqlite = SqliteInbox(store, settings.sqlite_synchronous, _INSERT_NEW["sqlite"],
@@ -172,44 +182,45 @@ class GroupCommit:
 
     def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
         """Store one event; returns accepted, duplicate or ignored once it is committed."""
-        done: Future = Future()
-        row = inbox_row(self.store, self.settings, event, webhook_id)  # outside the lock
+        # Everything but the statements happens before the lock, which the writers share.
+        row = inbox_row(self.store, self.settings, event, webhook_id)
+        queued = _Queued(row, self._sqlite.parameters(row) if self._sqlite else (), Future())
         with self._queue_lock:
-            self._queue.append((row, done))
+            self._queue.append(queued)
         with self._leader:
-            if not done.done():
+            if not queued.done.done():
                 self._write(self._take)
-        return done.result()
+        return queued.done.result()
 
-    def _take(self) -> list[tuple[dict, Future]]:
+    def _take(self) -> list[_Queued]:
         with self._queue_lock:
             group, self._queue = self._queue, []
         return group
 
-    def _write(self, take) -> None:
+    def _write(self, take: Callable[[], list[_Queued]]) -> None:
         """Write what `take()` gives, taken once the write lock is held: whoever queued while
         the lock was busy joins this group."""
-        group: list[tuple[dict, Future]] = []
+        group: list[_Queued] = []
 
-        def rows() -> list[dict]:
+        def taken() -> list[_Queued]:
             group.extend(take())
-            return [row for row, _ in group]
+            return group
 
         try:
             if self._sqlite is not None:
-                answers = self._sqlite.write(rows, statuses)
+                answers = self._sqlite.write(taken, statuses)
             else:
                 with self.store.write_connection() as conn:
-                    answers = receive(conn, rows())
+                    answers = receive(conn, [queued.row for queued in taken()])
         except Exception as exc:  # reported to its requests, or retried one by one
             if not group:  # failed before taking its group (e.g. the lock timed out)
                 group.extend(take())
             if len(group) == 1 or is_lock_timeout(exc):
-                for _, done in group:
-                    done.set_exception(exc)
+                for queued in group:
+                    queued.done.set_exception(exc)
             else:
-                for item in group:
-                    self._write(lambda item=item: [item])
+                for queued in group:
+                    self._write(lambda queued=queued: [queued])
             return
-        for (_, done), status in zip(group, answers, strict=True):
-            done.set_result(status)
+        for queued, status in zip(group, answers, strict=True):
+            queued.done.set_result(status)

@@ -2,9 +2,10 @@
 
 On the embedded database the engine's per-transaction bookkeeping (pool checkout, BEGIN
 through the execution machinery, result objects) costs several times the write itself. Here
-each thread keeps one driver connection with the store's pragmas; the INSERT and UPDATE are
-compiled by SQLAlchemy once, with the columns' own bind processors, so rows are stored
-exactly as the ORM stores them.
+each thread keeps one driver connection with the store's pragmas; the INSERT (one per group
+size: a group is one statement) and the UPDATE are compiled by SQLAlchemy, with the columns'
+own bind processors applied before the lock is taken, so rows are stored exactly as the ORM
+stores them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .models import Event
 COLUMNS = ("content_hash", "webhook_id", "event_name", "event_time", "received_at",
            "receive_count", "status", "reason", "course_id", "assignment_id", "user_id",
            "payload", "applied")
+ROWS_PER_STATEMENT = 64  # 832 parameters: within every SQLite's limit (999 before 3.32)
 
 
 class _Compiled:
@@ -53,10 +55,33 @@ class SqliteInbox:
         """`insert` and `duplicate`: the inbox's INSERT … RETURNING and its duplicate count."""
         self.store = store
         self.synchronous = synchronous
-        dialect = store.engine.dialect
-        self.insert = _Compiled(insert, dialect, COLUMNS)
-        self.duplicate = _Compiled(duplicate, dialect)
+        self._dialect = store.engine.dialect
+        self._insert_statement = insert
+        self.insert = _Compiled(insert, self._dialect, COLUMNS)
+        self.duplicate = _Compiled(duplicate, self._dialect)
+        self._insert_sql: dict[int, str] = {1: self.insert.sql}
         self._local = threading.local()
+
+    def parameters(self, row: dict) -> tuple:
+        """The row as the INSERT's parameters (computed before the lock is taken)."""
+        return self.insert.params(row)
+
+    def _insert_many(self, count: int) -> str:
+        """The INSERT of `count` rows; its parameters are the rows' parameters in turn."""
+        sql = self._insert_sql.get(count)
+        if sql is None:
+            compiled = self._insert_statement.values([dict.fromkeys(COLUMNS)] * count).compile(
+                dialect=self._dialect)
+            if list(compiled.positiontup) != [f"{key}_m{i}" for i in range(count)
+                                              for key in self.insert.order]:
+                raise RuntimeError("unexpected parameter order in the multi-row INSERT")
+            sql = self._insert_sql[count] = str(compiled)
+        return sql
+
+    def _count_duplicate(self, conn: sqlite3.Connection, content_hash: str,
+                         webhook_id: str | None) -> None:
+        conn.execute(self.duplicate.sql,
+                     self.duplicate.params({"hash": content_hash, "wid": webhook_id}))
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -67,22 +92,24 @@ class SqliteInbox:
             self._local.conn = conn
         return conn
 
-    def write(self, take_rows: Callable[[], list[dict]], statuses: Callable) -> list[str]:
-        """Insert the rows `take_rows()` gives once the lock is held, in one transaction;
-        `statuses(rows, inserted, mark_duplicate)` gives each row's answer."""
+    def write(self, take: Callable[[], list], statuses: Callable) -> list[str]:
+        """Insert what `take()` gives once the lock is held (items with `row` and
+        `parameters`), in one transaction; `statuses(rows, inserted, mark_duplicate)` gives
+        each row's answer."""
         conn = self._connection()
         try:
             with self.store.writer_lock():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    rows = take_rows()
-                    inserted = set()
-                    for row in rows:
-                        found = conn.execute(self.insert.sql, self.insert.params(row)).fetchone()
-                        if found:
-                            inserted.add(found[0])
-                    result = statuses(rows, inserted, lambda h, w: conn.execute(
-                        self.duplicate.sql, self.duplicate.params({"hash": h, "wid": w})))
+                    group = take()
+                    inserted: set[str] = set()
+                    for start in range(0, len(group), ROWS_PER_STATEMENT):
+                        chunk = group[start:start + ROWS_PER_STATEMENT]
+                        parameters = [value for item in chunk for value in item.parameters]
+                        cursor = conn.execute(self._insert_many(len(chunk)), parameters)
+                        inserted.update(found for (found,) in cursor)
+                    result = statuses([item.row for item in group], inserted,
+                                      lambda h, w: self._count_duplicate(conn, h, w))
                     conn.execute("COMMIT")
                     return result
                 except BaseException:

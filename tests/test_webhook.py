@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
 
+from plugin.canvas_events import decode, parse
 from plugin.ingest import apply_pending
 from plugin.models import Assignment, Event, Submission
 from tests.conftest import load_fixture, post_event
@@ -157,3 +160,27 @@ def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeyp
     response = post_event(client, grade_event("G"))
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.json["error"]
+
+
+def test_large_group_of_concurrent_events_is_stored_once_each(app):
+    """More events than one INSERT statement carries, with duplicates inside the group."""
+    inbox = app.extensions["canvas_ladok"].inbox
+    events = [parse(decode(json.dumps(grade_event(user=str(21070000000000000 + n))).encode()))
+              for n in range(150)]
+    sent = events + events[:20]  # the last 20 repeat events of the same group
+    answers: dict[int, str] = {}
+    with inbox._leader:  # hold the group back until every request is queued
+        threads = [threading.Thread(target=lambda i=i, e=e: answers.__setitem__(
+            i, inbox.submit(e, None))) for i, e in enumerate(sent)]
+        for thread in threads:
+            thread.start()
+        while len(inbox._queue) < len(sent):
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+    assert [answers[i] for i in range(150)] == ["accepted"] * 150
+    assert [answers[i] for i in range(150, 170)] == ["duplicate"] * 20
+    with app.extensions["canvas_ladok"].store.read() as session:
+        counts = session.execute(select(Event.user_id, Event.receive_count)).all()
+    assert len(counts) == 150
+    assert sorted(count for _, count in counts) == [1] * 130 + [2] * 20
