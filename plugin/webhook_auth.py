@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 JWKS_TIMEOUT_SECONDS = 5.0
 JWKS_REFETCH_INTERVAL_SECONDS = 60.0
+JWKS_MAX_AGE_SECONDS = 60 * 60.0
+JWKS_STALE_LIMIT_SECONDS = 24 * 60 * 60.0
 JWT_LEEWAY_SECONDS = 60
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 
@@ -106,7 +108,8 @@ class WebhookAuthenticator:
         self._webhook = _make_webhook(settings.webhook_secret, clock)
         self._lock = threading.Lock()
         self._keys: Mapping[str, jwt.PyJWK] = MappingProxyType({})
-        self._fetched_at: float | None = None
+        self._fetched_at: float | None = None  # the last attempt
+        self._loaded_at: float | None = None  # the last success
         self._fetch_failed = False
 
     @property
@@ -176,20 +179,27 @@ class WebhookAuthenticator:
             raise AuthError(401, _jwt_refusal(exc)) from None
 
     def _key_for(self, kid: str) -> jwt.PyJWK:
-        """Return the key for `kid`, refetching the key set at most once a minute."""
+        """Return the key for `kid`, refetching the key set at most once a minute: for an
+        unknown `kid`, or once the cached set is an hour old (a key Canvas withdrew stops
+        being trusted). While the set cannot be fetched, cached keys serve for a day."""
         key = self._keys.get(kid)  # the mapping is replaced whole, never mutated
-        if key is not None:
+        if key is not None and self._age() < JWKS_MAX_AGE_SECONDS:
             return key
         with self._lock:
             key = self._keys.get(kid)  # another thread may just have fetched it
-            if key is None and self._may_fetch():
+            if (key is None or self._age() >= JWKS_MAX_AGE_SECONDS) and self._may_fetch():
                 self._refresh_keys()
                 key = self._keys.get(kid)
-            if key is None and self._fetch_failed:
+            if key is not None and self._age() < JWKS_STALE_LIMIT_SECONDS:
+                return key
+            if self._fetch_failed:
                 raise AuthError(503, "JWT key set unavailable")
-        if key is None:
-            raise AuthError(401, "unknown JWT key id")
-        return key
+        raise AuthError(401, "unknown JWT key id")
+
+    def _age(self) -> float:
+        """Seconds since the key set was last fetched successfully."""
+        loaded = self._loaded_at
+        return float("inf") if loaded is None else self._clock() - loaded
 
     def _may_fetch(self) -> bool:
         """Whether the once-a-minute fetch budget allows a fetch now (caller holds the lock)."""
@@ -197,16 +207,18 @@ class WebhookAuthenticator:
         return last is None or self._clock() - last >= JWKS_REFETCH_INTERVAL_SECONDS
 
     def _refresh_keys(self) -> None:
-        """Fetch the key set and replace the cache (caller holds the lock)."""
+        """Fetch the key set and replace the cache; a failure keeps the cache and is
+        remembered (caller holds the lock)."""
         self._fetched_at = self._clock()
         try:
             keys = _load_rs256_keys(self._session, self._settings.jwks_url)
         except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
             logger.warning("JWT key set fetch failed: %s", type(exc).__name__)
             self._fetch_failed = True
-            raise AuthError(503, "JWT key set unavailable") from None
+            return
         self._fetch_failed = False
         self._keys = MappingProxyType(keys)
+        self._loaded_at = self._fetched_at
 
 
 def _make_webhook(secret: str, clock: Clock) -> _ClockedWebhook | None:

@@ -491,9 +491,41 @@ def test_key_set_fetched_once_with_timeout_and_cached(
     auth = jwt_auth(clock)
     for _ in range(3):
         auth.authenticate({}, sign_jwt(claims()).encode(), None)
-        clock.now += 3600
+        clock.now += 1000
     assert len(rsps.calls) == 1
     assert rsps.calls[0].request.req_kwargs["timeout"] == 5
+
+
+def test_withdrawn_key_stops_being_trusted_once_the_cache_is_an_hour_old(
+    rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    auth = jwt_auth(clock)
+    body = sign_jwt(claims()).encode()
+    auth.authenticate({}, body, None)
+    rsps.replace(responses.GET, JWKS_URL, json=jwks(jwk(OTHER_KEY, "k2")))  # k1 withdrawn
+    clock.now += 3599
+    assert auth.authenticate({}, body, None).method == "jwt"
+    clock.now += 1
+    error = refused(lambda: auth.authenticate({}, body, None))
+    assert error.message == "unknown JWT key id"
+    assert len(rsps.calls) == 2
+
+
+def test_cached_keys_serve_a_day_while_the_key_set_is_unreachable(
+    rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    auth = jwt_auth(clock)
+    body = sign_jwt(claims()).encode()
+    auth.authenticate({}, body, None)
+    rsps.replace(responses.GET, JWKS_URL, body=requests.ConnectionError("down"))
+    start = clock.now
+    for elapsed in (3600, 3630, 3660, 86_399):
+        clock.now = start + elapsed
+        assert auth.authenticate({}, body, None).method == "jwt"
+    assert len(rsps.calls) == 4  # the first load, then at most once a minute: 3600, 3660, 86399
+    clock.now = start + 86_400
+    error = refused(lambda: auth.authenticate({}, body, None), 503)
+    assert error.message == "JWT key set unavailable"
 
 
 def test_unknown_kid_refetches_at_most_once_a_minute(
