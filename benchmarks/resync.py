@@ -27,7 +27,7 @@ from plugin.migrate import upgrade  # noqa: E402
 from plugin.resync import resync_course  # noqa: E402
 from plugin.settings import Settings, load_settings  # noqa: E402
 from plugin.simulate import demo_course_toml  # noqa: E402
-from tests.test_canvas_client import BASE, TOKEN, FakeCanvas  # noqa: E402
+from tests.fake_canvas import BASE, TOKEN, FakeCanvas  # noqa: E402
 
 CONFIG = f'[canvas]\nurl = "{BASE}"\n' + demo_course_toml()
 

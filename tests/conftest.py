@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import responses
 from sqlalchemy import create_engine, text
 
 from plugin import create_app
@@ -136,3 +137,16 @@ def post_event(client, event: dict | bytes, token: str = WEBHOOK_TOKEN):
     data = event if isinstance(event, bytes) else json.dumps(event).encode()
     return client.post(f"/webhooks/canvas?token={token}", data=data,
                        content_type="application/json")
+
+
+@pytest.fixture
+def rsps():
+    """`responses` active for the test; every registered answer need not be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits the client asked for (no real sleeping)."""
+    return []

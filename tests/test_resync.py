@@ -22,7 +22,7 @@ from plugin.resync import (
 )
 from plugin.simulate import grade_event
 from plugin.state import to_state
-from tests.test_canvas_client import NOW, TOKEN, FakeCanvas, rsps, sleeps  # noqa: F401
+from tests.fake_canvas import NOW, TOKEN, FakeCanvas
 
 MINUTE = dt.timedelta(minutes=1)
 
