@@ -8,7 +8,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -128,11 +128,10 @@ def refused(call: Callable[[], Any], status: int = 401, *secrets: str) -> AuthEr
 
 
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """Mocked HTTP; any unregistered URL fails, so no test touches the network."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(JWKS_URL, json=jwks(jwk(SIGNING_KEY, "k1")))
-        yield mock
+def rsps(rsps: responses.RequestsMock) -> responses.RequestsMock:
+    """The conftest's mocked HTTP (an unregistered URL fails) serving the key set."""
+    rsps.get(JWKS_URL, json=jwks(jwk(SIGNING_KEY, "k1")))
+    return rsps
 
 
 @pytest.fixture
