@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +41,7 @@ _INSERT_NEW = {
     name: dialect.insert(Event).on_conflict_do_nothing().returning(Event.content_hash)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
+_INSERT_LONE_SQLITE = sqlite.insert(Event).on_conflict_do_nothing()  # its row count says
 _COURSE_OF_ASSIGNMENT = (
     select(Assignment.course_id).where(Assignment.assignment_id == bindparam("aid")).limit(1)
 )
@@ -154,13 +153,20 @@ def replay_ignored(session: Session, course_id: int) -> int:
     return result.rowcount
 
 
-@dataclass
 class _Queued:
-    """An inbox row waiting for its group: its statement parameters and its answer."""
+    """An inbox row waiting for its group: its statement parameters, then its answer.
 
-    row: dict
-    parameters: tuple
-    done: Future
+    The answer is written and read under the group leader lock, which orders the two.
+    """
+
+    __slots__ = ("row", "parameters", "done", "status", "error")
+
+    def __init__(self, row: dict, parameters: tuple) -> None:
+        self.row, self.parameters = row, parameters
+        self.done, self.status, self.error = False, None, None
+
+    def answer(self, status: str | None = None, error: BaseException | None = None) -> None:
+        self.done, self.status, self.error = True, status, error
 
 
 class GroupCommit:
@@ -177,20 +183,24 @@ class GroupCommit:
         self._queue: list[_Queued] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
-        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous, _INSERT_NEW["sqlite"],
-                                   _DUPLICATE) if store.sqlite else None
+        self._sqlite = SqliteInbox(
+            store, settings.sqlite_synchronous,
+            {"group": _INSERT_NEW["sqlite"], "lone": _INSERT_LONE_SQLITE, "duplicate": _DUPLICATE},
+        ) if store.sqlite else None
 
     def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
         """Store one event; returns accepted, duplicate or ignored once it is committed."""
         # Everything but the statements happens before the lock, which the writers share.
         row = inbox_row(self.store, self.settings, event, webhook_id)
-        queued = _Queued(row, self._sqlite.parameters(row) if self._sqlite else (), Future())
+        queued = _Queued(row, self._sqlite.parameters(row) if self._sqlite else ())
         with self._queue_lock:
             self._queue.append(queued)
         with self._leader:
-            if not queued.done.done():
+            if not queued.done:
                 self._write(self._take)
-        return queued.done.result()
+        if queued.error is not None:
+            raise queued.error
+        return queued.status
 
     def _take(self) -> list[_Queued]:
         with self._queue_lock:
@@ -217,10 +227,10 @@ class GroupCommit:
                 group.extend(take())
             if len(group) == 1 or is_lock_timeout(exc):
                 for queued in group:
-                    queued.done.set_exception(exc)
+                    queued.answer(error=exc)
             else:
                 for queued in group:
                     self._write(lambda queued=queued: [queued])
             return
         for queued, status in zip(group, answers, strict=True):
-            queued.done.set_result(status)
+            queued.answer(status)

@@ -34,31 +34,33 @@ class _Compiled:
         self.order = compiled.positiontup
         self.defaults = compiled.params  # e.g. the 1 of receive_count + 1
         columns = Event.__table__.c
-        self.processors: dict[str, Callable | None] = {
-            key: columns[key].type.bind_processor(dialect) if key in columns else None
-            for key in self.order
-        }
+        self._steps = [(key, self.defaults.get(key),
+                        columns[key].type.bind_processor(dialect) if key in columns else None)
+                       for key in self.order]
 
     def params(self, values: dict) -> tuple:
         out = []
-        for key in self.order:
-            value = values[key] if key in values else self.defaults[key]
-            process = self.processors[key]
-            out.append(process(value) if process and value is not None else value)
+        for key, default, process in self._steps:
+            value = values.get(key, default)
+            out.append(value if process is None or value is None else process(value))
         return tuple(out)
 
 
 class SqliteInbox:
     """Writes inbox rows to the store's SQLite file under the store's writer lock."""
 
-    def __init__(self, store: Store, synchronous: str, insert, duplicate):
-        """`insert` and `duplicate`: the inbox's INSERT … RETURNING and its duplicate count."""
+    def __init__(self, store: Store, synchronous: str, statements: dict):
+        """`statements`: the inbox's INSERT … RETURNING ("group"), the same INSERT without
+        RETURNING ("lone") and the duplicate count's UPDATE ("duplicate")."""
         self.store = store
         self.synchronous = synchronous
         self._dialect = store.engine.dialect
-        self._insert_statement = insert
-        self.insert = _Compiled(insert, self._dialect, COLUMNS)
-        self.duplicate = _Compiled(duplicate, self._dialect)
+        self._insert_statement = statements["group"]
+        self.insert = _Compiled(statements["group"], self._dialect, COLUMNS)
+        self.lone = _Compiled(statements["lone"], self._dialect, COLUMNS)
+        if self.lone.order != self.insert.order:
+            raise RuntimeError("the two INSERTs order their parameters differently")
+        self.duplicate = _Compiled(statements["duplicate"], self._dialect)
         self._insert_sql: dict[int, str] = {1: self.insert.sql}
         self._local = threading.local()
 
@@ -94,28 +96,46 @@ class SqliteInbox:
 
     def write(self, take: Callable[[], list], statuses: Callable) -> list[str]:
         """Insert what `take()` gives once the lock is held (items with `row` and
-        `parameters`), in one transaction; `statuses(rows, inserted, mark_duplicate)` gives
-        each row's answer."""
+        `parameters`); `statuses(rows, inserted, mark_duplicate)` gives each row's answer.
+
+        Every call into SQLite lets the GIL go, and getting it back while other requests'
+        threads run can take a millisecond, all with the lock held. So a lone row (the usual
+        case) is one INSERT that commits by itself; a group is one transaction.
+        """
         conn = self._connection()
         try:
             with self.store.writer_lock():
-                conn.execute("BEGIN IMMEDIATE")
                 try:
                     group = take()
-                    inserted: set[str] = set()
-                    for start in range(0, len(group), ROWS_PER_STATEMENT):
-                        chunk = group[start:start + ROWS_PER_STATEMENT]
-                        parameters = [value for item in chunk for value in item.parameters]
-                        cursor = conn.execute(self._insert_many(len(chunk)), parameters)
-                        inserted.update(found for (found,) in cursor)
+                    if len(group) == 1:
+                        inserted = self._insert_lone(conn, group[0])
+                    else:
+                        conn.execute("BEGIN IMMEDIATE")
+                        inserted = self._insert_group(conn, group)
                     result = statuses([item.row for item in group], inserted,
                                       lambda h, w: self._count_duplicate(conn, h, w))
-                    conn.execute("COMMIT")
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
                     return result
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                finally:
+                    if conn.in_transaction:  # left open by a failure
+                        conn.execute("ROLLBACK")
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(self.insert.sql, None, exc) from exc
         except sqlite3.OperationalError as exc:
             raise OperationalError(self.insert.sql, None, exc) from exc
+
+    def _insert_lone(self, conn: sqlite3.Connection, item) -> set[str]:
+        """Insert one row in its own transaction; its hash if it was new."""
+        cursor = conn.execute(self.lone.sql, item.parameters)
+        return {item.row["content_hash"]} if cursor.rowcount == 1 else set()
+
+    def _insert_group(self, conn: sqlite3.Connection, group: list) -> set[str]:
+        """Insert the rows, at most ROWS_PER_STATEMENT a statement; the new rows' hashes."""
+        inserted: set[str] = set()
+        for start in range(0, len(group), ROWS_PER_STATEMENT):
+            chunk = group[start:start + ROWS_PER_STATEMENT]
+            parameters = [value for item in chunk for value in item.parameters]
+            cursor = conn.execute(self._insert_many(len(chunk)), parameters)
+            inserted.update(found for (found,) in cursor)
+        return inserted

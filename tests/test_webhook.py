@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import threading
 import time
@@ -135,6 +136,32 @@ def test_body_over_limit_answers_413(client, settings):
     assert post_event(client, big).status_code == 413
 
 
+def test_body_without_content_length_is_read_to_its_end(client, app):
+    body = json.dumps(grade_event("G")).encode()
+    response = client.post("/webhooks/canvas?token=test-webhook-token",
+                           input_stream=io.BytesIO(body), content_type="application/json",
+                           environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 202 and response.json == {"status": "accepted"}
+    assert count_events(app) == 1
+
+
+def test_body_without_content_length_over_limit_answers_413(client, app, settings):
+    big = b"{" + b" " * settings.max_body_bytes + b"}"
+    response = client.post("/webhooks/canvas?token=test-webhook-token",
+                           input_stream=io.BytesIO(big), content_type="application/json",
+                           environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 413 and count_events(app) == 0
+
+
+def test_body_shorter_than_its_content_length_answers_400(client, app):
+    body = json.dumps(grade_event("G")).encode()
+    response = client.post("/webhooks/canvas?token=test-webhook-token", data=body,
+                           content_type="application/json",
+                           environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)})
+    assert response.status_code == 400 and "Content-Length" in response.json["error"]
+    assert count_events(app) == 0
+
+
 def test_wrong_token_answers_401_and_stores_nothing(client, app):
     response = post_event(client, load_fixture("grade_change"), token="wrong")
     assert response.status_code == 401 and "error" in response.json
@@ -184,3 +211,32 @@ def test_large_group_of_concurrent_events_is_stored_once_each(app):
         counts = session.execute(select(Event.user_id, Event.receive_count)).all()
     assert len(counts) == 150
     assert sorted(count for _, count in counts) == [1] * 130 + [2] * 20
+
+
+def test_group_with_an_unstorable_event_fails_only_that_request(app):
+    """The group's transaction is rolled back and its events are written one by one."""
+    inbox = app.extensions["canvas_ladok"].inbox
+    events = [parse(decode(json.dumps(grade_event(user=str(21070000000000000 + n))).encode()))
+              for n in range(5)]
+    events[2].user_id = 2**70  # no database integer holds it
+    answers: dict[int, object] = {}
+
+    def send(i, event):
+        try:
+            answers[i] = inbox.submit(event, None)
+        except Exception as exc:  # the failure is what is checked
+            answers[i] = exc
+
+    with inbox._leader:  # hold the group back until every request is queued
+        threads = [threading.Thread(target=send, args=(i, e)) for i, e in enumerate(events)]
+        for thread in threads:
+            thread.start()
+        while len(inbox._queue) < len(events):
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+    assert [answers[i] for i in (0, 1, 3, 4)] == ["accepted"] * 4
+    assert isinstance(answers[2], Exception)
+    assert count_events(app) == 4
+    assert post_event(app.test_client(), grade_event(user="21070000000000099")).json == {
+        "status": "accepted"}

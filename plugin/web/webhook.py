@@ -15,12 +15,29 @@ from .errors import error
 bp = Blueprint("webhook", __name__)
 
 
+class _ShortBody(Exception):
+    """The client sent less than its Content-Length."""
+
+
 def _read_body(limit: int) -> bytes | None:
     """The request body, or None when it exceeds `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is None:  # chunked: werkzeug's stream knows where the body ends
+        raw = request.stream.read(limit + 1)
+        return None if len(raw) > limit else raw
+    if length > limit:
         return None
-    raw = request.stream.read(limit + 1)
-    return None if len(raw) > limit else raw
+    # PEP 3333 lets an application read Content-Length bytes from the server's own stream;
+    # werkzeug's guarding wrapper costs more than any other step of a small request.
+    raw = request.input_stream.read(length)
+    if len(raw) < length:
+        raise _ShortBody
+    return raw
+
+
+def _token() -> str | None:
+    """The ?token= value; the query string is parsed only when there is one."""
+    return request.args.get("token") if request.query_string else None
 
 
 @bp.post("/webhooks/canvas")
@@ -28,11 +45,14 @@ def receive():
     """Answer 202 once the event is committed; 4xx with a reason otherwise."""
     started = time.perf_counter()
     svc = services()
-    raw = _read_body(svc.settings.max_body_bytes)
+    try:
+        raw = _read_body(svc.settings.max_body_bytes)
+    except _ShortBody:
+        return error(400, "body shorter than its Content-Length")
     if raw is None:
         return error(413, f"body larger than {svc.settings.max_body_bytes} bytes")
     try:
-        auth = svc.authenticator.authenticate(request.headers, raw, request.args.get("token"))
+        auth = svc.authenticator.authenticate(request.headers, raw, _token())
         event = parse(decode(auth.body))
     except AuthError as exc:
         return error(exc.status, exc.message)
