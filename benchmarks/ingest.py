@@ -12,7 +12,7 @@ when wrk is installed) wrk replays pre-signed unique requests instead.
 Prints events/s, p50 and p99 latency of each, the ratio real / no-op (target >= 0.5), and
 the CPU the load generator used, so a saturated generator shows.
 
-    python benchmarks/ingest.py [--seconds 10] [--connections 8] [--processes 2]
+    python benchmarks/ingest.py [--rounds 5] [--seconds 6] [--connections 8] [--processes 2]
 """
 
 from __future__ import annotations
@@ -411,8 +411,8 @@ def report(name: str, result: Result) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="per server and round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0, help="per server and round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2,
                         help="load generator processes (wrk: threads)")

@@ -37,11 +37,9 @@ _DUPLICATE = (
     .values(receive_count=Event.receive_count + 1)
 )
 # Without a conflict target: a clash on the content hash or on the webhook-id is a duplicate.
-_INSERT_NEW = {
-    name: dialect.insert(Event).on_conflict_do_nothing().returning(Event.content_hash)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
-_INSERT_LONE_SQLITE = sqlite.insert(Event).on_conflict_do_nothing()  # its row count says
+_INSERT_NEW = postgresql.insert(Event).on_conflict_do_nothing().returning(Event.content_hash)
+_INSERT_NEW_SQLITE = sqlite.insert(Event).on_conflict_do_nothing()  # see SqliteInbox
+
 _COURSE_OF_ASSIGNMENT = (
     select(Assignment.course_id).where(Assignment.assignment_id == bindparam("aid")).limit(1)
 )
@@ -52,7 +50,7 @@ def receive(conn: Connection, rows: list[dict]) -> list[str]:
 
     One multi-row INSERT for the lot: the webhook's cost is mostly statement handling.
     """
-    inserted = set(conn.execute(_INSERT_NEW[conn.dialect.name], rows).scalars())
+    inserted = set(conn.execute(_INSERT_NEW, rows).scalars())
     return statuses(rows, inserted, lambda content_hash, webhook_id: conn.execute(
         _DUPLICATE, {"hash": content_hash, "wid": webhook_id}))
 
@@ -183,10 +181,8 @@ class GroupCommit:
         self._queue: list[_Queued] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
-        self._sqlite = SqliteInbox(
-            store, settings.sqlite_synchronous,
-            {"group": _INSERT_NEW["sqlite"], "lone": _INSERT_LONE_SQLITE, "duplicate": _DUPLICATE},
-        ) if store.sqlite else None
+        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous, _INSERT_NEW_SQLITE,
+                                   _DUPLICATE) if store.sqlite else None
 
     def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
         """Store one event; returns accepted, duplicate or ignored once it is committed."""

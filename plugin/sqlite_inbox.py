@@ -49,18 +49,15 @@ class _Compiled:
 class SqliteInbox:
     """Writes inbox rows to the store's SQLite file under the store's writer lock."""
 
-    def __init__(self, store: Store, synchronous: str, statements: dict):
-        """`statements`: the inbox's INSERT … RETURNING ("group"), the same INSERT without
-        RETURNING ("lone") and the duplicate count's UPDATE ("duplicate")."""
+    def __init__(self, store: Store, synchronous: str, insert, duplicate):
+        """`insert`: the inbox's INSERT … ON CONFLICT DO NOTHING (no RETURNING: the row
+        count says what was new); `duplicate`: the duplicate count's UPDATE."""
         self.store = store
         self.synchronous = synchronous
         self._dialect = store.engine.dialect
-        self._insert_statement = statements["group"]
-        self.insert = _Compiled(statements["group"], self._dialect, COLUMNS)
-        self.lone = _Compiled(statements["lone"], self._dialect, COLUMNS)
-        if self.lone.order != self.insert.order:
-            raise RuntimeError("the two INSERTs order their parameters differently")
-        self.duplicate = _Compiled(statements["duplicate"], self._dialect)
+        self._insert_statement = insert
+        self.insert = _Compiled(insert, self._dialect, COLUMNS)
+        self.duplicate = _Compiled(duplicate, self._dialect)
         self._insert_sql: dict[int, str] = {1: self.insert.sql}
         self._local = threading.local()
 
@@ -99,19 +96,20 @@ class SqliteInbox:
         `parameters`); `statuses(rows, inserted, mark_duplicate)` gives each row's answer.
 
         Every call into SQLite lets the GIL go, and getting it back while other requests'
-        threads run can take a millisecond, all with the lock held. So a lone row (the usual
-        case) is one INSERT that commits by itself; a group is one transaction.
+        threads run can take a millisecond, all with the lock held. So a group that fits one
+        statement is that statement alone, committing by itself; only a larger group needs
+        a transaction around its statements.
         """
         conn = self._connection()
         try:
             with self.store.writer_lock():
                 try:
                     group = take()
-                    if len(group) == 1:
-                        inserted = self._insert_lone(conn, group[0])
-                    else:
+                    if len(group) > ROWS_PER_STATEMENT:
                         conn.execute("BEGIN IMMEDIATE")
-                        inserted = self._insert_group(conn, group)
+                    inserted: set[str] = set()
+                    for start in range(0, len(group), ROWS_PER_STATEMENT):
+                        inserted |= self._insert(conn, group[start:start + ROWS_PER_STATEMENT])
                     result = statuses([item.row for item in group], inserted,
                                       lambda h, w: self._count_duplicate(conn, h, w))
                     if conn.in_transaction:
@@ -125,17 +123,17 @@ class SqliteInbox:
         except sqlite3.OperationalError as exc:
             raise OperationalError(self.insert.sql, None, exc) from exc
 
-    def _insert_lone(self, conn: sqlite3.Connection, item) -> set[str]:
-        """Insert one row in its own transaction; its hash if it was new."""
-        cursor = conn.execute(self.lone.sql, item.parameters)
-        return {item.row["content_hash"]} if cursor.rowcount == 1 else set()
+    def _insert(self, conn: sqlite3.Connection, chunk: list) -> set[str]:
+        """Insert the rows in one statement; the hashes of those that were new."""
+        parameters = [value for item in chunk for value in item.parameters]
+        new = conn.execute(self._insert_many(len(chunk)), parameters).rowcount
+        if new == len(chunk):
+            return {item.row["content_hash"] for item in chunk}
+        if new == 0:
+            return set()
+        # A new row's id is above every stored one's, and nobody else inserts while the lock
+        # is held: the newest `new` rows are this statement's.
+        return {found for (found,) in conn.execute(_NEWEST, (new,))}
 
-    def _insert_group(self, conn: sqlite3.Connection, group: list) -> set[str]:
-        """Insert the rows, at most ROWS_PER_STATEMENT a statement; the new rows' hashes."""
-        inserted: set[str] = set()
-        for start in range(0, len(group), ROWS_PER_STATEMENT):
-            chunk = group[start:start + ROWS_PER_STATEMENT]
-            parameters = [value for item in chunk for value in item.parameters]
-            cursor = conn.execute(self._insert_many(len(chunk)), parameters)
-            inserted.update(found for (found,) in cursor)
-        return inserted
+
+_NEWEST = "SELECT content_hash FROM events ORDER BY id DESC LIMIT ?"

@@ -189,36 +189,9 @@ def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeyp
     assert response.json["error"]
 
 
-def test_large_group_of_concurrent_events_is_stored_once_each(app):
-    """More events than one INSERT statement carries, with duplicates inside the group."""
-    inbox = app.extensions["canvas_ladok"].inbox
-    events = [parse(decode(json.dumps(grade_event(user=str(21070000000000000 + n))).encode()))
-              for n in range(150)]
-    sent = events + events[:20]  # the last 20 repeat events of the same group
-    answers: dict[int, str] = {}
-    with inbox._leader:  # hold the group back until every request is queued
-        threads = [threading.Thread(target=lambda i=i, e=e: answers.__setitem__(
-            i, inbox.submit(e, None))) for i, e in enumerate(sent)]
-        for thread in threads:
-            thread.start()
-        while len(inbox._queue) < len(sent):
-            time.sleep(0.01)
-    for thread in threads:
-        thread.join()
-    assert [answers[i] for i in range(150)] == ["accepted"] * 150
-    assert [answers[i] for i in range(150, 170)] == ["duplicate"] * 20
-    with app.extensions["canvas_ladok"].store.read() as session:
-        counts = session.execute(select(Event.user_id, Event.receive_count)).all()
-    assert len(counts) == 150
-    assert sorted(count for _, count in counts) == [1] * 130 + [2] * 20
-
-
-def test_group_with_an_unstorable_event_fails_only_that_request(app):
-    """The group's transaction is rolled back and its events are written one by one."""
-    inbox = app.extensions["canvas_ladok"].inbox
-    events = [parse(decode(json.dumps(grade_event(user=str(21070000000000000 + n))).encode()))
-              for n in range(5)]
-    events[2].user_id = 2**70  # no database integer holds it
+def submit_as_one_group(inbox, events) -> list:
+    """Submit the events from concurrent threads, all queued before the group is written;
+    each one's answer, or the exception its request got."""
     answers: dict[int, object] = {}
 
     def send(i, event):
@@ -235,6 +208,43 @@ def test_group_with_an_unstorable_event_fails_only_that_request(app):
             time.sleep(0.01)
     for thread in threads:
         thread.join()
+    return [answers[i] for i in range(len(events))]
+
+
+def parsed_grade_events(count: int) -> list:
+    return [parse(decode(json.dumps(grade_event(user=str(21070000000000000 + n))).encode()))
+            for n in range(count)]
+
+
+def stored_counts(app) -> dict[int, int]:
+    with app.extensions["canvas_ladok"].store.read() as session:
+        return dict(session.execute(select(Event.user_id, Event.receive_count)).all())
+
+
+def test_large_group_of_concurrent_events_is_stored_once_each(app):
+    """More events than one INSERT statement carries, with duplicates inside the group."""
+    events = parsed_grade_events(150)
+    answers = submit_as_one_group(app.extensions["canvas_ladok"].inbox, events + events[:20])
+    assert answers == ["accepted"] * 150 + ["duplicate"] * 20
+    counts = stored_counts(app)
+    assert len(counts) == 150
+    assert sorted(counts.values()) == [1] * 130 + [2] * 20
+
+
+def test_group_mixing_new_and_stored_events_answers_each_rightly(app):
+    inbox = app.extensions["canvas_ladok"].inbox
+    a, b, c = parsed_grade_events(3)
+    assert inbox.submit(a, None) == "accepted"
+    assert submit_as_one_group(inbox, [b, a, c, b]) == [
+        "accepted", "duplicate", "accepted", "duplicate"]
+    assert sorted(stored_counts(app).values()) == [1, 2, 2]
+
+
+def test_group_with_an_unstorable_event_fails_only_that_request(app):
+    """The group's events are written one by one after the group fails."""
+    events = parsed_grade_events(5)
+    events[2].user_id = 2**70  # no database integer holds it
+    answers = submit_as_one_group(app.extensions["canvas_ladok"].inbox, events)
     assert [answers[i] for i in (0, 1, 3, 4)] == ["accepted"] * 4
     assert isinstance(answers[2], Exception)
     assert count_events(app) == 4
