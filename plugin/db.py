@@ -9,8 +9,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # How long a writer waits for the SQLite lock before the request answers 503.
 SQLITE_BUSY_SECONDS = 15
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -42,11 +44,26 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return "database is locked" in text or "lock timeout" in text or "could not obtain lock" in text
 
 
+def poll(attempt: Callable[[], T], busy: Callable[[Exception], bool], deadline: float) -> T:
+    """`attempt()` again and again while it fails as `busy`, sleeping 10 to 100 µs between
+    tries; the busy error itself once `deadline` (a time.monotonic()) has passed."""
+    delay = 0.00001
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if not busy(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.0001)
+
+
 class WriterLock:
     """Queues SQLite writers of all threads and processes on one lock file.
 
     SQLite's own busy handler makes a waiting writer sleep up to 100 ms between tries, so
     under contention writers wait far longer than the writes take; a queue keeps them short.
+    The webhook's inbox queues here only when SQLite's lock is busy (see sqlite_inbox).
     """
 
     def __init__(self, path: str):
@@ -69,16 +86,11 @@ class WriterLock:
             raise _locked()
         try:
             fd = self._file()
-            delay = 0.00001
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise _locked() from None
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.0001)
+            try:
+                poll(lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                     lambda exc: isinstance(exc, BlockingIOError), deadline)
+            except BlockingIOError:
+                raise _locked() from None
             try:
                 yield
             finally:

@@ -4,19 +4,27 @@ On the embedded database the engine's per-transaction bookkeeping (pool checkout
 through the execution machinery, result objects) costs several times the write itself. Here
 each thread keeps one driver connection with the store's pragmas; the INSERT (one per group
 size: a group is one statement) and the UPDATE are compiled by SQLAlchemy, with the columns'
-own bind processors applied before the lock is taken, so rows are stored exactly as the ORM
+own bind processors applied before any lock is taken, so rows are stored exactly as the ORM
 stores them.
+
+Locking: every call into SQLite lets the GIL go, and getting it back while other requests'
+threads run can take a millisecond. A writer holding the store's writer lock (a lock file)
+would hold it all that time, and every other writer would wait. So an inbox statement first
+runs on SQLite's own lock alone, failing at once if that is busy (no busy timeout); only then
+does it queue for the writer lock like every other writer and retry until SQLite's lock is
+free too. Uncontended, the lock is held exactly as long as SQLite works.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .db import SQLITE_BUSY_SECONDS, Store, sqlite_pragmas
+from .db import SQLITE_BUSY_SECONDS, Store, poll, sqlite_pragmas
 from .models import Event
 
 COLUMNS = ("content_hash", "webhook_id", "event_name", "event_time", "received_at",
@@ -79,8 +87,8 @@ class SqliteInbox:
 
     def _count_duplicate(self, conn: sqlite3.Connection, content_hash: str,
                          webhook_id: str | None) -> None:
-        conn.execute(self.duplicate.sql,
-                     self.duplicate.params({"hash": content_hash, "wid": webhook_id}))
+        self._execute(conn, self.duplicate.sql,
+                      self.duplicate.params({"hash": content_hash, "wid": webhook_id}))
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -88,52 +96,70 @@ class SqliteInbox:
             conn = sqlite3.connect(self.store.sqlite_file, timeout=SQLITE_BUSY_SECONDS,
                                    isolation_level=None, check_same_thread=False)
             sqlite_pragmas(conn, self.synchronous)
+            conn.execute("PRAGMA busy_timeout=0")  # busy is handled by _execute
             self._local.conn = conn
         return conn
 
     def write(self, take: Callable[[], list], statuses: Callable) -> list[str]:
-        """Insert what `take()` gives once the lock is held (items with `row` and
-        `parameters`); `statuses(rows, inserted, mark_duplicate)` gives each row's answer.
+        """Insert what `take()` gives (items with `row` and `parameters`);
+        `statuses(rows, inserted, mark_duplicate)` gives each row's answer.
 
-        Every call into SQLite lets the GIL go, and getting it back while other requests'
-        threads run can take a millisecond, all with the lock held. So a group that fits one
-        statement is that statement alone, committing by itself; only a larger group needs
-        a transaction around its statements.
+        A group that fits one statement is that statement alone, committing by itself; only
+        a larger group needs a transaction around its statements.
         """
         conn = self._connection()
         try:
-            with self.store.writer_lock():
-                try:
-                    group = take()
-                    if len(group) > ROWS_PER_STATEMENT:
-                        conn.execute("BEGIN IMMEDIATE")
-                    inserted: set[str] = set()
-                    for start in range(0, len(group), ROWS_PER_STATEMENT):
-                        inserted |= self._insert(conn, group[start:start + ROWS_PER_STATEMENT])
-                    result = statuses([item.row for item in group], inserted,
-                                      lambda h, w: self._count_duplicate(conn, h, w))
-                    if conn.in_transaction:
-                        conn.execute("COMMIT")
-                    return result
-                finally:
-                    if conn.in_transaction:  # left open by a failure
-                        conn.execute("ROLLBACK")
+            try:
+                group = take()
+                if len(group) > ROWS_PER_STATEMENT:
+                    self._execute(conn, "BEGIN IMMEDIATE")
+                inserted: set[str] = set()
+                for start in range(0, len(group), ROWS_PER_STATEMENT):
+                    inserted |= self._insert(conn, group[start:start + ROWS_PER_STATEMENT])
+                result = statuses([item.row for item in group], inserted,
+                                  lambda h, w: self._count_duplicate(conn, h, w))
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+                return result
+            finally:
+                if conn.in_transaction:  # left open by a failure
+                    conn.execute("ROLLBACK")
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(self.insert.sql, None, exc) from exc
         except sqlite3.OperationalError as exc:
             raise OperationalError(self.insert.sql, None, exc) from exc
 
+    def _execute(self, conn: sqlite3.Connection, sql: str,
+                 parameters: tuple | list = ()) -> sqlite3.Cursor:
+        """Run one statement on SQLite's lock alone, or under the writer lock when that is
+        busy (see the module's docstring)."""
+        try:
+            return conn.execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction or not _busy(exc):
+                raise
+        deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+        with self.store.writer_lock():
+            return poll(lambda: conn.execute(sql, parameters), _busy, deadline)
+
     def _insert(self, conn: sqlite3.Connection, chunk: list) -> set[str]:
         """Insert the rows in one statement; the hashes of those that were new."""
         parameters = [value for item in chunk for value in item.parameters]
-        new = conn.execute(self._insert_many(len(chunk)), parameters).rowcount
+        cursor = self._execute(conn, self._insert_many(len(chunk)), parameters)
+        new = cursor.rowcount
         if new == len(chunk):
             return {item.row["content_hash"] for item in chunk}
         if new == 0:
             return set()
-        # A new row's id is above every stored one's, and nobody else inserts while the lock
-        # is held: the newest `new` rows are this statement's.
-        return {found for (found,) in conn.execute(_NEWEST, (new,))}
+        # A new row's id is above every id stored before it, and rows written after the
+        # statement get higher ids than its last one: the `new` highest ids up to that last
+        # one are the statement's rows.
+        return {found for (found,) in conn.execute(_NEWEST, (cursor.lastrowid, new))}
 
 
-_NEWEST = "SELECT content_hash FROM events ORDER BY id DESC LIMIT ?"
+_NEWEST = "SELECT content_hash FROM events WHERE id <= ? ORDER BY id DESC LIMIT ?"
+
+
+def _busy(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import sqlite3
 import threading
 import time
 
@@ -174,6 +175,16 @@ def test_caliper_envelope_with_metadata_key_is_ignored_not_an_error(client):
         assert response.status_code == 202 and response.json == {"status": "ignored"}
 
 
+def hold_sqlite_write_lock(app):
+    """Another connection's open write transaction (SQLite only; None on PostgreSQL)."""
+    store = app.extensions["canvas_ladok"].store
+    if not store.sqlite:
+        return None
+    blocker = sqlite3.connect(store.sqlite_file, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
+
+
 def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
@@ -182,11 +193,25 @@ def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeyp
     def locked(*_):
         raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
 
+    blocker = hold_sqlite_write_lock(app)  # so that the webhook has to queue for the lock
     monkeypatch.setattr(store, "writer_lock", locked)
     monkeypatch.setattr(store, "write_connection", locked)
     response = post_event(client, grade_event("G"))
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.json["error"]
+    if blocker is not None:
+        blocker.rollback()
+    assert count_events(app) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's own lock
+def test_event_arriving_while_another_writer_holds_the_database_waits_for_it(client, app):
+    blocker = hold_sqlite_write_lock(app)
+    threading.Timer(0.3, blocker.rollback).start()
+    started = time.monotonic()
+    assert post_event(client, grade_event("G")).json == {"status": "accepted"}
+    assert time.monotonic() - started >= 0.25
+    assert count_events(app) == 1
 
 
 def submit_as_one_group(inbox, events) -> list:
