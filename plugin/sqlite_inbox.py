@@ -55,7 +55,7 @@ class _Compiled:
 
 
 class SqliteInbox:
-    """Writes inbox rows to the store's SQLite file under the store's writer lock."""
+    """Writes inbox rows to the store's SQLite file (locking as the module says)."""
 
     def __init__(self, store: Store, synchronous: str, insert, duplicate):
         """`insert`: the inbox's INSERT … ON CONFLICT DO NOTHING (no RETURNING: the row
