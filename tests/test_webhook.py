@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from plugin.canvas_events import decode, parse
 from plugin.ingest import apply_pending
 from plugin.models import Assignment, Event, Submission
-from tests.conftest import load_fixture, post_event
+from tests.conftest import WEBHOOK_TOKEN, load_fixture, post_event
 
 FIXTURE_NAMES = ["grade_change", "submission_created", "submission_updated", "assignment_updated"]
 
@@ -137,26 +137,27 @@ def test_body_over_limit_answers_413(client, settings):
     assert post_event(client, big).status_code == 413
 
 
+def post_chunked(client, body: bytes):
+    """POST a body without Content-Length, as a chunked request reaches the application."""
+    return client.post(f"/webhooks/canvas?token={WEBHOOK_TOKEN}", input_stream=io.BytesIO(body),
+                       content_type="application/json",
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
 def test_body_without_content_length_is_read_to_its_end(client, app):
-    body = json.dumps(grade_event("G")).encode()
-    response = client.post("/webhooks/canvas?token=test-webhook-token",
-                           input_stream=io.BytesIO(body), content_type="application/json",
-                           environ_overrides={"wsgi.input_terminated": True})
+    response = post_chunked(client, json.dumps(grade_event("G")).encode())
     assert response.status_code == 202 and response.json == {"status": "accepted"}
     assert count_events(app) == 1
 
 
 def test_body_without_content_length_over_limit_answers_413(client, app, settings):
-    big = b"{" + b" " * settings.max_body_bytes + b"}"
-    response = client.post("/webhooks/canvas?token=test-webhook-token",
-                           input_stream=io.BytesIO(big), content_type="application/json",
-                           environ_overrides={"wsgi.input_terminated": True})
+    response = post_chunked(client, b"{" + b" " * settings.max_body_bytes + b"}")
     assert response.status_code == 413 and count_events(app) == 0
 
 
 def test_body_shorter_than_its_content_length_answers_400(client, app):
     body = json.dumps(grade_event("G")).encode()
-    response = client.post("/webhooks/canvas?token=test-webhook-token", data=body,
+    response = client.post(f"/webhooks/canvas?token={WEBHOOK_TOKEN}", data=body,
                            content_type="application/json",
                            environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)})
     assert response.status_code == 400 and "Content-Length" in response.json["error"]
