@@ -171,8 +171,8 @@ class GroupCommit:
     """Commits the events of concurrent requests together: one lock, one commit per group.
 
     Each request waits until its own event is committed, so a 202 still means durable. The
-    first waiting thread leads: it writes everything queued so far in one transaction, while
-    later arrivals queue for the next group. A group that fails is retried one by one, so one
+    first waiting thread leads: it writes everything queued so far in one commit, while later
+    arrivals queue for the next group. A group that fails is retried one by one, so one
     bad event fails only its own request.
     """
 
@@ -204,20 +204,17 @@ class GroupCommit:
         return group
 
     def _write(self, take: Callable[[], list[_Queued]]) -> None:
-        """Write what `take()` gives, taken once the write lock is held: whoever queued while
-        the lock was busy joins this group."""
+        """Write what `take()` gives; on PostgreSQL it is taken once the write transaction
+        has begun, so whoever queued meanwhile joins this group."""
         group: list[_Queued] = []
-
-        def taken() -> list[_Queued]:
-            group.extend(take())
-            return group
-
         try:
             if self._sqlite is not None:
-                answers = self._sqlite.write(taken, statuses)
+                group.extend(take())
+                answers = self._sqlite.write(group, statuses)
             else:
                 with self.store.write_connection() as conn:
-                    answers = receive(conn, [queued.row for queued in taken()])
+                    group.extend(take())
+                    answers = receive(conn, [queued.row for queued in group])
         except Exception as exc:  # reported to its requests, or retried one by one
             if not group:  # failed before taking its group (e.g. the lock timed out)
                 group.extend(take())

@@ -93,15 +93,15 @@ class SqliteInbox:
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.store.sqlite_file, timeout=SQLITE_BUSY_SECONDS,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.store.sqlite_file, isolation_level=None,
+                                   check_same_thread=False)
             sqlite_pragmas(conn, self.synchronous)
             conn.execute("PRAGMA busy_timeout=0")  # busy is handled by _execute
             self._local.conn = conn
         return conn
 
-    def write(self, take: Callable[[], list], statuses: Callable) -> list[str]:
-        """Insert what `take()` gives (items with `row` and `parameters`);
+    def write(self, group: list, statuses: Callable) -> list[str]:
+        """Insert the group's items (with `row` and `parameters`);
         `statuses(rows, inserted, mark_duplicate)` gives each row's answer.
 
         A group that fits one statement is that statement alone, committing by itself; only
@@ -110,7 +110,6 @@ class SqliteInbox:
         conn = self._connection()
         try:
             try:
-                group = take()
                 if len(group) > ROWS_PER_STATEMENT:
                     self._execute(conn, "BEGIN IMMEDIATE")
                 inserted: set[str] = set()
