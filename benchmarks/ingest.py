@@ -9,10 +9,12 @@ processes, each connection posting unique grade_change events signed with Standa
 (secret from CANVAS_LADOK_WEBHOOK_SECRET, or a generated one). With `--tool wrk` (or `auto`
 when wrk is installed) wrk replays pre-signed unique requests instead.
 
-Prints events/s, p50 and p99 latency of each, the ratio real / no-op (target >= 0.5), and
-the CPU the load generator used, so a saturated generator shows.
+Prints events/s, p50 and p99 latency of each, the ratio real / no-op (target >= 0.5), the
+CPU the load generator used, so a saturated generator shows, and (from /proc) each server's
+CPU per answered event: their ratio is the cost behind the throughput ratio and varies less
+when neighbours on a shared machine come and go.
 
-    python benchmarks/ingest.py [--rounds 5] [--seconds 6] [--connections 8] [--processes 2]
+    python benchmarks/ingest.py [--rounds 7] [--seconds 6] [--connections 8] [--processes 2]
 """
 
 from __future__ import annotations
@@ -260,6 +262,7 @@ class Result:
     client_cpu_share: float  # load generator CPU seconds per wall second (2.0 = two cores)
     accepted: int
     accepted_in_warmup: int = 0  # including the readiness probe
+    server_cpu_us: float | None = None  # the server's CPU per 202 answer, all its processes
 
 
 def python_load(port: int, secret: str, seconds: float, connections: int,
@@ -378,6 +381,26 @@ def stored_events(database_url: str) -> int:
         store.dispose()
 
 
+def server_cpu_seconds(pgid: int) -> float | None:
+    """CPU seconds (user + system) used so far by the live processes of group `pgid`;
+    None where there is no /proc."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                # after the command's closing parenthesis: state, ppid, pgrp, ... utime, stime
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
             tmp: Path, unique: int, round_no: int) -> Result:
     """Start one server, warm it up, drive it, stop it."""
@@ -390,6 +413,7 @@ def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
         first = 100 * round_no  # unique students (and webhook-ids) in every round
         warmup = python_load(server.port, secret, WARMUP_SECONDS, args.connections,
                              args.processes, first + 1)
+        cpu_before = server_cpu_seconds(server.process.pid)
         if tool == "wrk":
             result = wrk_load(server.port, secret, args.seconds, args.connections,
                               args.processes, tmp, unique)
@@ -397,6 +421,9 @@ def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
             result = python_load(server.port, secret, args.seconds, args.connections,
                                  args.processes, first + 50)
         result.accepted_in_warmup = warmup.accepted + 1
+        cpu_after = server_cpu_seconds(server.process.pid)
+        if cpu_before is not None and cpu_after is not None and result.accepted:
+            result.server_cpu_us = (cpu_after - cpu_before) / result.accepted * 1e6
         return result
     finally:
         server.stop()
@@ -406,13 +433,15 @@ def report(name: str, result: Result) -> None:
     """One line per server."""
     print(f"{name:<8} {result.events_per_second:9.0f} events/s   p50 {result.p50_ms:7.2f} ms   "
           f"p99 {result.p99_ms:7.2f} ms   non-202 {result.others}   errors {result.errors}   "
-          f"load generator CPU {result.client_cpu_share:4.2f} cores")
+          f"load generator CPU {result.client_cpu_share:4.2f} cores" + (
+              f"   server CPU {result.server_cpu_us:4.0f} µs/event"
+              if result.server_cpu_us is not None else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="per server and round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2,
                         help="load generator processes (wrk: threads)")
@@ -456,7 +485,7 @@ def main() -> None:
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run")
         # Rounds alternate the two servers so that a noisy neighbour on a shared machine
         # weighs on both alike; the verdict is the median of the rounds' ratios.
-        ratios, answered = [], 0
+        ratios, cpu_ratios, answered = [], [], 0
         for round_no in range(1, args.rounds + 1):
             # The no-op stores nothing, so its requests may repeat; the real server gets more
             # unique events than either server can take in the time (a slow no-op round on
@@ -468,9 +497,16 @@ def main() -> None:
             report("no-op", noop)
             report("real", real)
             ratios.append(real.events_per_second / noop.events_per_second)
+            if noop.server_cpu_us and real.server_cpu_us:
+                cpu_ratios.append(noop.server_cpu_us / real.server_cpu_us)
             answered += real.accepted_in_warmup + real.accepted
         print(f"ratio real / no-op per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
               f"median {statistics.median(ratios):.2f} (target >= 0.5)")
+        if cpu_ratios:
+            print(f"server CPU per event, no-op / real, per round: "
+                  f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; median "
+                  f"{statistics.median(cpu_ratios):.2f} (the cost behind the ratio, steadier "
+                  f"than throughput on a shared machine)")
         print(f"real server: {answered} events answered 202 (warm-up included), "
               f"{stored_events(database_url)} stored")
         if tool == "wrk" and real.accepted > unique:
