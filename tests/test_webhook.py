@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -276,3 +277,18 @@ def test_group_with_an_unstorable_event_fails_only_that_request(app):
     assert count_events(app) == 4
     assert post_event(app.test_client(), grade_event(user="21070000000000099")).json == {
         "status": "accepted"}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a WAL setting
+def test_webhook_commits_checkpoint_less_often_than_sqlites_default(app):
+    """The WAL grows past SQLite's default 1000 pages before the inbox checkpoints it."""
+    from plugin.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
+
+    store = app.extensions["canvas_ladok"].store
+    with sqlite3.connect(store.sqlite_file) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    inbox = app.extensions["canvas_ladok"].inbox
+    for event in parsed_grade_events(400):
+        assert inbox.submit(event, None) == "accepted"
+    wal_pages = os.path.getsize(f"{store.sqlite_file}-wal") / page_size
+    assert 1500 < wal_pages < WAL_AUTOCHECKPOINT_PAGES + 100
