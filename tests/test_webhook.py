@@ -285,8 +285,8 @@ def test_webhook_commits_checkpoint_less_often_than_sqlites_default(app):
     from plugin.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
 
     store = app.extensions["canvas_ladok"].store
-    with sqlite3.connect(store.sqlite_file) as conn:
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with store.engine.connect() as conn:
+        page_size = conn.exec_driver_sql("PRAGMA page_size").scalar()
     inbox = app.extensions["canvas_ladok"].inbox
     for event in parsed_grade_events(400):
         assert inbox.submit(event, None) == "accepted"
