@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from plugin.canvas_events import decode, parse
 from plugin.ingest import apply_pending
 from plugin.models import Assignment, Event, Submission
+from plugin.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
 from tests.conftest import WEBHOOK_TOKEN, load_fixture, post_event
 
 FIXTURE_NAMES = ["grade_change", "submission_created", "submission_updated", "assignment_updated"]
@@ -203,6 +204,7 @@ def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeyp
     assert response.json["error"]
     if blocker is not None:
         blocker.rollback()
+        blocker.close()
     assert count_events(app) == 0
 
 
@@ -213,6 +215,7 @@ def test_event_arriving_while_another_writer_holds_the_database_waits_for_it(cli
     started = time.monotonic()
     assert post_event(client, grade_event("G")).json == {"status": "accepted"}
     assert time.monotonic() - started >= 0.25
+    blocker.close()
     assert count_events(app) == 1
 
 
@@ -282,8 +285,6 @@ def test_group_with_an_unstorable_event_fails_only_that_request(app):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a WAL setting
 def test_webhook_commits_checkpoint_less_often_than_sqlites_default(app):
     """The WAL grows past SQLite's default 1000 pages before the inbox checkpoints it."""
-    from plugin.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
-
     store = app.extensions["canvas_ladok"].store
     with store.engine.connect() as conn:
         page_size = conn.exec_driver_sql("PRAGMA page_size").scalar()
