@@ -18,8 +18,8 @@ from plugin.settings import load_settings
 from plugin.simulate import demo_course_toml
 
 POSTGRES_ENV = "CANVAS_LADOK_TEST_POSTGRES_URL"
-# The shared fixtures sit beside the project checkout: ../shared/fixtures/canvas.
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "canvas"
+# Canvas's documentation payloads, copied verbatim (see tests/fixtures/README.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "canvas"
 
 WEBHOOK_TOKEN = "test-webhook-token"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -44,7 +44,7 @@ start = 2019-09-01
 
 
 def load_fixture(name: str) -> dict:
-    """A Canvas documentation payload from shared/fixtures/canvas."""
+    """A Canvas documentation payload from tests/fixtures/canvas."""
     return json.loads((FIXTURES / f"{name}.example.json").read_text())
 
 
