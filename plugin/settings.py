@@ -14,6 +14,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from .settings_sections import (
+    LtiSettings,
+    MailSettings,
+    build_lti,
+    build_mail,
+    check_addresses,
+    check_http_url,
+    check_lti_key,
+    check_lti_needs,
+)
+
 ENV_PREFIX = "CANVAS_LADOK_"
 DEFAULT_CONFIG_PATH = "config/canvas-ladok.toml"
 SECRET_ENV = {
@@ -21,6 +32,9 @@ SECRET_ENV = {
     "CANVAS_LADOK_WEBHOOK_SECRET": "webhook_secret",
     "CANVAS_LADOK_WEBHOOK_TOKEN": "webhook_token",
     "CANVAS_LADOK_ADMIN_TOKENS": "admin_tokens",
+    "CANVAS_LADOK_SECRET_KEY": "secret_key",
+    "CANVAS_LADOK_LTI_PRIVATE_KEY": "lti_private_key",
+    "CANVAS_LADOK_SMTP_PASSWORD": "smtp_password",
 }
 RESERVED_ENV = {"CANVAS_LADOK_CONFIG", "CANVAS_LADOK_TEST_POSTGRES_URL"}
 DEFAULT_PASS_GRADES = ("G", "complete", "pass")
@@ -63,6 +77,8 @@ class CourseConfig:
     moment_pattern: str = DEFAULT_MOMENT_PATTERN
     assignments: Mapping[int, int] = field(default_factory=dict)  # assignment id -> moment
     modules: tuple[ModuleConfig, ...] = ()
+    # Who gets the course's export receipts; not part of the fingerprint (no result depends on it).
+    notify: tuple[str, ...] = field(default=(), repr=False)
 
     def moment_of_name(self, name: str | None) -> int | None:
         """The moment an assignment name denotes by `moment_pattern`, or None."""
@@ -85,11 +101,18 @@ class Settings:
     canvas_url: str = ""
     canvas_jwks_url: str = ""
     canvas_jwt_issuer: str = ""
+    public_url: str = ""
+    trusted_proxies: int = 0
+    lti: LtiSettings = field(default_factory=LtiSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     courses: tuple[CourseConfig, ...] = ()
     canvas_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
     webhook_token: str = field(default="", repr=False)
     admin_tokens: tuple[str, ...] = field(default=(), repr=False)
+    secret_key: str = field(default="", repr=False)
+    lti_private_key: str = field(default="", repr=False)
+    smtp_password: str = field(default="", repr=False)
     config_path: str = ""
 
     def course(self, canvas_id: int) -> CourseConfig | None:
@@ -118,11 +141,14 @@ TOP_SCALARS: dict[str, type] = {
     "timezone": str,
     "student_id_field": str,
     "max_body_bytes": int,
+    "public_url": str,
+    "trusted_proxies": int,
 }
 CANVAS_KEYS: dict[str, type] = {"url": str, "jwks_url": str, "jwt_issuer": str}
 COURSE_KEYS = {
     "canvas_id", "ladok_code", "start", "timezone", "pass_grades", "pass_percent",
     "grade_thresholds", "final_grade_delay_days", "moment_pattern", "assignments", "modules",
+    "notify",
 }
 MODULE_KEYS = {"code", "name", "credits", "scale", "moments", "grade_from", "final"}
 
@@ -216,7 +242,7 @@ def _check_type(problems: _Problems, key: str, value: Any, kind: type | tuple) -
 
 def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], base: Path,
            problems: _Problems) -> Settings:
-    known = set(TOP_SCALARS) | {"canvas", "courses"}
+    known = set(TOP_SCALARS) | {"canvas", "courses", "lti", "mail"}
     for key in values:
         if key not in known:
             problems.add(key, "unknown key")
@@ -235,6 +261,11 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
     default_tz = top.get("timezone", "Europe/Stockholm")
     courses = _build_courses(values.get("courses", []), default_tz, problems)
     tokens = tuple(t.strip() for t in secrets["admin_tokens"].split(",") if t.strip())
+    public_url = check_http_url(problems, "public_url", top.get("public_url", ""))
+    lti = build_lti(values.get("lti", {}), problems)
+    check_lti_needs(problems, lti, public_url, secrets["lti_private_key"], secrets["secret_key"])
+    if secrets["lti_private_key"]:
+        check_lti_key(problems, secrets["lti_private_key"])
     return Settings(
         database_url=database_url,
         sqlite_synchronous=top.get("sqlite_synchronous", "normal"),
@@ -246,11 +277,18 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         canvas_url=canvas.get("url", "").rstrip("/"),
         canvas_jwks_url=canvas.get("jwks_url", ""),
         canvas_jwt_issuer=canvas.get("jwt_issuer", ""),
+        public_url=public_url,
+        trusted_proxies=top.get("trusted_proxies", 0),
+        lti=lti,
+        mail=build_mail(values.get("mail", {}), problems),
         courses=courses,
         canvas_token=secrets["canvas_token"],
         webhook_secret=secrets["webhook_secret"],
         webhook_token=secrets["webhook_token"],
         admin_tokens=tokens,
+        secret_key=secrets["secret_key"],
+        lti_private_key=secrets["lti_private_key"],
+        smtp_password=secrets["smtp_password"],
         config_path=problems.source,
     )
 
@@ -272,6 +310,8 @@ def _check_top_values(top: dict[str, Any], problems: _Problems) -> None:
         problems.add("student_id_field", f"must be one of {', '.join(STUDENT_ID_FIELDS)}")
     if "max_body_bytes" in top and top["max_body_bytes"] <= 0:
         problems.add("max_body_bytes", "must be positive")
+    if not 0 <= top.get("trusted_proxies", 0) <= 10:
+        problems.add("trusted_proxies", "must be between 0 and 10")
     if "timezone" in top:
         _check_timezone(problems, "timezone", top["timezone"])
     if "export_schedule" in top:
@@ -410,6 +450,8 @@ def _course_scalars(
         kw["pass_percent"] = float(kw["pass_percent"])
     _course_pattern(kw, prefix, problems)
     _course_lists(item, prefix, kw, problems)
+    if "notify" in item:
+        kw["notify"] = check_addresses(problems, f"{prefix}.notify", item["notify"])
 
 
 def _course_pattern(kw: dict, prefix: str, problems: _Problems) -> None:

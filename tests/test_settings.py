@@ -122,3 +122,78 @@ def test_check_config_accepts_the_shipped_config(monkeypatch):
                        str(Path(__file__).parents[1] / "config" / "canvas-ladok.toml"))
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 0, result.output
+
+
+LTI_PEM_BITS = 2048
+
+
+def rsa_pem(bits: int = LTI_PEM_BITS) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def test_service_sections_default_to_off(tmp_path):
+    s = load_settings(write(tmp_path, COURSE_TOML), {})
+    assert not s.lti.enabled and not s.mail.enabled and s.public_url == ""
+    assert s.trusted_proxies == 0 and s.course(565).notify == ()
+    assert s.lti.issuer == "https://canvas.instructure.com"
+
+
+def test_mail_lti_and_public_url_are_read_and_checked(tmp_path):
+    text = ('public_url = "https://ladok.example.edu/"\ntrusted_proxies = 1\n'
+            '[mail]\nsmtp_url = "smtp+starttls://robot@mail.example.edu"\n'
+            'sender = "noreply@example.edu"\nadmins = ["ops@example.edu"]\n'
+            '[lti]\nclient_id = "10000000000042"\ndeployment_ids = ["1:abc"]\n'
+            + COURSE_TOML.replace('ladok_code = "DV1531"',
+                                  'ladok_code = "DV1531"\nnotify = ["examiner@example.edu"]'))
+    env = {"CANVAS_LADOK_LTI_PRIVATE_KEY": rsa_pem(), "CANVAS_LADOK_SECRET_KEY": "s",
+           "CANVAS_LADOK_SMTP_PASSWORD": "pw"}
+    s = load_settings(write(tmp_path, text), env)
+    assert s.public_url == "https://ladok.example.edu" and s.trusted_proxies == 1
+    server = s.mail.server
+    assert (server.scheme, server.host, server.port, server.username) == (
+        "smtp+starttls", "mail.example.edu", 587, "robot")
+    assert s.mail.admins == ("ops@example.edu",) and s.smtp_password == "pw"
+    assert s.lti.enabled and s.lti.deployment_ids == ("1:abc",)
+    assert s.course(565).notify == ("examiner@example.edu",)
+    assert "pw" not in repr(s) and "PRIVATE" not in repr(s)
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[mail]\nsmtp_url = "http://mail.example.edu"\nsender = "a@example.edu"\n', "mail.smtp_url"),
+    ('[mail]\nsmtp_url = "smtp://u:secret@mail.example.edu"\nsender = "a@example.edu"\n',
+     "mail.smtp_url"),
+    ('[mail]\nsmtp_url = "smtp://mail.example.edu:99999"\nsender = "a@example.edu"\n',
+     "mail.smtp_url"),
+    ('[mail]\nsmtp_url = "smtp://mail.example.edu"\n', "mail.sender"),
+    ('[mail]\nadmins = ["not an address"]\n', "mail.admins"),
+    ('[mail]\nport = 25\n', "mail.port"),
+    ('public_url = "ftp://x.example"\n', "public_url"),
+    ('trusted_proxies = 99\n', "trusted_proxies"),
+    ('[lti]\nkey_set_url = "nope"\n', "lti.key_set_url"),
+    ('[lti]\nclient_id = "1"\ndeployment_ids = ["1:a"]\n', "CANVAS_LADOK_LTI_PRIVATE_KEY"),
+])
+def test_bad_service_settings_name_their_key(tmp_path, text, key):
+    found = problems(tmp_path, text + COURSE_TOML)
+    assert any(f": {key}: " in p for p in found), found
+
+
+def test_smtp_password_never_appears_in_problems(tmp_path):
+    text = '[mail]\nsmtp_url = "smtp://u:hunter2@mail.example.edu"\nsender = "a@example.edu"\n'
+    assert not any("hunter2" in p for p in problems(tmp_path, text + COURSE_TOML))
+
+
+def test_lti_private_key_must_be_rsa_pem(tmp_path):
+    text = ('public_url = "https://t.example"\n[lti]\nclient_id = "1"\ndeployment_ids = ["d"]\n'
+            + COURSE_TOML)
+    env = {"CANVAS_LADOK_SECRET_KEY": "s", "CANVAS_LADOK_LTI_PRIVATE_KEY": "-----BEGIN nonsense"}
+    assert any("CANVAS_LADOK_LTI_PRIVATE_KEY" in p for p in problems(tmp_path, text, env))
+
+
+def test_course_notify_must_be_addresses(tmp_path):
+    text = COURSE_TOML.replace('ladok_code = "DV1531"', 'ladok_code = "DV1531"\nnotify = ["x"]')
+    assert any("courses[0].notify" in p for p in problems(tmp_path, text))
