@@ -7,6 +7,7 @@ what it shows without changing what the tests pin.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 from plugin.live_events import course_term
 
@@ -36,6 +37,16 @@ MODULES_TOML = """
   grade_from = "kmom10"
   final = true
 """
+
+
+def hold_sqlite_write_lock(app) -> sqlite3.Connection | None:
+    """Another connection's open write transaction (SQLite only; None on PostgreSQL)."""
+    store = app.extensions["canvas_ladok"].store
+    if not store.sqlite:
+        return None
+    blocker = sqlite3.connect(store.sqlite_file, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
 
 
 def course_toml(canvas_id: int = 565, ladok_code: str = "DV1531", start: str = "2025-09-01",
