@@ -110,6 +110,9 @@ def _print_summary(summary) -> None:
     for name, value in rows:
         click.echo(f"  {name:<{width}}  {value:>7}")
     if summary.dry_run:
+        if summary.pending_events:
+            click.echo(f"  events received but not yet applied (not counted above): "
+                       f"{summary.pending_events}")
         for line in summary.lines:
             click.echo(f"  {line.status:<10} {line.course_code} {line.component_code} "
                        f"{line.student_id} {line.grade} {line.exam_date}")

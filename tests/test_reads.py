@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import event
 
+from plugin.cli import main
 from plugin.export_run import run_export
 from plugin.live_events import grade_event
 from tests.conftest import ADMIN_TOKEN, post_event
@@ -76,3 +77,10 @@ def test_a_read_shows_the_waiting_event_once_it_is_applied(exported_then_regrade
     post_all([])  # the scheduler applies the waiting event
     after = client.get("/api/courses/565/preview", headers=AUTH).json
     assert after["pending_events"] == 0 and project_lines(after) == [("A", "correction")]
+
+
+def test_a_dry_run_from_the_command_line_says_how_many_events_wait(exported_then_regraded,
+                                                                   runner):
+    result = runner.invoke(main, ["export", "--dry-run", "--course", "565"])
+    assert result.exit_code == 0, result.output
+    assert "events received but not yet applied (not counted above): 1" in result.output
