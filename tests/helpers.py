@@ -8,35 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from pathlib import Path
 
 from plugin.live_events import course_term
 
 MOMENTS = (1, 2, 3, 4, 5, 6, 10)
 TERM_START = dt.datetime(2025, 9, 8, 9, 0, tzinfo=dt.UTC)
-MODULES_TOML = """
-  [[courses.modules]]
-  code = "2205"
-  name = "Inlämningsuppgift 1"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom01", "kmom02", "kmom03"]
-
-  [[courses.modules]]
-  code = "2215"
-  name = "Inlämningsuppgift 2"
-  credits = 2.5
-  scale = "GU"
-  moments = ["kmom04", "kmom05", "kmom06"]
-
-  [[courses.modules]]
-  code = "2225"
-  name = "Projekt"
-  credits = 2.5
-  scale = "AF"
-  moments = ["kmom10"]
-  grade_from = "kmom10"
-  final = true
-"""
+MODULES_TOML = (Path(__file__).parent / "fixtures" / "course-modules.toml").read_text(
+    encoding="utf-8")
 
 
 def hold_sqlite_write_lock(app) -> sqlite3.Connection | None:
