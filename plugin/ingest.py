@@ -2,8 +2,8 @@
 
 The webhook only commits the event (one small write transaction), so it answers fast and a
 202 means the event survives anything after it; `apply_pending` folds accepted events into
-the current state in batches (the scheduler process does it continuously, and every reader of
-the state first catches up).
+the current state in batches (the scheduler process does it continuously, and an export run
+catches up first). Reads never apply: they count what still waits (`pending_events`).
 """
 
 from __future__ import annotations
