@@ -1,5 +1,5 @@
-"""Database engines and sessions: SQLite (WAL, write transactions take the lock up front) or
-PostgreSQL."""
+"""Database engines, sessions and the locks that serialise writers: SQLite (WAL, write
+transactions take the lock up front) or PostgreSQL (advisory locks)."""
 
 from __future__ import annotations
 
