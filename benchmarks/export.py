@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from demo_config import demo_config
 from sqlalchemy import Connection, Table, select, text
 
 from plugin.db import Store
@@ -40,9 +41,8 @@ from plugin.models import (
     User,
 )
 from plugin.settings import CourseConfig, Settings, load_settings
-from plugin.simulate import demo_course_toml
 
-COURSE_ID = 565
+COURSE_ID = 565  # the demo course of config/canvas-ladok.toml
 LADOK_CODE = "DV1531"
 COURSE_START = dt.date(2025, 9, 1)
 MOMENTS = (1, 2, 3, 4, 5, 6, 10)
@@ -82,12 +82,10 @@ def make_target(folder: Path, label: str, database_url: str | None,
     """Write a config file for one measurement; a fresh SQLite file unless a URL is given."""
     url = database_url or f"sqlite:///{folder / f'{label}.db'}"
     export_dir = folder / f"exports-{label}"
-    config = folder / f"{label}.toml"
-    config.write_text(CONFIG_TEMPLATE.format(
+    config = demo_config(folder / f"{label}.toml", CONFIG_TEMPLATE.format(
         database_url=json.dumps(url), export_dir=json.dumps(str(export_dir)),
         synchronous=json.dumps(synchronous),
-    ) + demo_course_toml(COURSE_ID, LADOK_CODE, COURSE_START.isoformat(),
-                         extra="final_grade_delay_days = 0"))
+    ), course="final_grade_delay_days = 0")
     return Target(config, url, export_dir)
 
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from demo_config import CONFIG
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 HOST = "127.0.0.1"
@@ -459,19 +461,15 @@ def main() -> None:
     elif tool == "wrk" and not shutil.which("wrk"):
         sys.exit("wrk is not installed")
 
-    from plugin.simulate import demo_course_toml
-
     with tempfile.TemporaryDirectory(prefix="canvas-ladok-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        config = tmp / "canvas-ladok.toml"
-        config.write_text(demo_course_toml(extra='assignments = { "355" = "kmom01" }'))
         database_url = args.database_url or f"sqlite:///{tmp / 'ingest.db'}"
         secret = os.environ.get("CANVAS_LADOK_WEBHOOK_SECRET") or (
             "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("CANVAS_LADOK_") and k != "PROMETHEUS_MULTIPROC_DIR"}
         env.update({
-            "CANVAS_LADOK_CONFIG": str(config),
+            "CANVAS_LADOK_CONFIG": str(CONFIG),
             "CANVAS_LADOK_DATABASE_URL": database_url,
             "CANVAS_LADOK_EXPORT_DIR": str(tmp / "exports"),
             "CANVAS_LADOK_WEBHOOK_SECRET": secret,

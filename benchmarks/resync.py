@@ -1,8 +1,8 @@
 """Re-sync benchmark (SPEC 4): a simulated Canvas of 2,000 students x 10 assignments.
 
-Serves Canvas through `responses` (the test suite's FakeCanvas: Link paging, HTTP Date) and
-re-syncs into a temporary SQLite file: a first full run, a second full run that finds nothing
-new, and an incremental run. Prints the requests each made against the bound
+Serves Canvas through `responses` (canvas_course.py: Link paging, HTTP Date) and re-syncs
+into a temporary SQLite file: a first full run, a second full run that finds nothing new, and
+an incremental run. Prints the requests each made against the bound
 ceil(N/100) + ceil(A/100) + 2 and the seconds per 1,000 submissions processed.
 
     python benchmarks/resync.py [--students 2000] [--assignments 10]
@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import responses
+from canvas_course import BASE, serve_course
+from demo_config import CONFIG
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from plugin.canvas_client import CanvasClient
+from plugin.db import Store
+from plugin.migrate import upgrade
+from plugin.resync import resync_course
+from plugin.settings import Settings, load_settings
 
-from plugin.canvas_client import CanvasClient  # noqa: E402
-from plugin.db import Store  # noqa: E402
-from plugin.migrate import upgrade  # noqa: E402
-from plugin.resync import resync_course  # noqa: E402
-from plugin.settings import Settings, load_settings  # noqa: E402
-from plugin.simulate import demo_course_toml  # noqa: E402
-from tests.fake_canvas import BASE, TOKEN, FakeCanvas  # noqa: E402
-
-CONFIG = f'[canvas]\nurl = "{BASE}"\n' + demo_course_toml()
+TOKEN = "benchmark-token"
 
 
 def run(store: Store, settings: Settings, client: CanvasClient, mode: str) -> dict[str, float]:
@@ -56,14 +52,12 @@ def main() -> None:
     args = parser.parse_args()
     bound = math.ceil(args.students / 100) + math.ceil(args.assignments / 100) + 2
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp, "canvas-ladok.toml")
-        config.write_text(CONFIG)
-        settings = load_settings(config, {"CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp}/b.db",
+        settings = load_settings(CONFIG, {"CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp}/b.db",
                                           "CANVAS_LADOK_CANVAS_TOKEN": TOKEN})
         store = Store(settings.database_url)
         upgrade(store)
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            FakeCanvas(rsps, students=args.students, assignments=args.assignments)
+            serve_course(rsps, 565, args.students, args.assignments)
             client = CanvasClient(BASE, TOKEN)
             print(f"simulated Canvas: {args.students} students x {args.assignments} assignments")
             for name, mode in (("full (empty store)", "full"), ("full (nothing new)", "full"),

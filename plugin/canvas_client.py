@@ -33,7 +33,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-PER_PAGE = 100
 TIMEOUT = (10.0, 10.0)  # connect, read (seconds)
 RATE_LIMIT_WAITS = 8  # rate-limited answers waited out before giving up
 MAX_WAIT = 60.0  # longest single wait, whatever Retry-After says

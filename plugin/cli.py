@@ -8,6 +8,7 @@ import sys
 import click
 
 from .settings import ConfigError, Settings, load_settings
+from .status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
 
 
 def load_or_exit() -> Settings:
@@ -101,14 +102,17 @@ def _print_summary(summary) -> None:
     counts = summary.counts
     title = "dry run (nothing recorded)" if summary.dry_run else f"run {summary.run_id}"
     click.echo(f"Export {title}")
-    rows = [("new results", counts.get("new", 0)), ("corrections", counts.get("correction", 0)),
-            ("withdrawn (handle in Ladok)", counts.get("withdrawn", 0)),
+    rows = [("new results", counts.get(NEW, 0)), ("corrections", counts.get(CORRECTION, 0)),
+            ("withdrawn (handle in Ladok)", counts.get(WITHDRAWN, 0)),
             ("held back (no identity)", counts.get("held_back", 0)),
             ("course grades waiting for attestation", len(summary.waiting))]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         click.echo(f"  {name:<{width}}  {value:>7}")
     if summary.dry_run:
+        if summary.pending_events:
+            click.echo(f"  events received but not yet applied (not counted above): "
+                       f"{summary.pending_events}")
         for line in summary.lines:
             click.echo(f"  {line.status:<10} {line.course_code} {line.component_code} "
                        f"{line.student_id} {line.grade} {line.exam_date}")
@@ -151,7 +155,7 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
                 bar.update(bar.length - bar.pos)
 
         summary = run_export(store, settings, course_id=course, dry_run=dry_run,
-                             trigger="cli", progress=progress)
+                             trigger=CLI, progress=progress)
     _print_summary(summary)
     if summary.files:
         from .export_run import run_folder
@@ -178,6 +182,6 @@ def resync(course_id: int, incremental: bool) -> None:
             bar.update(counts.get("students", 0) - bar.pos)
 
         counts = resync_course(store, settings, course_id,
-                               mode="incremental" if incremental else "full", progress=progress)
+                               mode=INCREMENTAL if incremental else FULL, progress=progress)
     for key, value in counts.items():
         click.echo(f"  {key:<16} {value}")

@@ -1,5 +1,5 @@
-"""Database engines and sessions: SQLite (WAL, write transactions take the lock up front) or
-PostgreSQL."""
+"""Database engines, sessions and the locks that serialise writers: SQLite (WAL, write
+transactions take the lock up front) or PostgreSQL (advisory locks)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 # How long a writer waits for the SQLite lock before the request answers 503.
 SQLITE_BUSY_SECONDS = 15
+# Keys of the locks that serialise writers across processes and hosts (see Store.lock).
+APPLY_LOCK_KEY = 4_711_043  # folding observations into submissions: events and re-syncs
+EXPORT_LOCK_KEY = 4_711_042  # export runs: a ledger key goes out once
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 T = TypeVar("T")
 
 
@@ -149,6 +153,20 @@ class Store:
         """Like write(), as a Core connection: for the hot path of small fixed statements."""
         with self.writer_lock(), self._writer.begin() as connection:
             yield connection
+
+    @staticmethod
+    def dialect(session: Session) -> str:
+        """The database a session talks to: "postgresql" or "sqlite"."""
+        return session.get_bind().dialect.name
+
+    def lock(self, session: Session, key: int) -> None:
+        """Hold the lock `key` until the session's transaction ends.
+
+        PostgreSQL: a transaction-level advisory lock, shared by every process and host. SQLite
+        needs none: a write transaction already excludes every other writer.
+        """
+        if not self.sqlite:
+            session.execute(_ADVISORY_LOCK, {"key": key})
 
     def dispose(self) -> None:
         """Close every pooled connection (before a fork, or at exit)."""

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, delete, insert, select, text, tuple_, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import ingest, state
 from .clock import utcnow
-from .db import Store
+from .db import EXPORT_LOCK_KEY, Store
 from .export_writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
@@ -30,12 +30,12 @@ from .export_writers import (
     RunFilesWriter,
 )
 from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
-from .rules.ledger import NEW, WITHDRAWN, Decision, StudentPlan
+from .rules.ledger import Decision, StudentPlan
 from .settings import CourseConfig, Settings
-from .student_data import CourseData, identity_of, load_students, person_text
+from .status import CORRECTION, MANUAL, NEW, WITHDRAWN
+from .student_data import CourseData, identity_of, load_students
 
 BATCH = 500
-ADVISORY_LOCK_KEY = 4_711_042
 
 
 @dataclass
@@ -50,12 +50,12 @@ class RunSummary:
     held_back: list[dict] = field(default_factory=list)
     waiting: list[dict] = field(default_factory=list)
     manual: list[dict] = field(default_factory=list)  # dry runs only
+    pending_events: int = 0  # dry runs only: accepted events not yet applied to the state
     unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
 
     @property
     def nothing_new(self) -> bool:
-        return not (self.counts.get(NEW) or self.counts.get("correction")
-                    or self.counts.get(WITHDRAWN))
+        return not any(self.counts.get(status) for status in (NEW, CORRECTION, WITHDRAWN))
 
 
 class AlreadyRan(Exception):
@@ -63,26 +63,31 @@ class AlreadyRan(Exception):
 
 
 def run_export(store: Store, settings: Settings, *, course_id: int | None = None,
-               dry_run: bool = False, trigger: str = "manual", schedule_date: str | None = None,
+               dry_run: bool = False, trigger: str = MANUAL, schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
                progress: Callable[[dict], None] | None = None,
                everyone: bool = False) -> RunSummary:
     """Run one export (all configured courses, or one); dry runs record nothing.
 
-    A dry run with `everyone` recomputes every student of the course, not only changed ones.
+    A run first applies the events still waiting; a dry run only reads (it takes no write
+    lock) and counts those events instead. A dry run with `everyone` recomputes every student
+    of the course, not only changed ones.
     """
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
     changed = refresh_courses(store, settings, courses, dry_run)
-    ingest.apply_pending(store)
+    if not dry_run:
+        ingest.apply_pending(store)
     summary = RunSummary(None, dry_run)
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
     inner = None if store.sqlite else progress
     with store.read() if dry_run else store.write() as session:
         run = None
-        if not dry_run:
-            _lock(session)
+        if dry_run:
+            summary.pending_events = ingest.pending_events(session, course_id)
+        else:
+            store.lock(session, EXPORT_LOCK_KEY)
             run = _claim(session, course_id, trigger, schedule_date, job_id, now)
             summary.run_id = run.id
         for course in courses:
@@ -98,11 +103,6 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     if progress:
         progress({"run": summary.run_id, **summary.counts})
     return summary
-
-
-def _lock(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
 
 def _claim(session: Session, course_id: int | None, trigger: str, schedule_date: str | None,
@@ -254,9 +254,9 @@ def _file_names(counts: dict[str, int]) -> list[str]:
     names = []
     if counts.get(NEW):
         names.append(REPORT_TSV)
-    if counts.get("correction"):
+    if counts.get(CORRECTION):
         names.append(CORRECTIONS_TSV)
-    if any(counts.get(k) for k in (NEW, "correction", WITHDRAWN)):
+    if any(counts.get(k) for k in (NEW, CORRECTION, WITHDRAWN)):
         names += [CSV_NAME, XLSX_NAME]
     return names
 
@@ -315,7 +315,3 @@ def materialise_missing(store: Store, settings: Settings) -> list[int]:
             materialise(store, settings, run_id)
             done.append(run_id)
     return done
-
-
-__all__ = ["RunSummary", "AlreadyRan", "run_export", "materialise", "materialise_missing",
-           "ledger_lines", "person_text"]

@@ -25,6 +25,8 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from .status import CORRECTION, NEW, WITHDRAWN
+
 __all__ = [
     "CORRECTIONS_TSV",
     "CSV_NAME",
@@ -42,12 +44,12 @@ CORRECTIONS_TSV = "corrections.tsv"
 CSV_NAME = "rapporteringsunderlag.csv"
 XLSX_NAME = "rapporteringsunderlag.xlsx"
 
-# Which .tsv a status goes to; "withdrawn" is deliberately absent (never written to a .tsv).
-TSV_FOR_STATUS = {"new": REPORT_TSV, "correction": CORRECTIONS_TSV}
+# Which .tsv a status goes to; WITHDRAWN is deliberately absent (never written to a .tsv).
+TSV_FOR_STATUS = {NEW: REPORT_TSV, CORRECTION: CORRECTIONS_TSV}
 STATUS_LABELS = {
-    "new": "new",
-    "correction": "correction",
-    "withdrawn": "withdrawn — handle in Ladok",
+    NEW: "new",
+    CORRECTION: "correction",
+    WITHDRAWN: "withdrawn — handle in Ladok",
 }
 HEADERS = (
     "Student-id",

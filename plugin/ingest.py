@@ -2,8 +2,8 @@
 
 The webhook only commits the event (one small write transaction), so it answers fast and a
 202 means the event survives anything after it; `apply_pending` folds accepted events into
-the current state in batches (the scheduler process does it continuously, and every reader of
-the state first catches up).
+the current state in batches (the scheduler process does it continuously, and an export run
+catches up first). Reads never apply: they count what still waits (`pending_events`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 from . import state
 from .canvas_events import ParsedEvent, parse
 from .clock import utcnow
-from .db import Store, is_lock_timeout
+from .db import APPLY_LOCK_KEY, Store, is_lock_timeout
 from .models import IGNORED_EVENTS, PENDING_EVENTS, Assignment, Event
 from .settings import Settings
 from .sqlite_inbox import SqliteInbox
+from .status import ACCEPTED, DUPLICATE, IGNORED
 
-ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
 NOT_CONFIGURED = "course not configured"
-APPLY_LOCK_KEY = 4_711_043
 APPLY_BATCH = 100  # keeps each apply transaction short: webhooks wait for the lock
 
 
@@ -123,8 +122,7 @@ def apply_pending(store: Store, limit: int | None = None) -> int:
     done = 0
     while limit is None or done < limit:
         with store.write() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK_KEY})
+            store.lock(session, APPLY_LOCK_KEY)
             rows = session.execute(
                 select(Event.id, Event.payload, Event.course_id)
                 .where(PENDING_EVENTS).order_by(Event.id).limit(APPLY_BATCH)
@@ -134,6 +132,14 @@ def apply_pending(store: Store, limit: int | None = None) -> int:
             _apply_rows(session, rows)
         done += len(rows)
     return done
+
+
+def pending_events(session: Session, course_id: int | None = None) -> int:
+    """How many accepted events wait to be applied: of one course, or of all."""
+    stmt = select(func.count()).select_from(Event).where(PENDING_EVENTS)
+    if course_id is not None:
+        stmt = stmt.where(Event.course_id == course_id)
+    return session.scalar(stmt)
 
 
 def oldest_pending(session: Session):

@@ -16,15 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from .clock import iso, utcnow
 from .db import Store
 from .models import Job
+from .status import FAILED, QUEUED, RESYNC, RUNNING, SUCCEEDED
 
 LEASE = dt.timedelta(seconds=60)
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-
 
 
 def active_key(kind: str, course_id: int | None) -> str | None:
     """Re-syncs of one course run one at a time: they share this key while active."""
-    return f"{kind}:{course_id}" if kind == "resync" else None
+    return f"{kind}:{course_id}" if kind == RESYNC else None
 
 
 def enqueue(store: Store, kind: str, course_id: int | None,

@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from .status import IGNORED, QUEUED
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes stored as UTC on every backend."""
@@ -44,7 +46,7 @@ class Base(DeclarativeBase):
 
 
 PENDING_EVENTS = text("applied = false")  # SQLite reads `false` as 0
-IGNORED_EVENTS = text("status = 'ignored'")
+IGNORED_EVENTS = text(f"status = '{IGNORED}'")
 
 
 class Event(Base):
@@ -171,7 +173,7 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(20))  # resync | export
     course_id: Mapped[int | None] = mapped_column(BigInteger)
     params: Mapped[str] = mapped_column(Text, default="{}")
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[str] = mapped_column(String(20), default=QUEUED)
     progress: Mapped[str] = mapped_column(Text, default="{}")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -221,11 +223,3 @@ class LedgerEntry(Base):
         UniqueConstraint("user_id", "ladok_code", "component_code", "version"),
         Index("ix_ledger_key", "ladok_code", "user_id", "component_code"),
     )
-
-
-class Setting(Base):
-    """Small key/value facts the processes share (e.g. the scheduler's last run)."""
-
-    __tablename__ = "kv"
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[str | None] = mapped_column(Text)

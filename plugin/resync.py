@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from . import state
@@ -27,20 +27,19 @@ from .canvas_client import (
     client_from_settings,
 )
 from .clock import utcnow
-from .db import Store
-from .ingest import APPLY_LOCK_KEY
+from .db import APPLY_LOCK_KEY, Store
 from .models import Assignment, CourseState, Submission, User
 from .models import Observation as ObservationRow
 from .rules.submission import Observation
 from .settings import Settings
+from .status import FULL, INCREMENTAL, SYNC_MODES
 
-MODES = ("full", "incremental")
 INCREMENTAL_MARGIN = dt.timedelta(hours=1)
 COUNTS = ("students", "submissions", "changed", "assignments", "identities", "requests")
 Progress = Callable[[dict[str, int]], object]
 
 
-def resync_course(store: Store, settings: Settings, course_id: int, *, mode: str = "full",
+def resync_course(store: Store, settings: Settings, course_id: int, *, mode: str = FULL,
                   client: CanvasClient | None = None, progress: Progress | None = None
                   ) -> dict[str, int]:
     """Pull a course's assignments, graders and submissions from Canvas; returns the counts.
@@ -49,13 +48,13 @@ def resync_course(store: Store, settings: Settings, course_id: int, *, mode: str
     is a full run when there was none. Students whose configured id is still unknown are then
     looked up once. `progress` gets the counts after each page. Raises CanvasError.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode not in SYNC_MODES:
+        raise ValueError(f"mode must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
     if settings.course(course_id) is None:
         raise ValueError(f"course {course_id} is not configured")
     client = client or client_from_settings(settings)
     started, first_request = utcnow(), client.requests
-    since = graded_since(store, course_id) if mode == "incremental" else None
+    since = graded_since(store, course_id) if mode == INCREMENTAL else None
     counts = dict.fromkeys(COUNTS, 0)
 
     def report() -> None:
@@ -145,7 +144,7 @@ def _sync_students(store: Store, students: Iterable[StudentSubmissions], course_
 
     def flush() -> None:
         with store.write() as session:
-            _lock_folds(session)
+            store.lock(session, APPLY_LOCK_KEY)  # fold one writer at a time, as events do
             _write_page(session, course_id, page, counts)
         page.clear()
         report()
@@ -161,12 +160,6 @@ def _sync_students(store: Store, students: Iterable[StudentSubmissions], course_
         raise
     if page:
         flush()
-
-
-def _lock_folds(session: Session) -> None:
-    """Fold submissions one writer at a time, as applying events does (SQLite: its write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPLY_LOCK_KEY})
 
 
 def _write_course_facts(store: Store, client: CanvasClient, course_id: int,

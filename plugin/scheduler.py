@@ -20,6 +20,7 @@ from .export_run import AlreadyRan, materialise_missing, run_export
 from .ingest import apply_pending
 from .models import CourseState, ExportRun
 from .settings import Settings, cron_trigger
+from .status import FULL, INCREMENTAL, SCHEDULE
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2
@@ -33,7 +34,7 @@ def last_scheduled_run(store: Store) -> dt.datetime | None:
     """When the last scheduled export ran, if ever."""
     with store.read() as session:
         return session.scalar(select(func.max(ExportRun.created_at))
-                              .where(ExportRun.trigger == "schedule"))
+                              .where(ExportRun.trigger == SCHEDULE))
 
 
 def missed_run_due(store: Store, settings: Settings, now: dt.datetime) -> bool:
@@ -50,7 +51,7 @@ def _sync_mode(store: Store, course_id: int, now: dt.datetime) -> str:
     with store.read() as session:
         row = session.get(CourseState, course_id)
     last_full = row.last_full_sync_started if row else None
-    return "full" if last_full is None or now - last_full >= FULL_SYNC_EVERY else "incremental"
+    return FULL if last_full is None or now - last_full >= FULL_SYNC_EVERY else INCREMENTAL
 
 
 def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) -> int | None:
@@ -72,7 +73,7 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
             log.warning("re-sync of course %s failed: %s", course.canvas_id,
                         worker.redact(str(exc), settings))
     try:
-        summary = run_export(store, settings, trigger="schedule", schedule_date=local_date,
+        summary = run_export(store, settings, trigger=SCHEDULE, schedule_date=local_date,
                              now=now)
     except AlreadyRan:
         log.info("scheduled export of %s claimed by another scheduler", local_date)

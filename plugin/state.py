@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .db import Store
 from .models import Assignment, Dirty, Enrollment, Submission, User
 from .models import Observation as ObservationRow
 from .rules.submission import UNSET, Observation, SubmissionState, fold
@@ -19,7 +20,11 @@ from .rules.submission import UNSET, Observation, SubmissionState, fold
 
 def _insert(session: Session):
     """The dialect's INSERT with ON CONFLICT support."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return _dialect_insert(Store.dialect(session))
+
+
+def _dialect_insert(dialect: str):
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def upsert(session: Session, model: type, values: dict[str, Any], keys: Iterable[str],
@@ -29,16 +34,15 @@ def upsert(session: Session, model: type, values: dict[str, Any], keys: Iterable
     keys = tuple(keys)
     chosen = values if update_columns is None else update_columns
     columns = tuple(c for c in chosen if c not in keys)
-    dialect = session.get_bind().dialect.name
-    session.execute(_upsert_statement(dialect, model, keys, tuple(values), columns), values)
+    statement = _upsert_statement(Store.dialect(session), model, keys, tuple(values), columns)
+    session.execute(statement, values)
 
 
 @lru_cache(maxsize=256)
 def _upsert_statement(dialect: str, model: type, keys: tuple[str, ...],
                       given: tuple[str, ...], columns: tuple[str, ...]):
     # Built once per shape and run with bound values: building statements is the dear part.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).values({name: bindparam(name) for name in given})
+    stmt = _dialect_insert(dialect)(model).values({name: bindparam(name) for name in given})
     if columns:
         return stmt.on_conflict_do_update(
             index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
@@ -117,7 +121,7 @@ def record_observation(session: Session, course_id: int, assignment_id: int, use
 
 def _locked_submission(session: Session, key: dict[str, int]) -> Submission | None:
     """The stored submission, locked so concurrent writers fold one after the other."""
-    if session.get_bind().dialect.name != "postgresql":
+    if Store.dialect(session) != "postgresql":
         return session.get(Submission, tuple(key.values()))  # SQLite: one writer at a time
     session.execute(_insert(session)(Submission).values(**key).on_conflict_do_nothing())
     row = session.scalars(select(Submission).filter_by(**key).with_for_update()).one()

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from .export_writers import ExportLine
 from .models import Assignment, LedgerEntry, Submission, User
-from .rules.ledger import Decision, Exported, StudentPlan, components, plan_student
+from .rules.ledger import Decision, Exported, StudentPlan, plan_student
 from .rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from .rules.submission import SubmissionState
 from .settings import CourseConfig, Settings
 from .state import to_state
+from .status import WITHDRAWN
 
 COURSE_GRADE_LABEL = "Slutbetyg"
 
@@ -83,7 +84,7 @@ class CourseData:
         result = decision.result
         grade, date = result.grade, result.date
         graders = tuple(self.people.get(g, str(g)) for g in result.grader_ids)
-        if decision.status == "withdrawn":  # show what was exported, for handling in Ladok
+        if decision.status == WITHDRAWN:  # show what was exported, for handling in Ladok
             previous = student.ledger[result.code]
             grade, date = previous.grade, dt.date.fromisoformat(previous.exam_date)
             graders = previous.graders
@@ -127,7 +128,3 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
         latest = latest_versions(ledger.get(user_id, []))
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
                           plan_student(course, outcome, latest, now), ledger.get(user_id, []))
-
-
-__all__ = ["CourseData", "StudentView", "components", "identity_of", "load_students",
-           "person_text"]

@@ -13,6 +13,7 @@ from . import jobs
 from .db import Store
 from .models import Job
 from .settings import Settings
+from .status import EXPORT, FULL, MANUAL, RESYNC
 
 log = logging.getLogger(__name__)
 RENEW_SECONDS = 20
@@ -35,7 +36,7 @@ def redact(text: str, settings: Settings) -> str:
 def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
     from .resync import resync_course
 
-    return resync_course(store, settings, job.course_id, mode=params.get("mode", "full"),
+    return resync_course(store, settings, job.course_id, mode=params.get("mode", FULL),
                          progress=progress)
 
 
@@ -45,12 +46,12 @@ def _export(store: Store, settings: Settings, job: Job, params: dict, progress) 
 
     for warning in prepare_export(store, settings, job.course_id):
         log.warning("before export: %s", warning)
-    summary = run_export(store, settings, course_id=job.course_id, trigger="manual",
+    summary = run_export(store, settings, course_id=job.course_id, trigger=MANUAL,
                          job_id=job.id, progress=progress)
     return {"run": summary.run_id, **summary.counts, "files": summary.files}
 
 
-HANDLERS: dict[str, Callable[..., dict[str, Any]]] = {"resync": _resync, "export": _export}
+HANDLERS: dict[str, Callable[..., dict[str, Any]]] = {RESYNC: _resync, EXPORT: _export}
 
 
 def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:

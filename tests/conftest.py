@@ -13,9 +13,10 @@ from sqlalchemy import create_engine, text
 
 from plugin import create_app
 from plugin.db import Store, normalise_url
+from plugin.ingest import apply_pending
 from plugin.migrate import upgrade
 from plugin.settings import load_settings
-from plugin.simulate import demo_course_toml
+from tests.helpers import course_toml
 
 POSTGRES_ENV = "CANVAS_LADOK_TEST_POSTGRES_URL"
 # Canvas's documentation payloads, copied verbatim (see tests/fixtures/README.md).
@@ -25,7 +26,7 @@ WEBHOOK_TOKEN = "test-webhook-token"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ADMIN_TOKEN = "test-admin-token"
 
-COURSE_TOML = '[canvas]\nurl = "https://canvas.example.edu"\n' + demo_course_toml(
+COURSE_TOML = '[canvas]\nurl = "https://canvas.example.edu"\n' + course_toml(
     start="2019-09-01", extra='assignments = { "355" = "kmom01" }') + """
 [[courses]]
 canvas_id = 1279362
@@ -137,6 +138,19 @@ def post_event(client, event: dict | bytes, token: str = WEBHOOK_TOKEN):
     data = event if isinstance(event, bytes) else json.dumps(event).encode()
     return client.post(f"/webhooks/canvas?token={token}", data=data,
                        content_type="application/json")
+
+
+@pytest.fixture
+def post_all(client):
+    """Post events to the webhook (each must be answered 202), then apply them to the state
+    as the scheduler process would."""
+
+    def post(events: list[dict]) -> None:
+        for event in events:
+            assert post_event(client, event).status_code == 202
+        apply_pending(client.application.extensions["canvas_ladok"].store)
+
+    return post
 
 
 @pytest.fixture

@@ -7,16 +7,12 @@ import datetime as dt
 import pytest
 
 from plugin.export_run import run_export
-from plugin.simulate import demo_term, grade_event
+from plugin.live_events import grade_event
 from plugin.worker import run_pending
 from tests.conftest import ADMIN_TOKEN, post_event
+from tests.helpers import term
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def post_term(client, students=3):
-    for event in demo_term(students=students):
-        assert post_event(client, event).status_code == 202
 
 
 def test_resync_returns_the_queued_job_for_the_same_course(client):
@@ -47,8 +43,8 @@ def test_course_not_configured_answers_404_with_reason(client):
     assert response.status_code == 404 and response.json["error"] == "course not configured"
 
 
-def test_export_job_runs_in_the_worker_and_its_files_download(client, app, settings):
-    post_term(client)
+def test_export_job_runs_in_the_worker_and_its_files_download(post_all, client, app, settings):
+    post_all(term(3))
     created = client.post("/api/exports", json={"course": 565}, headers=AUTH)
     assert created.status_code == 201
     store = app.extensions["canvas_ladok"].store
@@ -66,8 +62,8 @@ def test_export_job_runs_in_the_worker_and_its_files_download(client, app, setti
     assert missing.status_code == 404
 
 
-def test_another_instance_serves_a_run_without_local_files(client, app, settings, tmp_path):
-    post_term(client)
+def test_another_instance_serves_a_run_without_local_files(post_all, client, app, settings):
+    post_all(term(3))
     store = app.extensions["canvas_ladok"].store
     run = run_export(store, settings)
     import shutil
@@ -78,29 +74,33 @@ def test_another_instance_serves_a_run_without_local_files(client, app, settings
     assert response.status_code == 200 and "DV1531" in response.data.decode("utf-8-sig")
 
 
-def test_dry_run_answers_200_with_results_and_creates_nothing(client):
-    post_term(client)
+def test_dry_run_answers_200_with_results_and_creates_nothing(post_all, client):
+    post_all(term(3))
     response = client.post("/api/exports", json={"dry_run": True}, headers=AUTH)
     assert response.status_code == 200
     assert response.json["results"] and response.json["counts"]["new"] > 0
     assert client.get("/api/exports", headers=AUTH).json["runs"] == []
 
 
-def test_preview_lists_results_manual_grades_and_unmapped_assignments(client):
-    post_term(client, students=3)
+def test_preview_lists_results_manual_grades_and_unmapped_assignments(post_all, client):
+    post_all(term(3))
     event = grade_event(565, 777, 1001, "G", dt.datetime(2025, 10, 1, tzinfo=dt.UTC),
                         assignment_name="Extra quiz")
     post_event(client, event)
     hidden = grade_event(565, 301, 1003, "G", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), muted=True)
     post_event(client, hidden)
+    waiting = client.get("/api/courses/565/preview", headers=AUTH).json
+    assert waiting["pending_events"] == 2 and waiting["unmapped_assignments"] == []
+    post_all([])  # the scheduler applies the two events
     body = client.get("/api/courses/565/preview", headers=AUTH).json
+    assert body["pending_events"] == 0
     assert {"course": 565, "assignment_id": 777} in body["unmapped_assignments"]
     assert any(m["user_id"] == 1003 for m in body["manual"])
     assert body["results"] and body["withdrawals"] == []
 
 
-def test_student_report_says_why_not_and_where_exported(client, app, settings):
-    post_term(client, students=3)
+def test_student_report_says_why_not_and_where_exported(post_all, client, app, settings):
+    post_all(term(3))
     store = app.extensions["canvas_ladok"].store
     run = run_export(store, settings)
     report = client.get("/api/courses/565/students/1003", headers=AUTH).json

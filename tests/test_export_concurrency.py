@@ -26,7 +26,7 @@ from plugin.db import Store
 from plugin.export_run import RunSummary, run_export
 from plugin.models import Assignment, Dirty, ExportRun, LedgerEntry, Submission, User
 from plugin.settings import Settings
-from plugin.simulate import demo_course_toml
+from tests.helpers import course_toml
 
 PROJECT = Path(__file__).resolve().parents[1]
 COURSE_A, COURSE_B = 565, 566
@@ -46,8 +46,7 @@ def config_text(course_ids: Iterable[int]) -> str:
     """A config of identical courses sharing one ladok_code; course grades go out at once."""
     parts = ['[canvas]\nurl = "https://canvas.example.edu"\n']
     for course_id in course_ids:
-        parts.append(demo_course_toml(course_id, LADOK_CODE,
-                                      extra="final_grade_delay_days = 0"))
+        parts.append(course_toml(course_id, LADOK_CODE, extra="final_grade_delay_days = 0"))
     return "".join(parts)
 
 

@@ -12,7 +12,9 @@ from sqlalchemy import func, select, text
 
 from plugin.canvas_client import CanvasClient, CanvasError
 from plugin.canvas_events import parse
-from plugin.ingest import APPLY_LOCK_KEY, apply_event
+from plugin.db import APPLY_LOCK_KEY
+from plugin.ingest import apply_event
+from plugin.live_events import grade_event
 from plugin.models import Assignment, CourseState, Observation, Submission, User
 from plugin.resync import (
     fill_gaps,
@@ -20,7 +22,6 @@ from plugin.resync import (
     missing_identities,
     resync_course,
 )
-from plugin.simulate import grade_event
 from plugin.state import to_state
 from tests.fake_canvas import NOW, TOKEN, FakeCanvas
 

@@ -6,7 +6,6 @@ import copy
 import io
 import json
 import os
-import sqlite3
 import threading
 import time
 
@@ -18,6 +17,7 @@ from plugin.ingest import apply_pending
 from plugin.models import Assignment, Event, Submission
 from plugin.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
 from tests.conftest import WEBHOOK_TOKEN, load_fixture, post_event
+from tests.helpers import hold_sqlite_write_lock
 
 FIXTURE_NAMES = ["grade_change", "submission_created", "submission_updated", "assignment_updated"]
 
@@ -176,16 +176,6 @@ def test_caliper_envelope_with_metadata_key_is_ignored_not_an_error(client):
     for extra in ({"metadata": {}}, {"metadata": {"event_name": "x"}, "body": []}):
         response = post_event(client, {"data": [], **extra})
         assert response.status_code == 202 and response.json == {"status": "ignored"}
-
-
-def hold_sqlite_write_lock(app):
-    """Another connection's open write transaction (SQLite only; None on PostgreSQL)."""
-    store = app.extensions["canvas_ladok"].store
-    if not store.sqlite:
-        return None
-    blocker = sqlite3.connect(store.sqlite_file, isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")
-    return blocker
 
 
 def test_database_lock_timeout_answers_503_with_retry_after(client, app, monkeypatch):

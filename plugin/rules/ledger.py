@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from plugin.rules.grades import same_grade
 from plugin.rules.results import ComponentResult, StudentOutcome, exportable
 from plugin.settings import CourseConfig
+from plugin.status import CORRECTION, NEW, WITHDRAWN
 
-NEW, CORRECTION, WITHDRAWN = "new", "correction", "withdrawn"
 ACTIVE = (NEW, CORRECTION)
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from .. import jobs
 from ..export_run import materialise, run_export, run_folder
 from ..extensions import services
-from ..ingest import apply_pending
 from ..models import ExportRun, Job
+from ..status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
 from .admin_auth import check_admin_token
 from .errors import error
 from .student_view import student_report
@@ -49,10 +49,10 @@ def _configured(canvas_id: int):
 def resync(canvas_id: int):
     """Queue a re-sync of the course (or return the one already queued or running)."""
     _configured(canvas_id)
-    mode = _json_body().get("mode", "full")
-    if mode not in ("full", "incremental"):
+    mode = _json_body().get("mode", FULL)
+    if mode not in SYNC_MODES:
         return error(400, 'mode must be "full" or "incremental"')
-    job_id, _ = jobs.enqueue(services().store, "resync", canvas_id, {"mode": mode})
+    job_id, _ = jobs.enqueue(services().store, RESYNC, canvas_id, {"mode": mode})
     return jsonify(job=job_id), 202
 
 
@@ -86,11 +86,11 @@ def line_json(line) -> dict:
 
 
 def summary_json(summary) -> dict:
-    """A dry run's results as JSON."""
+    """A dry run's results as JSON; `pending_events` received but not yet in the results."""
     return {
         "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
         "held_back": summary.held_back, "waiting": summary.waiting,
-        "manual": summary.manual,
+        "manual": summary.manual, "pending_events": summary.pending_events,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
     }
@@ -104,8 +104,8 @@ def create_export():
     if dry_run:
         return jsonify(summary_json(run_export(svc.store, svc.settings, course_id=course,
                                                dry_run=True)))
-    job_id, _ = jobs.enqueue(svc.store, "export", course)
-    return jsonify(job=job_id, state=jobs.QUEUED, run=None), 201
+    job_id, _ = jobs.enqueue(svc.store, EXPORT, course)
+    return jsonify(job=job_id, state=QUEUED, run=None), 201
 
 
 def run_json(run: ExportRun) -> dict:
@@ -154,13 +154,14 @@ def get_export_file(run_id: int, name: str):
 
 @bp.get(f"/courses/<{ID}:canvas_id>/preview")
 def preview(canvas_id: int):
-    """What an export would write now for the course, and what holds results back."""
+    """What an export would write now for the course, and what holds results back (a read:
+    events not yet applied are counted, not applied)."""
     _configured(canvas_id)
     svc = services()
     summary = run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True,
                          everyone=True)
     body = summary_json(summary)
-    body["withdrawals"] = [r for r in body["results"] if r["status"] == "withdrawn"]
+    body["withdrawals"] = [r for r in body["results"] if r["status"] == WITHDRAWN]
     return jsonify(body)
 
 
@@ -169,7 +170,6 @@ def student(canvas_id: int, user_id: int):
     """Each moment, module and the course grade: earned or why not, and where exported."""
     course = _configured(canvas_id)
     svc = services()
-    apply_pending(svc.store)
     report = student_report(svc.store, svc.settings, course, user_id)
     if report is None:
         abort(404, "no grades stored for this student in this course")

@@ -12,6 +12,7 @@ from ..clock import utcnow
 from ..extensions import services
 from ..ingest import oldest_pending
 from ..models import Job
+from ..status import QUEUED
 
 bp = Blueprint("health", __name__)
 QUEUE_WAIT_LIMIT = dt.timedelta(minutes=5)
@@ -23,7 +24,7 @@ def healthz():
     try:
         with services().store.read() as session:
             session.execute(text("SELECT 1"))
-            oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == "queued"))
+            oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == QUEUED))
             unapplied = oldest_pending(session)
     except Exception as exc:  # any database failure means unhealthy, whatever its type
         return jsonify(status="unavailable", error=type(exc).__name__), 503

@@ -9,10 +9,12 @@ from sqlalchemy import select
 
 from ..clock import iso, utcnow
 from ..db import Store
+from ..ingest import pending_events
 from ..models import Submission
-from ..rules.ledger import WITHDRAWN, Decision
+from ..rules.ledger import Decision
 from ..rules.results import ComponentResult, exportable, label
 from ..settings import CourseConfig, Settings
+from ..status import NEW, WITHDRAWN
 from ..student_data import CourseData, StudentView, identity_of, load_students
 
 WAITING = "waiting for module attestation"
@@ -41,7 +43,7 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
     if latest is not None and latest.status == WITHDRAWN and not exportable(result):
         return "withdrawn — handle in Ladok"
     if decision is not None:
-        what = "new result" if decision.status == "new" else "correction"
+        what = "new result" if decision.status == NEW else "correction"
         held = " (held back: no student identity)" if not identity else ""
         return f"{what} for the next export{held}"
     if latest is not None:
@@ -61,7 +63,10 @@ def _component(result: ComponentResult, student: StudentView, due, identity) -> 
 
 def student_report(store: Store, settings: Settings, course: CourseConfig,
                    user_id: int) -> dict[str, Any] | None:
-    """The report for one student, or None when nothing is stored for them in the course."""
+    """The report for one student, or None when nothing is stored for them in the course.
+
+    Only reads: events not yet applied are counted in `pending_events`, not applied.
+    """
     now = utcnow()
     with store.read() as session:
         if session.scalar(select(Submission.user_id).where(
@@ -70,6 +75,7 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
             return None
         data = CourseData.load(session, settings, course)
         student = next(load_students(session, data, [user_id], now))
+        pending = pending_events(session, course.canvas_id)
     identity = identity_of(student.user, settings.student_id_field)
     due = student.plan.course_grade_due
     outcome = student.outcome
@@ -87,4 +93,5 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
                          if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
         "manual": list(outcome.manual),
+        "pending_events": pending,
     }

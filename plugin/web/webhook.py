@@ -1,4 +1,7 @@
-"""POST /webhooks/canvas: verify, store durably, deduplicate and apply one Canvas event."""
+"""POST /webhooks/canvas: verify, store durably and deduplicate one Canvas event.
+
+The event is applied to the grade state later, by the scheduler process (see ingest).
+"""
 
 from __future__ import annotations
 
