@@ -62,6 +62,8 @@ def decode(raw: bytes) -> dict:
         obj = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        raise MalformedEvent("body holds a number too long to read") from None
     except RecursionError:
         raise MalformedEvent("body is nested too deeply") from None
     if is_canvas_event(obj) or (isinstance(obj, dict) and isinstance(obj.get("data"), list)):

@@ -126,6 +126,15 @@ class Store:
         _make_sqlite_transactional(engine, synchronous)
         return engine
 
+    def check_file(self, connection: Connection) -> None:
+        """Raise FileReplaced (and drop the connection) when, on SQLite, the file at the
+        configured path is not the one `connection` has open: deleted, or replaced."""
+        if self.sqlite_file is None:
+            return
+        if connection.connection.info.get("file_id") != file_id(self.sqlite_file):
+            connection.invalidate()
+            raise FileReplaced(self.sqlite_file)
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading (rolled back at the end)."""
@@ -167,6 +176,23 @@ def _ensure_parent(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def file_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` now, or None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class FileReplaced(OperationalError):
+    """The SQLite file at the configured path is not the one this connection has open."""
+
+    def __init__(self, path: str):
+        super().__init__("(file check)", {}, sqlite3.OperationalError(
+            f"the database file {path} was removed or replaced while open"))
+
+
 def sqlite_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
     """WAL, the configured durability, a busy timeout and foreign keys, on one connection."""
     cursor = conn.cursor()
@@ -180,10 +206,14 @@ def sqlite_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
 def _make_sqlite_transactional(engine: Engine, synchronous: str) -> None:
     # pysqlite's own transaction handling starts transactions late and never for reads;
     # take over BEGIN so a writer locks at its start and cannot fail on upgrade later.
+    path = sqlite_path(str(engine.url))
+
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: sqlite3.Connection, _record) -> None:
+    def _on_connect(dbapi_conn: sqlite3.Connection, record) -> None:
         dbapi_conn.isolation_level = None
         sqlite_pragmas(dbapi_conn, synchronous)
+        if path:  # which file this connection opened, for check_file
+            record.info["file_id"] = file_id(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:

@@ -11,7 +11,6 @@ import contextlib
 import csv
 import datetime
 import os
-import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from .rules.text import has_control
 
 __all__ = [
     "CORRECTIONS_TSV",
@@ -65,10 +66,6 @@ HEADERS = (
 _COLUMN_WIDTHS = (16, 30, 10, 12, 30, 14, 8, 18, 40, 28, 20)
 _SHEET_TITLE = "Resultat"
 
-# Characters that would split a line for `ladok report` (csv.reader over a text stream) or for
-# line-oriented tools: ASCII control characters (tab, CR, LF, ...), NEL and the Unicode
-# line/paragraph separators.
-_BREAKING_CHARS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 # Spreadsheet formula injection: a cell starting with one of these may be run as a formula
 # when the CSV is opened in a spreadsheet, so such text gets a leading single quote.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -110,7 +107,7 @@ def _check_field(name: str, value: object) -> None:
         raise TypeError(f"{name} must be text, got {type(value).__name__}: {value!r}")
     if not value.strip():
         raise ValueError(f"{name} is empty")
-    if _BREAKING_CHARS.search(value):
+    if has_control(value):
         raise ValueError(f"{name} contains a tab, newline or control character: {value!r}")
 
 
