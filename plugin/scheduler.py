@@ -136,14 +136,20 @@ def run_scheduler(settings: Settings, store: Store) -> None:
     """Run until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not every 2-second poll
-    beat(store)
-    recover(store, settings)
     scheduler = build(store, settings)
+
+    def _stop(*_) -> None:
+        if not scheduler.running:  # still recovering: nothing to finish
+            raise SystemExit(0)
+        scheduler.shutdown(wait=False)
+
     # On SIGTERM stop taking work; a job already running finishes before the process exits.
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    log.info("scheduler started: export at %r in %s", settings.export_schedule,
-             settings.timezone)
+    signal.signal(signal.SIGTERM, _stop)
     try:
+        recover(store, settings)
+        beat(store)  # the first beat says: recovered, taking work
+        log.info("scheduler started: export at %r in %s", settings.export_schedule,
+                 settings.timezone)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
