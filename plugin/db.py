@@ -171,9 +171,21 @@ def sqlite_path(url: str) -> str | None:
 
 
 def _ensure_parent(url: str) -> None:
+    """The database's folder (owner-only when created here) and its files, owner-only."""
     path = sqlite_path(url)
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only_sqlite(path)
+
+
+def owner_only_sqlite(path: str) -> None:
+    """Create the SQLite file owner-only (0600), whatever the umask, and make an existing
+    one and its -wal and -shm so: they hold names and personnummer. SQLite gives the -wal
+    and -shm files it creates the database file's mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(name, 0o600)
 
 
 def file_id(path: str) -> tuple[int, int] | None:

@@ -63,6 +63,8 @@ HEADERS = (
     "Status",
     "Canvas-användar-id",
 )
+# The files hold names and personnummer: owner-only, whatever the umask (which only removes).
+OWNER_DIR, OWNER_FILE = 0o700, 0o600
 _COLUMN_WIDTHS = (16, 30, 10, 12, 30, 14, 8, 18, 40, 28, 20)
 _SHEET_TITLE = "Resultat"
 
@@ -200,6 +202,11 @@ def _check_run_id(run_id: str | int) -> str:
     return name
 
 
+def _owner_only(path: str, flags: int) -> int:
+    """Open a new file readable by its owner alone (0600), whatever the umask."""
+    return os.open(path, flags, OWNER_FILE)
+
+
 def _fsync_file(path: Path) -> None:
     """Flush a closed file's data to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -294,7 +301,7 @@ class RunFilesWriter:
 
     def _start(self) -> None:
         """Create the temporary folder and open the CSV and XLSX files with their headers."""
-        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self.export_dir.mkdir(mode=OWNER_DIR, parents=True, exist_ok=True)
         self._tmp_dir = self._make_tmp_dir()
         self._csv_file = self._open(CSV_NAME, "utf-8-sig", newline="")
         self._csv_writer = csv.writer(self._csv_file, delimiter=";")
@@ -307,11 +314,11 @@ class RunFilesWriter:
         self._sheet.append(list(HEADERS))
 
     def _make_tmp_dir(self) -> Path:
-        """Create a fresh hidden folder next to the final one (honouring the umask)."""
+        """Create a fresh hidden owner-only folder next to the final one."""
         while True:
             path = self.export_dir / _hidden_name(self.run_id, "tmp")
             try:
-                path.mkdir()
+                path.mkdir(mode=OWNER_DIR)
             except FileExistsError:
                 continue
             return path
@@ -327,7 +334,8 @@ class RunFilesWriter:
     def _open(self, name: str, encoding: str, newline: str) -> TextIO:
         """Open a new text file in the temporary folder, closed with the writer."""
         path = self._tmp_dir / name
-        return self._files.enter_context(open(path, "w", encoding=encoding, newline=newline))
+        return self._files.enter_context(open(path, "w", encoding=encoding, newline=newline,
+                                              opener=_owner_only))
 
     def _finish_files(self) -> list[str]:
         """Close and fsync every file and the temporary folder; return the file names."""
@@ -336,7 +344,8 @@ class RunFilesWriter:
             handle.flush()
             os.fsync(handle.fileno())
         self._close_handles()
-        self._workbook.save(self._tmp_dir / XLSX_NAME)
+        os.close(_owner_only(str(self._tmp_dir / XLSX_NAME), os.O_WRONLY | os.O_CREAT))
+        self._workbook.save(self._tmp_dir / XLSX_NAME)  # into the owner-only file
         self._workbook = self._sheet = None
         _fsync_file(self._tmp_dir / XLSX_NAME)
         _fsync_dir(self._tmp_dir)
