@@ -177,8 +177,8 @@ def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator:
     """Start servers on the test database; any left running are killed at the end."""
     started: list[WebServer] = []
 
-    def start() -> WebServer:
-        server = WebServer(server_env, tmp_path / "server.log")
+    def start(command: str = "web") -> WebServer:
+        server = WebServer(server_env, tmp_path / "server.log", command)
         started.append(server)
         server.wait_ready()
         return server

@@ -7,10 +7,14 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
+import requests
 from sqlalchemy import insert
 
 from plugin import heartbeat
@@ -175,3 +179,43 @@ def test_supervisor_restarts_a_process_that_exits_and_logs_it(caplog):
         supervisor.stop()
     assert supervisor.restarts >= 3 and set(exits) == {3}
     assert "scheduler process exited with status 3: restarting" in caplog.text
+
+
+def _children(pid: int, needle: str) -> list[int]:
+    """Processes whose parent is `pid` and whose command line holds `needle`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue  # ended while being looked at
+        if ppid == pid and needle in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait(condition, what: str, timeout: float = 60.0):
+    """Poll `condition()` until it gives something true; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s"
+        time.sleep(0.1)
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_restarts_a_scheduler_that_dies_and_healthz_says_degraded_meanwhile(
+        start_server):
+    server = start_server("serve")
+    health = lambda: requests.get(f"{server.url}/healthz", timeout=10).json()  # noqa: E731
+    _wait(lambda: health()["status"] == "ok", "the scheduler's first heartbeat")
+    [scheduler] = _wait(lambda: _children(server.process.pid, "plugin scheduler"),
+                        "a scheduler process")
+    os.kill(scheduler, signal.SIGKILL)
+    _wait(lambda: health()["status"] == "degraded", "/healthz saying degraded")
+    _wait(lambda: [p for p in _children(server.process.pid, "plugin scheduler")
+                   if p != scheduler], "a new scheduler process")
+    _wait(lambda: health()["status"] == "ok", "the new scheduler's heartbeat")
+    assert "scheduler process exited with status -9: restarting" in server.tail()
