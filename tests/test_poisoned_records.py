@@ -219,3 +219,25 @@ def test_serve_restarts_a_scheduler_that_dies_and_healthz_says_degraded_meanwhil
                    if p != scheduler], "a new scheduler process")
     _wait(lambda: health()["status"] == "ok", "the new scheduler's heartbeat")
     assert "scheduler process exited with status -9: restarting" in server.tail()
+
+
+def test_an_export_job_whose_files_fail_is_failed_and_its_files_written_later(
+        client, store, settings, monkeypatch):
+    from plugin import jobs, worker
+    from plugin.export_writers import RunFilesWriter
+    from plugin.models import Job
+
+    _post_all(client, demo_term(students=2))
+    real_publish = RunFilesWriter.publish
+    monkeypatch.setattr(RunFilesWriter, "publish", lambda self: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    job_id, _ = jobs.enqueue(store, "export", None)
+    assert worker.run_pending(store, settings) == 1
+    with store.read() as session:
+        job = session.get(Job, job_id)
+        run_id = session.query(ExportRun.id).scalar()
+    assert job.state == "failed" and f"run {run_id} is recorded" in job.error
+    assert not run_folder(settings, run_id).exists()
+    monkeypatch.setattr(RunFilesWriter, "publish", real_publish)
+    recover(store, settings)
+    assert len(_read(settings, run_id)) == 5
