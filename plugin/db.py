@@ -182,7 +182,8 @@ def owner_only_sqlite(path: str) -> None:
     """Create the SQLite file owner-only (0600), whatever the umask, and make an existing
     one and its -wal and -shm so: they hold names and personnummer. SQLite gives the -wal
     and -shm files it creates the database file's mode."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    with contextlib.suppress(PermissionError):  # SQLite then says what it cannot do
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     for name in (path, path + "-wal", path + "-shm"):
         with contextlib.suppress(FileNotFoundError, PermissionError):
             os.chmod(name, 0o600)
