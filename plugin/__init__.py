@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .settings import Settings, load_settings
 
@@ -22,6 +23,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings = load_settings(config.pop("CONFIG_PATH", None))
     app.config.update(config)
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook answers 413 itself, with JSON
+    if settings.trusted_proxies:  # X-Forwarded-* from that many proxies in front
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,
+                                x_prefix=n)
     extensions.init_app(app, settings)
     errors.register(app)
     app.register_blueprint(webhook.bp)

@@ -13,6 +13,7 @@ from .rules.submission import UNSET, Observation
 
 SHARD_FACTOR = 10**13
 MAX_ID = 2**63 - 1  # what a BIGINT column holds
+MAX_INT_DIGITS = 4300  # Python's own limit on converting decimal text to int
 GRADE_EVENTS = {"grade_change", "submission_created", "submission_updated"}
 ASSIGNMENT_EVENTS = {"assignment_created", "assignment_updated"}
 ENROLLMENT_PREFIX = "enrollment_"
@@ -56,10 +57,16 @@ def clean_text(value: Any, limit: int) -> str | None:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def _integer(digits: str) -> int | str:
+    """A JSON integer; one too long for Python to convert (over 4300 digits) stays text, so
+    the event is still stored (such an id is out of range and the event ignored)."""
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else digits
+
+
 def decode(raw: bytes) -> dict:
     """The JSON object of a request body, or MalformedEvent naming what is wrong."""
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw, parse_int=_integer)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
     except RecursionError:
@@ -96,6 +103,8 @@ def parse_id(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        if len(value.strip().lstrip("0")) > len(str(MAX_ID)):
+            return None  # out of range, and too long to convert cheaply (or at all)
         value = int(value.strip())
     if isinstance(value, int):
         return value if 0 <= value <= MAX_ID else None

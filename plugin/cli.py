@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import logging
 import sys
 
 import click
@@ -75,17 +75,22 @@ def web(bind: str) -> None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
 def serve(bind: str) -> None:
     """Run the web server and the scheduler (embedded SQLite by default)."""
+    from . import heartbeat
+    from .supervisor import Supervisor
+
     settings = load_or_exit()
-    open_store(settings).dispose()  # before the scheduler starts on the same database
-    scheduler = subprocess.Popen([sys.executable, "-m", "plugin", "scheduler"])
+    store = open_store(settings)  # migrated before the scheduler starts on the same database
+    store.dispose()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # /healthz says degraded from the moment the scheduler exits until it beats again.
+    scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"],
+                           on_exit=lambda _code: heartbeat.mark_stopped(store))
+    scheduler.start()
     try:
         _web(bind, settings)
     finally:
-        scheduler.terminate()
-        try:
-            scheduler.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            scheduler.kill()
+        scheduler.stop()
+        store.dispose()
 
 
 @main.command()
@@ -129,7 +134,7 @@ def _print_summary(summary) -> None:
               help="Write the files of an earlier run again from the ledger.")
 def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
     """Run an export now (synchronously) and print a summary table."""
-    from .export_run import materialise, run_export
+    from .export_run import FilesNotWritten, materialise, run_export
 
     settings = load_or_exit()
     if course is not None and settings.course(course) is None:
@@ -154,8 +159,11 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
             else:  # the end of the run
                 bar.update(bar.length - bar.pos)
 
-        summary = run_export(store, settings, course_id=course, dry_run=dry_run,
-                             trigger=CLI, progress=progress)
+        try:
+            summary = run_export(store, settings, course_id=course, dry_run=dry_run,
+                                 trigger=CLI, progress=progress)
+        except FilesNotWritten as exc:
+            raise click.ClickException(str(exc)) from None
     _print_summary(summary)
     if summary.files:
         from .export_run import run_folder

@@ -130,6 +130,15 @@ class Store:
         _make_sqlite_transactional(engine, synchronous)
         return engine
 
+    def check_file(self, connection: Connection) -> None:
+        """Raise FileReplaced (and drop the connection) when, on SQLite, the file at the
+        configured path is not the one `connection` has open: deleted, or replaced."""
+        if self.sqlite_file is None:
+            return
+        if connection.connection.info.get("file_id") != file_id(self.sqlite_file):
+            connection.invalidate()
+            raise FileReplaced(self.sqlite_file)
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading (rolled back at the end)."""
@@ -180,9 +189,39 @@ def sqlite_path(url: str) -> str | None:
 
 
 def _ensure_parent(url: str) -> None:
+    """The database's folder (owner-only when created here) and its files, owner-only."""
     path = sqlite_path(url)
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner_only_sqlite(path)
+
+
+def owner_only_sqlite(path: str) -> None:
+    """Create the SQLite file owner-only (0600), whatever the umask, and make an existing
+    one and its -wal and -shm so: they hold names and personnummer. SQLite gives the -wal
+    and -shm files it creates the database file's mode."""
+    with contextlib.suppress(PermissionError):  # SQLite then says what it cannot do
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(name, 0o600)
+
+
+def file_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` now, or None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class FileReplaced(OperationalError):
+    """The SQLite file at the configured path is not the one this connection has open."""
+
+    def __init__(self, path: str):
+        super().__init__("(file check)", {}, sqlite3.OperationalError(
+            f"the database file {path} was removed or replaced while open"))
 
 
 def sqlite_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -198,10 +237,14 @@ def sqlite_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
 def _make_sqlite_transactional(engine: Engine, synchronous: str) -> None:
     # pysqlite's own transaction handling starts transactions late and never for reads;
     # take over BEGIN so a writer locks at its start and cannot fail on upgrade later.
+    path = sqlite_path(str(engine.url))
+
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: sqlite3.Connection, _record) -> None:
+    def _on_connect(dbapi_conn: sqlite3.Connection, record) -> None:
         dbapi_conn.isolation_level = None
         sqlite_pragmas(dbapi_conn, synchronous)
+        if path:  # which file this connection opened, for check_file
+            record.info["file_id"] = file_id(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:

@@ -9,8 +9,10 @@ committed run without its folder, which `materialise` renders again from the dat
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +30,16 @@ from .export_writers import (
     XLSX_NAME,
     ExportLine,
     RunFilesWriter,
+    format_report_line,
 )
 from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
 from .rules.ledger import Decision, StudentPlan
+from .rules.text import spaced
 from .settings import CourseConfig, Settings
 from .status import CORRECTION, MANUAL, NEW, WITHDRAWN
-from .student_data import CourseData, identity_of, load_students
+from .student_data import CourseData, identity_of, identity_problem, load_students
 
+log = logging.getLogger(__name__)
 BATCH = 500
 
 
@@ -60,6 +65,20 @@ class RunSummary:
 
 class AlreadyRan(Exception):
     """The scheduled run of this local date was claimed by another run."""
+
+
+class FilesNotWritten(Exception):
+    """A committed run whose files could not be rendered (they are retried later)."""
+
+    def __init__(self, run_id: int, exc: BaseException):
+        super().__init__(f"run {run_id} is recorded but its files could not be written "
+                         f"({reason(exc)}); they are written again at the next attempt")
+        self.run_id = run_id
+
+
+def reason(exc: BaseException) -> str:
+    """An error's type and message up to its first colon: the field, never its value."""
+    return f"{type(exc).__name__}: {str(exc).split(':')[0]}"
 
 
 def run_export(store: Store, settings: Settings, *, course_id: int | None = None,
@@ -99,7 +118,11 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
             return summary
         run.counts = json.dumps(summary.counts)
         run.files = json.dumps(summary.files)
-    materialise(store, settings, summary.run_id)
+    try:
+        materialise(store, settings, summary.run_id)
+    except Exception as exc:  # the run stands; its files are retried (materialise_missing)
+        log.error("export run %s: files not written: %s", summary.run_id, reason(exc))
+        raise FilesNotWritten(summary.run_id, exc) from exc
     if progress:
         progress({"run": summary.run_id, **summary.counts})
     return summary
@@ -192,21 +215,39 @@ def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.dateti
                                 "name": student.name, "course_grade_due": due.isoformat()})
     if not plan.decisions:
         return DONE if due is None else due
-    field_name = data.settings.student_id_field
-    identity = identity_of(student.user, field_name)
-    if not identity:
+    identity = identity_of(student.user, data.settings.student_id_field)
+    problem = identity_problem(student.user, data.settings.student_id_field)
+    lines = [] if problem else [_fit_line(data.line(student, identity, d)) for d in plan.decisions]
+    problem = problem or next(filter(None, map(_unwritable, lines)), None)
+    if problem:
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
-                                  "name": student.name, "reason": f"no {field_name}"})
+                                  "name": spaced(student.name), "reason": problem})
         summary.counts["held_back"] = summary.counts.get("held_back", 0) + 1
         return None
-    for decision in plan.decisions:
-        line = data.line(student, identity, decision)
+    for decision, line in zip(plan.decisions, lines, strict=True):
         summary.counts[decision.status] = summary.counts.get(decision.status, 0) + 1
         if run is None:
             summary.lines.append(line)
         else:
             rows.append(_ledger_row(data, student.user_id, decision, line, run, now))
     return DONE if due is None else due
+
+
+def _fit_line(line: ExportLine) -> ExportLine:
+    """The line with control characters in the name, module name and graders as spaces."""
+    return dataclasses.replace(
+        line, student_name=spaced(line.student_name), component_name=spaced(line.component_name),
+        graders=tuple(spaced(g) for g in line.graders))
+
+
+def _unwritable(line: ExportLine) -> str | None:
+    """Why the line cannot be written to the export files (checked before recording it)."""
+    try:
+        format_report_line(line)
+    except (ValueError, TypeError) as exc:
+        # The message names the field; its value (a personnummer, say) stays out of it.
+        return f"{line.component_code}: cannot be written to the report: {reason(exc)}"
+    return None
 
 
 def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
@@ -311,7 +352,12 @@ def materialise_missing(store: Store, settings: Settings) -> list[int]:
         ids = session.scalars(select(ExportRun.id).where(ExportRun.files != "[]")).all()
     done = []
     for run_id in ids:
-        if not run_folder(settings, run_id).is_dir():
+        if run_folder(settings, run_id).is_dir():
+            continue
+        try:
             materialise(store, settings, run_id)
-            done.append(run_id)
+        except Exception as exc:  # one run's files must not stop the others or the caller
+            log.error("export run %s: files not written: %s", run_id, reason(exc))
+            continue
+        done.append(run_id)
     return done

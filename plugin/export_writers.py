@@ -11,7 +11,6 @@ import contextlib
 import csv
 import datetime
 import os
-import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from .rules.text import has_control
 from .status import CORRECTION, NEW, WITHDRAWN
 
 __all__ = [
@@ -64,13 +64,11 @@ HEADERS = (
     "Status",
     "Canvas-användar-id",
 )
+# The files hold names and personnummer: owner-only, whatever the umask (which only removes).
+OWNER_DIR, OWNER_FILE = 0o700, 0o600
 _COLUMN_WIDTHS = (16, 30, 10, 12, 30, 14, 8, 18, 40, 28, 20)
 _SHEET_TITLE = "Resultat"
 
-# Characters that would split a line for `ladok report` (csv.reader over a text stream) or for
-# line-oriented tools: ASCII control characters (tab, CR, LF, ...), NEL and the Unicode
-# line/paragraph separators.
-_BREAKING_CHARS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
 # Spreadsheet formula injection: a cell starting with one of these may be run as a formula
 # when the CSV is opened in a spreadsheet, so such text gets a leading single quote.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -112,7 +110,7 @@ def _check_field(name: str, value: object) -> None:
         raise TypeError(f"{name} must be text, got {type(value).__name__}: {value!r}")
     if not value.strip():
         raise ValueError(f"{name} is empty")
-    if _BREAKING_CHARS.search(value):
+    if has_control(value):
         raise ValueError(f"{name} contains a tab, newline or control character: {value!r}")
 
 
@@ -203,6 +201,11 @@ def _check_run_id(run_id: str | int) -> str:
     if not name or name.startswith(".") or any(c in name for c in "/\\\x00"):
         raise ValueError(f"run id cannot be used as a folder name: {run_id!r}")
     return name
+
+
+def _owner_only(path: str, flags: int) -> int:
+    """Open a new file readable by its owner alone (0600), whatever the umask."""
+    return os.open(path, flags, OWNER_FILE)
 
 
 def _fsync_file(path: Path) -> None:
@@ -299,7 +302,7 @@ class RunFilesWriter:
 
     def _start(self) -> None:
         """Create the temporary folder and open the CSV and XLSX files with their headers."""
-        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self.export_dir.mkdir(mode=OWNER_DIR, parents=True, exist_ok=True)
         self._tmp_dir = self._make_tmp_dir()
         self._csv_file = self._open(CSV_NAME, "utf-8-sig", newline="")
         self._csv_writer = csv.writer(self._csv_file, delimiter=";")
@@ -312,11 +315,11 @@ class RunFilesWriter:
         self._sheet.append(list(HEADERS))
 
     def _make_tmp_dir(self) -> Path:
-        """Create a fresh hidden folder next to the final one (honouring the umask)."""
+        """Create a fresh hidden owner-only folder next to the final one."""
         while True:
             path = self.export_dir / _hidden_name(self.run_id, "tmp")
             try:
-                path.mkdir()
+                path.mkdir(mode=OWNER_DIR)
             except FileExistsError:
                 continue
             return path
@@ -332,7 +335,8 @@ class RunFilesWriter:
     def _open(self, name: str, encoding: str, newline: str) -> TextIO:
         """Open a new text file in the temporary folder, closed with the writer."""
         path = self._tmp_dir / name
-        return self._files.enter_context(open(path, "w", encoding=encoding, newline=newline))
+        return self._files.enter_context(open(path, "w", encoding=encoding, newline=newline,
+                                              opener=_owner_only))
 
     def _finish_files(self) -> list[str]:
         """Close and fsync every file and the temporary folder; return the file names."""
@@ -341,7 +345,8 @@ class RunFilesWriter:
             handle.flush()
             os.fsync(handle.fileno())
         self._close_handles()
-        self._workbook.save(self._tmp_dir / XLSX_NAME)
+        os.close(_owner_only(str(self._tmp_dir / XLSX_NAME), os.O_WRONLY | os.O_CREAT))
+        self._workbook.save(self._tmp_dir / XLSX_NAME)  # into the owner-only file
         self._workbook = self._sheet = None
         _fsync_file(self._tmp_dir / XLSX_NAME)
         _fsync_dir(self._tmp_dir)

@@ -223,3 +223,11 @@ class LedgerEntry(Base):
         UniqueConstraint("user_id", "ladok_code", "component_code", "version"),
         Index("ix_ledger_key", "ladok_code", "user_id", "component_code"),
     )
+
+
+class Marker(Base):
+    """Small facts the processes share by key: the scheduler's heartbeat, the health probe."""
+
+    __tablename__ = "kv"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)

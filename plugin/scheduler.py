@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
-from . import worker
+from . import heartbeat, worker
 from .clock import utcnow
 from .db import Store
-from .export_run import AlreadyRan, materialise_missing, run_export
+from .export_run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
 from .ingest import apply_pending
 from .models import CourseState, ExportRun
 from .settings import Settings, cron_trigger
@@ -27,7 +27,7 @@ POLL_SECONDS = 2
 APPLY_SECONDS = 1
 FULL_SYNC_EVERY = dt.timedelta(days=7)
 STALE_TEMP = dt.timedelta(hours=6)
-
+RECOVER_SECONDS = 300
 
 
 def last_scheduled_run(store: Store) -> dt.datetime | None:
@@ -78,6 +78,8 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
     except AlreadyRan:
         log.info("scheduled export of %s claimed by another scheduler", local_date)
         return None
+    except FilesNotWritten as exc:  # logged by the run; recover() writes them later
+        return exc.run_id
     log.info("scheduled export run %s: %s files=%s", summary.run_id, summary.counts or
              "nothing new", summary.files)
     return summary.run_id
@@ -102,6 +104,14 @@ def recover(store: Store, settings: Settings) -> None:
     clean_stale_temp(settings)
 
 
+def beat(store: Store) -> None:
+    """Tell the web side the scheduler is alive; a missed beat is logged, not fatal."""
+    try:
+        heartbeat.beat(store)
+    except Exception as exc:  # e.g. the lock held by a long export: the next beat retries
+        log.warning("heartbeat not written: %s", type(exc).__name__)
+
+
 def build(store: Store, settings: Settings) -> BlockingScheduler:
     """The APScheduler 3 scheduler with the job poller and the nightly export."""
     scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
@@ -110,6 +120,10 @@ def build(store: Store, settings: Settings) -> BlockingScheduler:
                       id="apply-events", max_instances=1, coalesce=True)
     scheduler.add_job(worker.run_pending, "interval", seconds=POLL_SECONDS,
                       args=(store, settings, name), id="jobs", max_instances=1, coalesce=True)
+    scheduler.add_job(beat, "interval", seconds=heartbeat.BEAT_SECONDS, args=(store,),
+                      id="heartbeat", max_instances=1, coalesce=True)
+    scheduler.add_job(recover, "interval", seconds=RECOVER_SECONDS, args=(store, settings),
+                      id="recover", max_instances=1, coalesce=True)
     scheduler.add_job(nightly, cron_trigger(settings.export_schedule, settings.timezone),
                       args=(store, settings), id="nightly", max_instances=1, coalesce=True,
                       misfire_grace_time=6 * 3600)
@@ -123,13 +137,20 @@ def run_scheduler(settings: Settings, store: Store) -> None:
     """Run until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not every 2-second poll
-    recover(store, settings)
     scheduler = build(store, settings)
+
+    def _stop(*_) -> None:
+        if not scheduler.running:  # still recovering: nothing to finish
+            raise SystemExit(0)
+        scheduler.shutdown(wait=False)
+
     # On SIGTERM stop taking work; a job already running finishes before the process exits.
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    log.info("scheduler started: export at %r in %s", settings.export_schedule,
-             settings.timezone)
+    signal.signal(signal.SIGTERM, _stop)
     try:
+        recover(store, settings)
+        beat(store)  # the first beat says: recovered, taking work
+        log.info("scheduler started: export at %r in %s", settings.export_schedule,
+                 settings.timezone)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass

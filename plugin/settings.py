@@ -14,6 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from .settings_checks import (
+    MAX_BODY_BYTES_LIMIT,
+    MAX_DELAY_DAYS,
+    MAX_ID,
+    check_code,
+    check_database_url,
+    check_id,
+    check_range,
+    check_webhook_secret,
+)
 from .settings_sections import (
     LtiSettings,
     MailSettings,
@@ -254,6 +264,8 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
     database_url = top.get("database_url") or "sqlite:///instance/canvas-ladok.db"
     in_file = "database_url" in top and "database_url" not in from_env
     database_url = _resolve_sqlite_url(database_url, base if in_file else Path.cwd())
+    check_database_url(problems, database_url)
+    check_webhook_secret(problems, secrets["webhook_secret"])
     export_dir = top.get("export_dir", "instance/exports")
     file_export = "export_dir" in top and "export_dir" not in from_env
     export_dir = str((base if file_export else Path.cwd()) / export_dir)
@@ -308,8 +320,9 @@ def _check_top_values(top: dict[str, Any], problems: _Problems) -> None:
         problems.add("sqlite_synchronous", 'must be "normal" or "full"')
     if top.get("student_id_field", "sis_user_id") not in STUDENT_ID_FIELDS:
         problems.add("student_id_field", f"must be one of {', '.join(STUDENT_ID_FIELDS)}")
-    if "max_body_bytes" in top and top["max_body_bytes"] <= 0:
-        problems.add("max_body_bytes", "must be positive")
+    if "max_body_bytes" in top and not 0 < top["max_body_bytes"] <= MAX_BODY_BYTES_LIMIT:
+        problems.add("max_body_bytes", f"must be between 1 and {MAX_BODY_BYTES_LIMIT}, got "
+                     f"{top['max_body_bytes']}")
     if not 0 <= top.get("trusted_proxies", 0) <= 10:
         problems.add("trusted_proxies", "must be between 0 and 10")
     if "timezone" in top:
@@ -437,6 +450,12 @@ def _course_scalars(
     for key, kind in checks:
         if key in item and _check_type(problems, f"{prefix}.{key}", item[key], kind):
             kw[key] = item[key]
+    if "canvas_id" in kw:
+        check_id(problems, f"{prefix}.canvas_id", kw["canvas_id"])
+    check_code(problems, f"{prefix}.ladok_code", kw.get("ladok_code"))
+    check_range(problems, f"{prefix}.pass_percent", kw.get("pass_percent"), 0, 100)
+    check_range(problems, f"{prefix}.final_grade_delay_days", kw.get("final_grade_delay_days"),
+                0, MAX_DELAY_DAYS)
     if isinstance(kw.get("start"), dt.datetime):
         problems.add(f"{prefix}.start", "must be a date, not a date-time")
     if "ladok_code" in kw and not kw["ladok_code"].strip():
@@ -444,8 +463,6 @@ def _course_scalars(
     kw["timezone"] = kw.get("timezone", default_tz)
     if "timezone" in item:
         _check_timezone(problems, f"{prefix}.timezone", kw["timezone"])
-    if kw.get("final_grade_delay_days", 0) < 0:
-        problems.add(f"{prefix}.final_grade_delay_days", "must be >= 0")
     if "pass_percent" in kw:
         kw["pass_percent"] = float(kw["pass_percent"])
     _course_pattern(kw, prefix, problems)
@@ -483,6 +500,7 @@ def _course_lists(item: dict, prefix: str, kw: dict, problems: _Problems) -> Non
             if grade.upper() not in AF_GRADES[:-1]:
                 problems.add(key, "must be one of A, B, C, D, E, FX")
             elif _check_type(problems, key, percent, (int, float)):
+                check_range(problems, key, percent, 0, 100)
                 out[grade.upper()] = float(percent)
         kw["grade_thresholds"] = out
 
@@ -506,6 +524,9 @@ def _course_assignments(raw: Any, prefix: str, pattern: str, problems: _Problems
         if not str(key).isdigit():
             problems.add(full, "the key must be a Canvas assignment id")
             continue
+        if len(key) > len(str(MAX_ID)) or not check_id(problems, full, int(key)):
+            problems.add(full, "the key is out of range for a Canvas id")
+            continue
         moment = _moment(value, full, pattern, problems)
         if moment is not None:
             out[int(key)] = moment
@@ -523,8 +544,19 @@ def _course_modules(raw: Any, prefix: str, pattern: str, problems: _Problems) ->
         module = _build_module(item, f"{prefix}.modules[{index}]", pattern, problems)
         if module:
             modules.append(module)
-    _check_module_set(modules, prefix, problems)
+    _check_module_set(modules, prefix, problems, _written_moments(raw, pattern))
     return tuple(modules)
+
+
+def _written_moments(raw: list, pattern: str) -> dict[int, Any]:
+    """Each moment number as the file first names it (`"kmom01"`), for messages."""
+    written: dict[int, Any] = {}
+    for item in raw:
+        names = item.get("moments") if isinstance(item, dict) else None
+        for name in names if isinstance(names, list) else []:
+            number = name if isinstance(name, int) else moment_number(pattern, str(name))
+            written.setdefault(number, name)
+    return written
 
 
 def _build_module(item: Any, key: str, pattern: str, problems: _Problems) -> ModuleConfig | None:
@@ -543,6 +575,8 @@ def _build_module(item: Any, key: str, pattern: str, problems: _Problems) -> Mod
     for name in ("code", "credits", "scale", "moments"):
         if name not in item:
             problems.add(f"{key}.{name}", "required")
+    check_code(problems, f"{key}.code", kw.get("code"))
+    check_range(problems, f"{key}.credits", kw.get("credits"), 0, 1000)
     if "scale" in kw and kw["scale"] not in ("GU", "AF"):
         problems.add(f"{key}.scale", 'must be "GU" or "AF"')
     moments = item.get("moments")
@@ -570,13 +604,14 @@ def _module_grade_from(item: dict, key: str, kw: dict, pattern: str, problems: _
     grade_from = tuple(_moment(m, f"{key}.grade_from", pattern, problems) for m in values)
     if not grade_from:
         problems.add(f"{key}.grade_from", "must name at least one moment")
-    for moment in grade_from:
+    for moment, written in zip(grade_from, values, strict=True):
         if moment is not None and moment not in kw["moments"]:
-            problems.add(f"{key}.grade_from", f"moment {moment} is not one of the module's moments")
+            problems.add(f"{key}.grade_from", f"{written!r} is not one of the module's moments")
     kw["grade_from"] = grade_from
 
 
-def _check_module_set(modules: list[ModuleConfig], prefix: str, problems: _Problems) -> None:
+def _check_module_set(modules: list[ModuleConfig], prefix: str, problems: _Problems,
+                      written: dict[int, Any]) -> None:
     codes: set[str] = set()
     owner: dict[int, str] = {}
     for module in modules:
@@ -587,7 +622,8 @@ def _check_module_set(modules: list[ModuleConfig], prefix: str, problems: _Probl
             if moment in owner and owner[moment] != module.code:
                 problems.add(
                     f"{prefix}.modules",
-                    f"moment {moment} belongs to both {owner[moment]!r} and {module.code!r}",
+                    f"{written.get(moment, moment)!r} belongs to both {owner[moment]!r} and "
+                    f"{module.code!r}",
                 )
             owner[moment] = module.code
     finals = [m for m in modules if m.final]

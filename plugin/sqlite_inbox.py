@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .db import SQLITE_BUSY_SECONDS, Store, poll, sqlite_pragmas
+from .db import SQLITE_BUSY_SECONDS, FileReplaced, Store, file_id, poll, sqlite_pragmas
 from .models import Event
 
 COLUMNS = ("content_hash", "webhook_id", "event_name", "event_time", "received_at",
@@ -104,8 +104,19 @@ class SqliteInbox:
             sqlite_pragmas(conn, self.synchronous)
             conn.execute("PRAGMA busy_timeout=0")  # busy is handled by _execute
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-            self._local.conn = conn
+            self._local.conn, self._local.file_id = conn, file_id(self.store.sqlite_file)
         return conn
+
+    def _check_file(self, conn: sqlite3.Connection) -> None:
+        """After a commit: the file at the path must be the one written, or no 202 is given.
+
+        A deleted or replaced file keeps its writers writing into a file nobody will read;
+        the connection is dropped so the next one opens whatever is at the path now.
+        """
+        if file_id(self.store.sqlite_file) != self._local.file_id:
+            self._local.conn = None
+            conn.close()
+            raise FileReplaced(self.store.sqlite_file)
 
     def write(self, group: list, statuses: Callable) -> list[str]:
         """Insert the group's items (with `row` and `parameters`);
@@ -115,6 +126,11 @@ class SqliteInbox:
         a larger group needs a transaction around its statements.
         """
         conn = self._connection()
+        result = self._write(conn, group, statuses)
+        self._check_file(conn)
+        return result
+
+    def _write(self, conn: sqlite3.Connection, group: list, statuses: Callable) -> list[str]:
         try:
             try:
                 if len(group) > ROWS_PER_STATEMENT:

@@ -16,6 +16,7 @@ from .models import Assignment, LedgerEntry, Submission, User
 from .rules.ledger import Decision, Exported, StudentPlan, plan_student
 from .rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from .rules.submission import SubmissionState
+from .rules.text import has_control
 from .settings import CourseConfig, Settings
 from .state import to_state
 from .status import WITHDRAWN
@@ -27,6 +28,16 @@ def identity_of(user: User | None, field_name: str) -> str | None:
     """The student's Ladok identity from the configured Canvas field, if known."""
     value = getattr(user, field_name, None) if user is not None else None
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def identity_problem(user: User | None, field_name: str) -> str | None:
+    """Why the student is held back from export (no usable identity), or None."""
+    identity = identity_of(user, field_name)
+    if identity is None:
+        return f"no {field_name}"
+    if has_control(identity):
+        return f"{field_name} contains a tab, newline or other control character"
+    return None
 
 
 def person_text(user_id: int, user: User | None) -> str:

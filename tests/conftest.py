@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from plugin.ingest import apply_pending
 from plugin.migrate import upgrade
 from plugin.settings import load_settings
 from tests.helpers import course_toml
+from tests.web_server import WebServer
 
 POSTGRES_ENV = "CANVAS_LADOK_TEST_POSTGRES_URL"
 # Canvas's documentation payloads, copied verbatim (see tests/fixtures/README.md).
@@ -164,3 +166,37 @@ def rsps():
 def sleeps() -> list[float]:
     """The waits the client asked for (no real sleeping)."""
     return []
+
+
+@pytest.fixture
+def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a server on the test database, token authentication only."""
+    config = tmp_path / "canvas-ladok.toml"
+    config.write_text(COURSE_TOML)
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANVAS_LADOK_")}
+    env.update({
+        "CANVAS_LADOK_CONFIG": str(config),
+        "CANVAS_LADOK_DATABASE_URL": database_url,
+        "CANVAS_LADOK_EXPORT_DIR": str(tmp_path / "exports"),
+        "CANVAS_LADOK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    })
+    return env
+
+
+@pytest.fixture
+def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator:
+    """Start servers on the test database; any left running are killed at the end."""
+    started: list[WebServer] = []
+
+    def start(command: str = "web") -> WebServer:
+        server = WebServer(server_env, tmp_path / "server.log", command)
+        started.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.kill()

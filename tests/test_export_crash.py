@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.db import Store
-from plugin.export_run import materialise_missing, run_export
+from plugin.export_run import FilesNotWritten, materialise_missing, run_export
 from plugin.export_writers import CSV_NAME, HEADERS, XLSX_NAME, RunFilesWriter
 from plugin.models import CourseState, ExportRun, LedgerEntry
 from plugin.scheduler import recover
@@ -282,9 +282,10 @@ def test_a_run_committed_but_not_published_is_written_by_materialise_missing(
     def crash(self: RunFilesWriter) -> list[str]:
         raise OSError("the process died before publishing")
 
-    with monkeypatch.context() as patch, pytest.raises(OSError):
+    with monkeypatch.context() as patch, pytest.raises(FilesNotWritten) as failed:
         patch.setattr(RunFilesWriter, "publish", crash)
         run_export(store, settings)
+    assert isinstance(failed.value.__cause__, OSError)
 
     export_dir = Path(settings.export_dir)
     (run_id,) = committed_runs_with_rows(store)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from plugin import heartbeat
 from plugin.models import Job
 from tests.conftest import ADMIN_TOKEN, load_fixture, post_event
 
 
-def test_healthz_reports_ok_when_database_answers(client):
+def test_healthz_reports_ok_when_database_answers_and_the_scheduler_beats(client, store):
+    heartbeat.beat(store)
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}
 

@@ -269,7 +269,8 @@ def test_build_adds_a_catch_up_run_only_when_a_run_was_missed(store, settings):
     add_run(store, utcnow() - dt.timedelta(minutes=1))
     fresh = build(store, settings)
     assert fresh.get_job("catch-up") is None
-    assert {job.id for job in fresh.get_jobs()} == {"apply-events", "jobs", "nightly"}
+    assert {job.id for job in fresh.get_jobs()} == {"apply-events", "jobs", "nightly",
+                                                  "heartbeat", "recover"}
 
     with store.write() as session:
         session.execute(update(ExportRun).values(created_at=utcnow() - dt.timedelta(days=2)))

@@ -82,7 +82,7 @@ def test_unknown_environment_variable_is_an_error(tmp_path):
     ("[[courses]]\ncanvas_id = 1\nladok_code = 'X'\nstart = 2025-01-01\n"
      "[[courses.modules]]\ncode = 'a'\ncredits = 1\nscale = 'GU'\nmoments = ['kmom01']\n"
      "[[courses.modules]]\ncode = 'b'\ncredits = 1\nscale = 'GU'\nmoments = ['kmom1']",
-     "courses[0].modules", "moment 1 belongs to both"),
+     "courses[0].modules", "'kmom01' belongs to both 'a' and 'b'"),
     ("[[courses]]\ncanvas_id = 1\nladok_code = 'X'\nstart = 2025-01-01\n"
      "moment_pattern = 'kmom'", "courses[0].moment_pattern", "one capturing group"),
     ("[[courses]]\ncanvas_id = 1\nladok_code = 'X'\nstart = 2025-01-01\n"

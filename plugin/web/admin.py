@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
 from .. import jobs
-from ..export_run import materialise, run_export, run_folder
+from ..export_run import materialise, reason, run_export, run_folder
 from ..extensions import services
 from ..models import ExportRun, Job
 from ..status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
@@ -32,7 +32,10 @@ def _json_body() -> dict:
     """The request's JSON object (empty when no body); 400 for anything else."""
     if not request.get_data():
         return {}
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # silent covers bad JSON and over-long integers, not depth
+        abort(400, "body is nested too deeply")
     if not isinstance(body, dict):
         abort(400, "body must be a JSON object")
     return body
@@ -147,7 +150,11 @@ def get_export_file(run_id: int, name: str):
     if name not in json.loads(run.files or "[]"):
         abort(404, "no such file in this run")
     svc = services()
-    materialise(svc.store, svc.settings, run_id)
+    try:
+        materialise(svc.store, svc.settings, run_id)
+    except Exception as exc:  # a committed run whose files cannot be rendered: retried later
+        return error(503, f"the files of run {run_id} could not be written ({reason(exc)}); "
+                     "the scheduler retries them", **{"Retry-After": "300"})
     return send_file(run_folder(svc.settings, run_id) / name, as_attachment=True,
                      download_name=name)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from ..db import is_lock_timeout
 
@@ -19,8 +22,23 @@ def error(status: int, message: str, **headers: str):
     return response
 
 
+def _redirect_without_query(response: Response) -> Response:
+    """A routing redirect (`//path` → `/path`) never echoes the query: it may hold ?token=."""
+    if isinstance(request.routing_exception, RequestRedirect) and response.location:
+        location = urlunsplit(urlsplit(response.location)._replace(query=""))
+        return error(response.status_code, f"moved to {location}", Location=location)
+    return response
+
+
 def register(app: Flask) -> None:
-    """Answer HTTP errors as JSON; a lock timeout as 503 with Retry-After."""
+    """Answer HTTP errors as JSON; a lock timeout as 503 with Retry-After; a client that
+    stops sending its request (the server's read timeout) as 408."""
+    app.after_request(_redirect_without_query)
+
+    @app.errorhandler(TimeoutError)
+    @app.errorhandler(BlockingIOError)
+    def _slow_client(_exc: OSError):
+        return error(408, "request not received in time", Connection="close")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -5,34 +5,56 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from .. import metrics
+from .. import heartbeat, metrics
 from ..clock import utcnow
+from ..db import is_lock_timeout
 from ..extensions import services
 from ..ingest import oldest_pending
-from ..models import Job
+from ..models import Job, Marker
+from ..state import upsert
 from ..status import QUEUED
 
 bp = Blueprint("health", __name__)
 QUEUE_WAIT_LIMIT = dt.timedelta(minutes=5)
+PROBE_KEY = "healthz.write"
+
+
+def _prove_write(now: dt.datetime) -> None:
+    """Write a row, on SQLite into the very file at database_url (else raise)."""
+    store = services().store
+    with store.write() as session:
+        store.check_file(session.connection())
+        upsert(session, Marker, {"key": PROBE_KEY, "value": now.isoformat()}, ("key",))
+
+
+def _degradation(now: dt.datetime) -> str | None:
+    """Why the service is degraded, or None."""
+    with services().store.read() as session:
+        oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == QUEUED))
+        unapplied = oldest_pending(session)
+        scheduler = heartbeat.scheduler_problem(session, now)
+    if oldest is not None and now - oldest > QUEUE_WAIT_LIMIT:
+        return "queued jobs waiting over 5 minutes"
+    if unapplied is not None and now - unapplied > QUEUE_WAIT_LIMIT:
+        return "events waiting over 5 minutes to be applied"
+    return scheduler
 
 
 @bp.get("/healthz")
 def healthz():
-    """ok when the database answers; degraded when queued jobs wait too long."""
-    try:
-        with services().store.read() as session:
-            session.execute(text("SELECT 1"))
-            oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == QUEUED))
-            unapplied = oldest_pending(session)
-    except Exception as exc:  # any database failure means unhealthy, whatever its type
-        return jsonify(status="unavailable", error=type(exc).__name__), 503
+    """ok when the database takes a write and the scheduler beats; degraded or 503 if not."""
     now = utcnow()
-    if oldest is not None and now - oldest > QUEUE_WAIT_LIMIT:
-        return jsonify(status="degraded", reason="queued jobs waiting over 5 minutes"), 200
-    if unapplied is not None and now - unapplied > QUEUE_WAIT_LIMIT:
-        return jsonify(status="degraded", reason="events waiting over 5 minutes to be applied"), 200
+    try:
+        _prove_write(now)
+        reason = _degradation(now)
+    except Exception as exc:  # any database failure means unhealthy, whatever its type
+        if is_lock_timeout(exc):  # a long export holds SQLite's lock: busy, not broken
+            return jsonify(status="degraded", reason="database busy"), 200
+        return jsonify(status="unavailable", error=type(exc).__name__), 503
+    if reason:
+        return jsonify(status="degraded", reason=reason), 200
     return jsonify(status="ok"), 200
 
 

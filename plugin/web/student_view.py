@@ -15,7 +15,13 @@ from ..rules.ledger import Decision
 from ..rules.results import ComponentResult, exportable, label
 from ..settings import CourseConfig, Settings
 from ..status import NEW, WITHDRAWN
-from ..student_data import CourseData, StudentView, identity_of, load_students
+from ..student_data import (
+    CourseData,
+    StudentView,
+    identity_of,
+    identity_problem,
+    load_students,
+)
 
 WAITING = "waiting for module attestation"
 
@@ -29,7 +35,7 @@ def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
 
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
-            identity: str | None) -> str:
+            problem: str | None) -> str:
     latest = student.ledger.get(result.code)
     pending = {d.result.code: d for d in student.plan.decisions}
     decision: Decision | None = pending.get(result.code)
@@ -44,19 +50,19 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
         return "withdrawn — handle in Ladok"
     if decision is not None:
         what = "new result" if decision.status == NEW else "correction"
-        held = " (held back: no student identity)" if not identity else ""
+        held = f" (held back: {problem})" if problem else ""
         return f"{what} for the next export{held}"
     if latest is not None:
         return "exported"
     return "not earned"
 
 
-def _component(result: ComponentResult, student: StudentView, due, identity) -> dict[str, Any]:
+def _component(result: ComponentResult, student: StudentView, due, problem) -> dict[str, Any]:
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
         "reason": result.reason, "graders": list(result.grader_ids),
-        "status": _status(result, student, due, identity),
+        "status": _status(result, student, due, problem),
         "exports": _exports(student, result.code),
     }
 
@@ -77,19 +83,20 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         student = next(load_students(session, data, [user_id], now))
         pending = pending_events(session, course.canvas_id)
     identity = identity_of(student.user, settings.student_id_field)
+    problem = identity_problem(student.user, settings.student_id_field)
     due = student.plan.course_grade_due
     outcome = student.outcome
     return {
         "course": course.canvas_id, "user_id": user_id, "name": student.name or None,
         "student_id": identity,
-        "identity": identity and "known" or f"missing: no {settings.student_id_field}",
+        "identity": f"held back: {problem}" if problem else "known",
         "moments": [{
             "moment": label(m.moment), "passed": m.passed, "reason": m.reason, "grade": m.grade,
             "exam_date": iso(m.date), "assignment_id": m.assignment_id,
             "needs_manual": m.needs_manual,
         } for m in outcome.moments],
-        "modules": [_component(r, student, None, identity) for r in outcome.modules],
-        "course_grade": (_component(outcome.course_grade, student, due, identity)
+        "modules": [_component(r, student, None, problem) for r in outcome.modules],
+        "course_grade": (_component(outcome.course_grade, student, due, problem)
                          if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
         "manual": list(outcome.manual),

@@ -1,0 +1,35 @@
+"""gunicorn's threaded worker with read and write timeouts on every client connection.
+
+gthread waits for a connection's first bytes in its poller, but once a request has begun a
+thread reads it to the end: a client that sends its headers and then trickles (or stops
+sending) its body holds that thread, and a handful of such clients hold them all. With a
+socket timeout a read that waits longer than `read_timeout` fails, the request is answered
+408 and the connection closed. A buffering reverse proxy in front (docs/reverse-proxy.md)
+keeps slow clients away from the workers altogether.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from . import gunicorn_conf
+
+
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+
+
+class Worker(ThreadWorker):
+    """gthread; each client socket gets SO_RCVTIMEO and SO_SNDTIMEO once, when first seen."""
+
+    def enqueue_req(self, conn) -> None:
+        if not getattr(conn, "timeouts_set", False):
+            timeout = _timeval(gunicorn_conf.read_timeout)
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
+            conn.timeouts_set = True
+        super().enqueue_req(conn)
