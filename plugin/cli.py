@@ -181,3 +181,17 @@ def resync(course_id: int, incremental: bool) -> None:
                                mode="incremental" if incremental else "full", progress=progress)
     for key, value in counts.items():
         click.echo(f"  {key:<16} {value}")
+
+
+@main.command("mail-test")
+@click.argument("address")
+def mail_test(address: str) -> None:
+    """Send a test message to ADDRESS and print what the mail server answered."""
+    from .mail.test_message import send_test
+
+    settings = load_or_exit()
+    try:
+        click.echo(send_test(settings, address))
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -29,6 +29,7 @@ from .export_writers import (
     ExportLine,
     RunFilesWriter,
 )
+from .mail import receipts
 from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
 from .rules.ledger import NEW, WITHDRAWN, Decision, StudentPlan
 from .settings import CourseConfig, Settings
@@ -94,6 +95,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
             return summary
         run.counts = json.dumps(summary.counts)
         run.files = json.dumps(summary.files)
+        receipts.record(session, settings, run.id, summary.held_back, now)  # sent later
     materialise(store, settings, summary.run_id)
     if progress:
         progress({"run": summary.run_id, **summary.counts})

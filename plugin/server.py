@@ -49,6 +49,19 @@ def prepare_metrics_dir() -> str:
     return path
 
 
+def note_scheduler_restart(settings: Any, returncode: int | None) -> None:
+    """Record the alert for a scheduler process that exited and is being started again."""
+    from .db import Store
+    from .mail import alerts
+
+    store = Store(settings.database_url, settings.sqlite_synchronous)
+    try:
+        alerts.note(store, settings, "scheduler_restarted",
+                    f"the scheduler process exited with status {returncode}; starting it again")
+    finally:
+        store.dispose()
+
+
 def run(factory: Callable[[], Any], bind: str) -> None:
     """Serve until stopped."""
     path = prepare_metrics_dir()
