@@ -95,7 +95,7 @@ class Recorder:
             return AuthResult(success=False, handled=False)
         login, password = auth_data.login.decode(), auth_data.password.decode()
         self.logins.append((login, password))
-        return AuthResult(success=(login, password) == (SMTP_USER, SMTP_PASSWORD))
+        return AuthResult(success=(login, password) == (SMTP_USER, SMTP_PASSWORD), handled=False)
 
 
 def start_server(recorder: Recorder, mode: str, cert: tuple[Path, Path] | None = None,
@@ -109,8 +109,8 @@ def start_server(recorder: Recorder, mode: str, cert: tuple[Path, Path] | None =
         kwargs.update(authenticator=recorder.authenticate, auth_required=True)
         if mode == "starttls":
             kwargs.update(tls_context=context, require_starttls=True)
-        else:
-            kwargs.update(ssl_context=context)
+        else:  # aiosmtpd only counts STARTTLS as TLS; this connection is TLS from the start
+            kwargs.update(ssl_context=context, auth_require_tls=False)
     controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port(), **kwargs)
     controller.start()
     return controller
