@@ -206,3 +206,19 @@ def test_no_password_in_any_log_and_no_personnummer_in_alerts(store, settings, s
     assert "refused the login" in answers and "refused the login" in caplog.text
     for secret in (SMTP_PASSWORD, "wrong-password"):
         assert secret not in caplog.text and secret not in answers
+
+
+def test_nightly_resync_refused_by_canvas_alerts_and_the_export_still_runs(
+        rsps, store, settings, smtp, monkeypatch):
+    from plugin.scheduler import nightly
+
+    monkeypatch.setattr(canvas_client, "UNAUTHORIZED_LISTENERS", [])
+    listen(store, settings)
+    for course in settings.courses:
+        FakeCanvas(rsps, course_id=course.canvas_id).fail(
+            "/assignments", (401, {}, '{"errors": [{"message": "Invalid"}]}'))
+    assert nightly(store, settings, now=NOW) is not None
+    tick(store, settings, NOW)
+    assert sorted(sent_kinds(smtp)) == ["canvas_unauthorized", "resync_failed"]
+    resync = next(m for m in smtp.received if "re-sync" in titles(m))
+    assert "2 times" in text_part(resync) and "nightly re-sync of course" in text_part(resync)
