@@ -71,13 +71,14 @@ def test_receipt_lists_each_new_result_in_both_parts_and_both_languages(
 def test_no_personnummer_in_any_receipt(client, store, settings, smtp):
     post_all(client, demo_term(students=3))
     with store.write() as session:  # even a name that carries one is masked
-        session.get(User, 1002).name = "Bo 19900101-1002 Berg"
+        session.get(User, 1002).name = "Bo 19900101-1002 <i>Berg</i>"
     run_export(store, settings, now=LATER)
     receipts.send_due(store, settings, LATER)
     [message] = smtp.received
     raw = message.as_string() + text_part(message) + html_part(message)
     assert not PERSONNUMMER.search(raw)
-    assert "Bo 19900101-**** Berg" in text_part(message)
+    assert "Bo 19900101-**** <i>Berg</i>" in text_part(message)
+    assert "Bo 19900101-**** &lt;i&gt;Berg&lt;/i&gt;" in html_part(message)  # escaped in HTML
 
 
 def test_correction_and_withdrawal_say_what_to_do_in_ladok(client, store, settings, smtp):
