@@ -121,7 +121,8 @@ def build(store: Store, settings: Settings) -> BlockingScheduler:
                       misfire_grace_time=6 * 3600)
     if settings.mail.enabled:
         scheduler.add_job(dispatch.tick, "interval", seconds=dispatch.EVERY_SECONDS,
-                          args=(store, settings), id="mail", max_instances=1, coalesce=True)
+                          args=(store, settings), id="mail", max_instances=1, coalesce=True,
+                          next_run_time=utcnow())  # what waited during a restart goes now
     if missed_run_due(store, settings, utcnow()):
         log.info("a scheduled export was missed: running it now")
         scheduler.add_job(nightly, args=(store, settings), id="catch-up")

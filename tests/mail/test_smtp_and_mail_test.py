@@ -26,6 +26,8 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
+# aiosmtpd counts only STARTTLS as TLS and warns of AUTH on its SMTPS connections
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 @pytest.mark.parametrize("smtp_mode", ["starttls", "smtps"])
 def test_mail_test_logs_in_with_the_password_over_tls_and_prints_the_answer(
         runner, smtp, smtp_mode):
