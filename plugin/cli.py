@@ -187,7 +187,7 @@ def resync(course_id: int, incremental: bool) -> None:
 @click.argument("address")
 def mail_test(address: str) -> None:
     """Send a test message to ADDRESS and print what the mail server answered."""
-    from .mail.test_message import send_test
+    from .mail.probe import send_test
 
     settings = load_or_exit()
     try:

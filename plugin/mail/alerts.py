@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -101,7 +102,7 @@ def _claim(store: Store, kind: str, now: dt.datetime) -> dict[str, Any] | None:
                 "pending_since": row.pending_since, "requested_at": row.requested_at}
 
 
-def message(settings: Settings, alert: dict[str, Any], now: dt.datetime):
+def message(settings: Settings, alert: dict[str, Any], now: dt.datetime) -> EmailMessage:
     """The alert's e-mail."""
     sv_title, sv_advice, en_title, en_advice = KINDS.get(
         alert["kind"], (alert["kind"],) * 2 + (alert["kind"],) * 2)

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, tuple_, update
@@ -108,7 +109,7 @@ def _previous_versions(session: Session, rows: list[LedgerEntry]) -> dict[tuple,
     return {(e.user_id, e.ladok_code, e.component_code, e.version): e for e in found}
 
 
-def message(session: Session, settings: Settings, receipt: MailReceipt):
+def message(session: Session, settings: Settings, receipt: MailReceipt) -> EmailMessage:
     """The receipt's e-mail, built from the run's ledger rows."""
     course = settings.course(receipt.course_id) or CourseConfig(
         canvas_id=receipt.course_id, ladok_code="?", start=dt.date.min)

@@ -23,7 +23,7 @@ class _Answering:
 
     answer: str = ""
 
-    def data(self, msg):  # noqa: D401 - smtplib's own name
+    def data(self, msg):
         code, text = super().data(msg)
         self.answer = f"{code} {_text(text)}"
         return code, text
