@@ -11,6 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from . import gunicorn_conf
+from .settings import Settings
 
 
 def gunicorn_options(bind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def prepare_metrics_dir() -> str:
     return path
 
 
-def note_scheduler_restart(settings: Any, returncode: int | None) -> None:
+def note_scheduler_restart(settings: Settings, returncode: int | None) -> None:
     """Record the alert for a scheduler process that exited and is being started again."""
     from .db import Store
     from .mail import alerts

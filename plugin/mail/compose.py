@@ -21,7 +21,8 @@ FROM_NAME = "canvas-ladok"
 # A Swedish personal or coordination number (YYMMDD or YYYYMMDD, +/- or nothing, four digits):
 # never in a message, whatever text carried it (a name, an error message).
 PERSONNUMMER = re.compile(
-    r"(?<![\d-])((?:19|20)?\d\d(?:0[1-9]|1[0-2])(?:[0-2]\d|3[01]|[6-8]\d|9[01]))[-+]?\d{4}(?!\d)")
+    r"(?<![\d-])((?:19|20)?\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01]))"
+    r"[-+]?\d{4}(?!\d)")
 
 
 @lru_cache(maxsize=1)
