@@ -80,6 +80,13 @@ class TokenFilter(logging.Filter):
 
 
 TOKEN_FILTER = TokenFilter()
+# Called with the (safe) message whenever Canvas answers 401: the token expired or was revoked.
+UNAUTHORIZED_LISTENERS: list[Callable[[str], Any]] = []
+
+
+def on_unauthorized(listener: Callable[[str], Any]) -> None:
+    """Call `listener(message)` in this process whenever Canvas refuses the token (401)."""
+    UNAUTHORIZED_LISTENERS.append(listener)
 # Loggers that see requests; a filter on a logger applies to the records it creates.
 REQUEST_LOGGERS = ("canvasapi", "canvasapi.requester", "urllib3", "urllib3.connectionpool",
                    "urllib3.util.retry", "requests", __name__)
@@ -383,6 +390,9 @@ class CanvasClient:
             message = f"{what}: Canvas answered HTTP {status}"
         else:
             message = f"{what}: unusable answer from Canvas ({type(exc).__name__})"
+        if status == 401:
+            for listener in UNAUTHORIZED_LISTENERS:
+                listener(TOKEN_FILTER.mask(message))
         return CanvasError(TOKEN_FILTER.mask(message), status)
 
 

@@ -76,15 +76,19 @@ def web(bind: str) -> None:
 def serve(bind: str) -> None:
     """Run the web server and the scheduler (embedded SQLite by default)."""
     from . import heartbeat
+    from .server import note_scheduler_restart
     from .supervisor import Supervisor
 
     settings = load_or_exit()
     store = open_store(settings)  # migrated before the scheduler starts on the same database
     store.dispose()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # /healthz says degraded from the moment the scheduler exits until it beats again.
-    scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"],
-                           on_exit=lambda _code: heartbeat.mark_stopped(store))
+
+    def exited(code: int) -> None:
+        heartbeat.mark_stopped(store)  # /healthz says degraded until the scheduler beats again
+        note_scheduler_restart(settings, code)
+
+    scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"], on_exit=exited)
     scheduler.start()
     try:
         _web(bind, settings)
@@ -193,3 +197,17 @@ def resync(course_id: int, incremental: bool) -> None:
                                mode=INCREMENTAL if incremental else FULL, progress=progress)
     for key, value in counts.items():
         click.echo(f"  {key:<16} {value}")
+
+
+@main.command("mail-test")
+@click.argument("address")
+def mail_test(address: str) -> None:
+    """Send a test message to ADDRESS and print what the mail server answered."""
+    from .mail.probe import send_test
+
+    settings = load_or_exit()
+    try:
+        click.echo(send_test(settings, address))
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

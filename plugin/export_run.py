@@ -32,6 +32,7 @@ from .export_writers import (
     RunFilesWriter,
     format_report_line,
 )
+from .mail import receipts
 from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
 from .rules.ledger import Decision, StudentPlan
 from .rules.text import spaced
@@ -118,6 +119,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
             return summary
         run.counts = json.dumps(summary.counts)
         run.files = json.dumps(summary.files)
+        receipts.record(session, settings, run.id, summary.held_back, now)  # sent later
     try:
         materialise(store, settings, summary.run_id)
     except Exception as exc:  # the run stands; its files are retried (materialise_missing)

@@ -22,11 +22,15 @@ class Services:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Create the store and the webhook authenticator for `app`."""
+    from .mail import alerts
+
     store = Store(settings.database_url, settings.sqlite_synchronous)
     auth = WebhookAuthenticator(AuthSettings(
         jwks_url=settings.canvas_jwks_url, jwt_issuer=settings.canvas_jwt_issuer,
         webhook_secret=settings.webhook_secret, webhook_token=settings.webhook_token,
-    ))
+    ), on_unreachable=lambda seconds: alerts.note(
+        store, settings, "jwks_unreachable",
+        f"{settings.canvas_jwks_url} unreachable for {seconds / 60:.0f} minutes"))
     app.extensions["canvas_ladok"] = Services(settings, store, auth, GroupCommit(store, settings))
 
 

@@ -231,3 +231,44 @@ class Marker(Base):
     __tablename__ = "kv"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str | None] = mapped_column(Text)
+
+
+class MailReceipt(Base):
+    """An export run's e-mail receipt to one course's `notify` list: recorded with the run,
+    sent once by whichever scheduler claims it first."""
+
+    __tablename__ = "mail_receipts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("export_runs.id"))
+    course_id: Mapped[int] = mapped_column(BigInteger)
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list of addresses
+    held_back: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the run's held-back list
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)  # the server's last answer or error
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "course_id"),
+        Index("ix_mail_receipts_state", "state", "next_attempt_at"),
+    )
+
+
+class MailAlert(Base):
+    """One alert kind: the pending request (latest message, how many) and when it was last
+    sent, so each kind goes out at most once an hour whatever process raised it."""
+
+    __tablename__ = "mail_alerts"
+    kind: Mapped[str] = mapped_column(String(50), primary_key=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    pending_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # null: none pending
+    requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    previous_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)

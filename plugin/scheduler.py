@@ -18,6 +18,7 @@ from .clock import utcnow
 from .db import Store
 from .export_run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
 from .ingest import apply_pending
+from .mail import alerts, dispatch
 from .models import CourseState, ExportRun
 from .settings import Settings, cron_trigger
 from .status import FULL, INCREMENTAL, SCHEDULE
@@ -70,8 +71,10 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
                                    mode=_sync_mode(store, course.canvas_id, now))
             log.info("re-sync of course %s: %s", course.canvas_id, counts)
         except Exception as exc:  # the export still runs on what the events brought
-            log.warning("re-sync of course %s failed: %s", course.canvas_id,
-                        worker.redact(str(exc), settings))
+            message = worker.redact(str(exc), settings)
+            log.warning("re-sync of course %s failed: %s", course.canvas_id, message)
+            alerts.note(store, settings, "resync_failed",
+                        f"nightly re-sync of course {course.canvas_id}: {message}")
     try:
         summary = run_export(store, settings, trigger=SCHEDULE, schedule_date=local_date,
                              now=now)
@@ -79,7 +82,12 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
         log.info("scheduled export of %s claimed by another scheduler", local_date)
         return None
     except FilesNotWritten as exc:  # logged by the run; recover() writes them later
+        alerts.note(store, settings, "export_failed", f"nightly export of {local_date}: {exc}")
         return exc.run_id
+    except Exception as exc:
+        alerts.note(store, settings, "export_failed", f"nightly export of {local_date}: "
+                    f"{worker.redact(f'{type(exc).__name__}: {exc}', settings)}")
+        raise
     log.info("scheduled export run %s: %s files=%s", summary.run_id, summary.counts or
              "nothing new", summary.files)
     return summary.run_id
@@ -127,6 +135,10 @@ def build(store: Store, settings: Settings) -> BlockingScheduler:
     scheduler.add_job(nightly, cron_trigger(settings.export_schedule, settings.timezone),
                       args=(store, settings), id="nightly", max_instances=1, coalesce=True,
                       misfire_grace_time=6 * 3600)
+    if settings.mail.enabled:
+        scheduler.add_job(dispatch.tick, "interval", seconds=dispatch.EVERY_SECONDS,
+                          args=(store, settings), id="mail", max_instances=1, coalesce=True,
+                          next_run_time=utcnow())  # what waited during a restart goes now
     if missed_run_due(store, settings, utcnow()):
         log.info("a scheduled export was missed: running it now")
         scheduler.add_job(nightly, args=(store, settings), id="catch-up")
@@ -137,6 +149,7 @@ def run_scheduler(settings: Settings, store: Store) -> None:
     """Run until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not every 2-second poll
+    dispatch.listen(store, settings)
     scheduler = build(store, settings)
 
     def _stop(*_) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from . import gunicorn_conf
+from .settings import Settings
 
 
 def gunicorn_options(bind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -47,6 +48,19 @@ def prepare_metrics_dir() -> str:
     path = tempfile.mkdtemp(prefix="canvas-ladok-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
+
+
+def note_scheduler_restart(settings: Settings, returncode: int | None) -> None:
+    """Record the alert for a scheduler process that exited and is being started again."""
+    from .db import Store
+    from .mail import alerts
+
+    store = Store(settings.database_url, settings.sqlite_synchronous)
+    try:
+        alerts.note(store, settings, "scheduler_restarted",
+                    f"the scheduler process exited with status {returncode}; starting it again")
+    finally:
+        store.dispose()
 
 
 def run(factory: Callable[[], Any], bind: str) -> None:

@@ -26,6 +26,7 @@ JWKS_TIMEOUT_SECONDS = 5.0
 JWKS_REFETCH_INTERVAL_SECONDS = 60.0
 JWKS_MAX_AGE_SECONDS = 60 * 60.0
 JWKS_STALE_LIMIT_SECONDS = 24 * 60 * 60.0
+JWKS_ALERT_SECONDS = 60 * 60.0  # unreachable this long: tell the operators
 JWT_LEEWAY_SECONDS = 60
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 
@@ -101,8 +102,10 @@ class WebhookAuthenticator:
         settings: AuthSettings,
         session: requests.Session | None = None,
         clock: Clock = time.time,
+        on_unreachable: Callable[[float], Any] | None = None,
     ) -> None:
         self._settings = settings
+        self._on_unreachable = on_unreachable  # called with the seconds it has been down
         self._session = session if session is not None else requests.Session()
         self._clock = clock
         self._webhook = _make_webhook(settings.webhook_secret, clock)
@@ -111,6 +114,7 @@ class WebhookAuthenticator:
         self._fetched_at: float | None = None  # the last attempt
         self._loaded_at: float | None = None  # the last success
         self._fetch_failed = False
+        self._failing_since: float | None = None
 
     @property
     def configured(self) -> bool:
@@ -215,10 +219,21 @@ class WebhookAuthenticator:
         except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
             logger.warning("JWT key set fetch failed: %s", type(exc).__name__)
             self._fetch_failed = True
+            self._note_unreachable()
             return
         self._fetch_failed = False
+        self._failing_since = None
         self._keys = MappingProxyType(keys)
         self._loaded_at = self._fetched_at
+
+
+    def _note_unreachable(self) -> None:
+        """After a failed fetch: once the set has been unreachable an hour, say so."""
+        if self._failing_since is None:
+            self._failing_since = self._fetched_at
+        down = self._fetched_at - self._failing_since
+        if self._on_unreachable is not None and down >= JWKS_ALERT_SECONDS:
+            self._on_unreachable(down)
 
 
 def _make_webhook(secret: str, clock: Clock) -> _ClockedWebhook | None:

@@ -27,7 +27,8 @@ def worker_name() -> str:
 def redact(text: str, settings: Settings) -> str:
     """`text` with every configured secret masked."""
     for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
-                   *settings.admin_tokens):
+                   *settings.admin_tokens, settings.smtp_password, settings.secret_key,
+                   settings.lti_private_key):
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
@@ -72,6 +73,10 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
         message = redact(f"{type(exc).__name__}: {exc}", settings)
         log.warning("job %s (%s) failed: %s", job.id, job.kind, message)
         jobs.finish(store, job.id, error=message)
+        from .mail import alerts
+
+        alerts.note(store, settings, f"{job.kind}_failed",
+                    f"job {job.id} ({job.kind}, course {job.course_id or 'all'}): {message}")
     finally:
         stop.set()
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select
 
 from .. import heartbeat, metrics
+from ..backlog import backlog_reason
 from ..clock import utcnow
 from ..db import is_lock_timeout
 from ..extensions import services
-from ..ingest import oldest_pending
-from ..models import Job, Marker
+from ..models import Marker
 from ..state import upsert
-from ..status import QUEUED
 
 bp = Blueprint("health", __name__)
-QUEUE_WAIT_LIMIT = dt.timedelta(minutes=5)
 PROBE_KEY = "healthz.write"
 
 
@@ -32,14 +29,7 @@ def _prove_write(now: dt.datetime) -> None:
 def _degradation(now: dt.datetime) -> str | None:
     """Why the service is degraded, or None."""
     with services().store.read() as session:
-        oldest = session.scalar(select(func.min(Job.created_at)).where(Job.state == QUEUED))
-        unapplied = oldest_pending(session)
-        scheduler = heartbeat.scheduler_problem(session, now)
-    if oldest is not None and now - oldest > QUEUE_WAIT_LIMIT:
-        return "queued jobs waiting over 5 minutes"
-    if unapplied is not None and now - unapplied > QUEUE_WAIT_LIMIT:
-        return "events waiting over 5 minutes to be applied"
-    return scheduler
+        return backlog_reason(session, now) or heartbeat.scheduler_problem(session, now)
 
 
 @bp.get("/healthz")
