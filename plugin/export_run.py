@@ -32,7 +32,7 @@ from .export_writers import (
 from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
 from .rules.ledger import NEW, WITHDRAWN, Decision, StudentPlan
 from .settings import CourseConfig, Settings
-from .student_data import CourseData, identity_of, load_students, person_text
+from .student_data import CourseData, StudentView, identity_of, load_students, person_text
 
 BATCH = 500
 ADVISORY_LOCK_KEY = 4_711_042
@@ -66,10 +66,12 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
                dry_run: bool = False, trigger: str = "manual", schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
                progress: Callable[[dict], None] | None = None,
-               everyone: bool = False) -> RunSummary:
+               everyone: bool = False,
+               on_student: Callable[[CourseData, StudentView], None] | None = None) -> RunSummary:
     """Run one export (all configured courses, or one); dry runs record nothing.
 
-    A dry run with `everyone` recomputes every student of the course, not only changed ones.
+    A dry run with `everyone` recomputes every student of the course, not only changed ones;
+    `on_student` sees each student evaluated (the pages read the same computation as the API).
     """
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
@@ -87,7 +89,8 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
             summary.run_id = run.id
         for course in courses:
             scope = everyone or course.canvas_id in changed
-            _export_course(session, settings, course, scope, run, now, summary, inner)
+            _export_course(session, settings, course, scope, run, now, summary, inner,
+                           on_student)
         summary.files = _file_names(summary.counts)
         if run is None:
             session.rollback()
@@ -157,7 +160,7 @@ def _due_students(session: Session, course: CourseConfig, everyone: bool,
 
 def _export_course(session: Session, settings: Settings, course: CourseConfig,
                    everyone: bool, run: ExportRun | None, now: dt.datetime,
-                   summary: RunSummary, progress) -> None:
+                   summary: RunSummary, progress, on_student=None) -> None:
     due = _due_students(session, course, everyone and run is None, now)
     data = CourseData.load(session, settings, course)
     for start in range(0, len(due), BATCH):
@@ -166,6 +169,8 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
         rows: list[dict] = []
         for student in load_students(session, data, [u for u, _ in batch], now):
             outcome = _apply_plan(data, student, run, now, summary, rows)
+            if on_student:
+                on_student(data, student)
             if outcome is not DONE:
                 kept[student.user_id] = outcome
         if run is not None:

@@ -24,6 +24,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "canvas"
 WEBHOOK_TOKEN = "test-webhook-token"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ADMIN_TOKEN = "test-admin-token"
+SECRET_KEY = "test-secret-key-for-signing-web-sessions"
 
 COURSE_TOML = '[canvas]\nurl = "https://canvas.example.edu"\n' + demo_course_toml(
     start="2019-09-01", extra='assignments = { "355" = "kmom01" }') + """
@@ -91,6 +92,7 @@ def environ(database_url, tmp_path):
         "CANVAS_LADOK_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CANVAS_LADOK_ADMIN_TOKENS": f"other-token,{ADMIN_TOKEN}",
         "CANVAS_LADOK_CANVAS_TOKEN": "canvas-secret-token",
+        "CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
     }
 
 
@@ -150,3 +152,27 @@ def rsps():
 def sleeps() -> list[float]:
     """The waits the client asked for (no real sleeping)."""
     return []
+
+
+def sign_in(client, scope: dict, who: str = "Test Person", lti: bool = False):
+    """Give `client` a web session with `scope`, built as the sign-in would build it."""
+    with client.session_transaction() as session:
+        session.clear()
+        session.permanent = True
+        session["scope"] = scope
+        session["who"] = who
+        if lti:
+            session["lti"] = True
+    return client
+
+
+@pytest.fixture
+def admin_client(app):
+    """A test client signed in as an administrator (all courses)."""
+    return sign_in(app.test_client(), {"kind": "admin"}, "administrator")
+
+
+@pytest.fixture
+def course_client(app):
+    """A test client whose session is scoped to the demo course 565 (a teacher from Canvas)."""
+    return sign_in(app.test_client(), {"kind": "course", "course": 565}, "Teacher Tess")
