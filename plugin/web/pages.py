@@ -56,13 +56,14 @@ def course(canvas_id: int):
     """Progress chart, students table, problem lists and the actions of one course."""
     course = course_or_404(canvas_id)
     svc = services()
+    waiting = pending_events(svc.store)
     view = course_views(svc.store, svc.settings, [course])[canvas_id]
     show = _choice("show", FILTERS, "all")
     sort = _choice("sort", SORTS, "name")
     query = request.args.get("q", "")[:200]
     return render_template(
         "course.html", view=view, course=course, rows=table_rows(view, show, query, sort),
-        show=show, sort=sort, query=query, mask=mask, waiting=pending_events(svc.store),
+        show=show, sort=sort, query=query, mask=mask, waiting=waiting,
         id_field=svc.settings.student_id_field)
 
 
