@@ -395,3 +395,19 @@ def test_every_page_message_has_a_swedish_translation():
     missing = [m.id for m in catalog if m.id and not (m.string if isinstance(m.string, str)
                                                       else all(m.string))]
     assert missing == []
+
+
+def test_the_demo_command_fills_the_course_in_every_state(runner, store, settings):
+    from plugin.cli import main
+
+    result = runner.invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8000/" in result.output
+    from plugin.course_view import course_views
+
+    view = course_views(store, settings, [settings.course(565)])[565]
+    states = {s for row in view.rows for s in row.states.values()}
+    assert states >= {"exported", "new", "correction", "withdrawing", "attestation",
+                      "not_earned"}
+    assert view.summary.held_back and view.summary.manual and view.summary.unmapped
+    assert view.moments[3]["failed"] == 1  # the PG
