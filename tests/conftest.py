@@ -176,3 +176,13 @@ def admin_client(app):
 def course_client(app):
     """A test client whose session is scoped to the demo course 565 (a teacher from Canvas)."""
     return sign_in(app.test_client(), {"kind": "course", "course": 565}, "Teacher Tess")
+
+
+@pytest.fixture
+def canvas_users_unknown(rsps):
+    """Canvas answers 404 to every user lookup (a held-back student stays held back)."""
+    import re
+
+    rsps.add(responses.GET, re.compile(r"https://canvas\.example\.edu/api/v1/users/\d+"),
+             status=404, json={"errors": [{"message": "not found"}]})
+    return rsps

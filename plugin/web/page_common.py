@@ -95,10 +95,12 @@ def bar(counts, kinds: tuple[str, ...]) -> list[dict]:
     return out
 
 
-def when(value: dt.datetime | None) -> str:
-    """A time as local text in the service's time zone ("—" when unknown)."""
-    if value is None:
+def when(value: dt.datetime | str | None) -> str:
+    """A time (or ISO text) as local text in the service's time zone ("—" when unknown)."""
+    if not value:
         return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     zone = ZoneInfo(services().settings.timezone)
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
