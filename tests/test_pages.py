@@ -412,3 +412,22 @@ def test_the_demo_command_fills_the_course_in_every_state(runner, store, setting
                       "not_earned"}
     assert view.summary.held_back and view.summary.manual and view.summary.unmapped
     assert view.moments[3]["failed"] == 1  # the PG
+
+
+def test_students_table_comes_in_pages_that_keep_the_filter(admin_client, demo, monkeypatch):
+    from plugin.web import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 4)
+
+    def users(**query):
+        html = admin_client.get("/courses/565", query_string={"sort": "id", **query}).text
+        return list(dict.fromkeys(u for u, _ in cell_states(html))), html
+
+    first, html = users()
+    assert len(first) == 4 and "11 students match" in html and "page 1 of 3" in html
+    assert 'page=2' in html and "sort=id" in html
+    last, _ = users(page=3)
+    assert len(last) == 3 and not set(first) & set(last)
+    assert users(page=99)[0] == last and users(page=-1)[0] == first
+    only, html = users(show="waiting", page=1)
+    assert len(only) == 4 and "page 1 of 1" not in html

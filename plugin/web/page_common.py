@@ -7,7 +7,7 @@ import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from werkzeug.exceptions import HTTPException
 
@@ -116,10 +116,32 @@ def components(view) -> list[tuple[str, str]]:
     return out
 
 
+STATE_MARKS = {"exported": "✓", "elsewhere": "✓", "new": "●", "correction": "●",
+               "attestation": "…", "withdrawing": "!", "withdrawn": "!", "not_earned": "–"}
+
+
+def state_words() -> dict[str, str]:
+    """Each result state in words, in the page's language (translated once per request)."""
+    if "state_words" not in g:
+        g.state_words = {
+            "exported": gettext("exported"),
+            "elsewhere": gettext("exported from another course room"),
+            "new": gettext("earned, waiting for export"),
+            "correction": gettext("correction waiting for export"),
+            "attestation": gettext("waiting for module attestation"),
+            "withdrawing": gettext("no longer earned: handle in Ladok"),
+            "withdrawn": gettext("withdrawn: handle in Ladok"),
+            "not_earned": gettext("not earned"),
+        }
+    return g.state_words
+
+
 def init_templates(app: Flask) -> None:
     """The pages' template filters and helpers."""
     app.add_template_filter(when)
     app.add_template_filter(components)
     app.add_template_global(bar)
+    app.add_template_global(state_words)
+    app.add_template_global(STATE_MARKS, "STATE_MARKS")
     app.add_template_global(BAR_X, "BAR_X")
     app.add_template_global(lambda: str(get_locale() or "en"), "current_locale")
