@@ -63,6 +63,7 @@ def test_an_admin_token_signs_in_and_sign_out_ends_the_session(client, demo):
                                            "csrf_token": csrf_token(client)})
     assert response.status_code == 302 and response.headers["Location"] == "/courses/565"
     assert client.get("/courses/565").status_code == 200
+    assert "administrator (token 2)" in client.get("/").text  # who, never the token itself
     assert client.post("/logout", data={"csrf_token": csrf_token(client, "/")}).status_code == 302
     assert client.get("/courses/565").status_code == 302
 

@@ -41,7 +41,8 @@ def _visible_run(run_id: int) -> ExportRun:
     with services().store.read() as session:
         run = session.get(ExportRun, run_id)
     course = _scope_course()
-    if run is None or (course is not None and run.course_id not in (None, course)):
+    if run is None or (course is not None and (run.course_id not in (None, course)
+                                               or services().settings.course(course) is None)):
         abort(404)
     return run
 

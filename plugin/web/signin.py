@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 YEAR = 365 * 24 * 3600
 
 
-def _token_ok(token: str) -> bool:
+def _token_number(token: str) -> int | None:
+    """Which of the admin tokens `token` is (1-based), compared in constant time; or None."""
     given = token.strip().encode()
     matches = [hmac.compare_digest(given, t.encode()) for t in services().settings.admin_tokens]
-    return bool(given) and any(matches)
+    return matches.index(True) + 1 if given and any(matches) else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -34,13 +35,15 @@ def login():
     store, address = services().store, request.remote_addr or "unknown"
     if sign_in_limit.blocked(store, address):
         abort(429, gettext("Too many failed sign-ins from your address: wait a minute."))
-    if not _token_ok(request.form.get("token", "")):
+    number = _token_number(request.form.get("token", ""))
+    if number is None:
         sign_in_limit.record_failure(store, address)
         log.warning("failed sign-in from %s", address)
         error = gettext("That token is not accepted.")
         return render_template("login.html", next=target, error=error), 403
-    start_session({"kind": "admin"}, gettext("administrator"))
-    log.info("administrator signed in from %s", address)
+    # Logs name the token by its place in the list, never by its value.
+    start_session({"kind": "admin"}, f"administrator (token {number})")
+    log.info("administrator (token %s) signed in from %s", number, address)
     return redirect(target)
 
 
