@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from .clock import utcnow
 from .db import Store
@@ -20,6 +20,7 @@ class SystemStatus:
     last_sync: dict[int, dt.datetime | None]
     last_run: ExportRun | None
     next_run: dt.datetime | None
+    last_course_run: dict[int, ExportRun | None]
 
 
 def system_status(store: Store, settings: Settings, now: dt.datetime | None = None) -> SystemStatus:
@@ -30,11 +31,15 @@ def system_status(store: Store, settings: Settings, now: dt.datetime | None = No
         last_event = session.scalar(select(func.max(Event.received_at)))
         syncs = dict(session.execute(select(CourseState.course_id,
                                             CourseState.last_sync_started)).all())
-        last_run = session.scalars(select(ExportRun).order_by(ExportRun.id.desc()).limit(1)).first()
+        latest = select(ExportRun).order_by(ExportRun.id.desc()).limit(1)
+        last_run = session.scalars(latest).first()
+        per_course = {c.canvas_id: session.scalars(latest.where(or_(
+            ExportRun.course_id == c.canvas_id, ExportRun.course_id.is_(None)))).first()
+            for c in settings.courses}
     trigger = cron_trigger(settings.export_schedule, settings.timezone)
     return SystemStatus(waiting or 0, last_event,
                         {c.canvas_id: syncs.get(c.canvas_id) for c in settings.courses},
-                        last_run, trigger.get_next_fire_time(None, now))
+                        last_run, trigger.get_next_fire_time(None, now), per_course)
 
 
 def pending_events(store: Store) -> int:

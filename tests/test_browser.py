@@ -118,10 +118,12 @@ def test_a_study_administrators_morning(app, store, settings, live_url, browser,
 
     driver.find_element(By.LINK_TEXT, "Nils Utan-Nummer").click()
     wait_for(driver, lambda d: "missing: no sis_user_id" in d.page_source)
+    screenshot(driver, shots / "student.png")
     driver.find_element(By.LINK_TEXT, "DV1531").click()
 
     driver.find_element(By.XPATH, "//button[text()='Preview export']").click()
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "form.confirm"))
+    screenshot(driver, shots / "preview.png")
     lines = driver.find_elements(By.CSS_SELECTOR, "table.lines tbody tr")
     confirm = driver.find_element(By.CSS_SELECTOR, "form.confirm button")
     assert f"{len(lines)} lines" in confirm.text
