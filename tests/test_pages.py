@@ -268,6 +268,8 @@ def test_student_page_says_why_not_and_where_exported(admin_client, demo):
     assert "kmom03: grade PG is not a pass" in html and "Demo Teacher" in html
     html = admin_client.get("/courses/565/students/1001").text
     assert f'href="/exports/{demo}"' in html and "correction waiting for export" in html
+    html = admin_client.get("/courses/565/students/1003").text
+    assert "waiting for module attestation" in html and "this may go out from 20" in html
     assert admin_client.get("/courses/565/students/4242").status_code == 404
 
 
