@@ -434,3 +434,20 @@ def test_students_table_comes_in_pages_that_keep_the_filter(admin_client, demo, 
     assert users(page=99)[0] == last and users(page=-1)[0] == first
     only, html = users(show="waiting", page=1)
     assert len(only) == 4 and "page 1 of 1" not in html
+
+
+@pytest.mark.parametrize("query", [
+    {"page": "abc"}, {"page": "9" * 40}, {"show": "<script>"}, {"sort": "\x00"},
+    {"q": "x" * 5000}, {"q": "%"},
+])
+def test_odd_table_parameters_fall_back_to_defaults(admin_client, demo, query):
+    response = admin_client.get("/courses/565", query_string=query)
+    assert response.status_code == 200
+    assert "<script>" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/courses/99999999999999999999999", "/exports/abc",
+                                  "/language/xx", "/jobs/0"])
+def test_unknown_things_are_404_pages_not_errors(admin_client, path):
+    response = admin_client.get(path)
+    assert response.status_code == 404
