@@ -14,7 +14,18 @@ from .settings import Settings, load_settings
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; `config` may hold SETTINGS or CONFIG_PATH and Flask keys."""
     from . import extensions
-    from .web import admin, errors, health, webhook
+    from .web import (
+        actions,
+        admin,
+        errors,
+        export_pages,
+        health,
+        page_common,
+        pages,
+        security,
+        signin,
+        webhook,
+    )
 
     app = Flask(__name__, instance_relative_config=False)
     config = dict(config or {})
@@ -28,8 +39,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,
                                 x_prefix=n)
     extensions.init_app(app, settings)
+    security.init_app(app, settings)
+    page_common.init_templates(app)
     errors.register(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
+    for blueprint in (signin.bp, pages.bp, export_pages.bp, actions.bp):
+        app.register_blueprint(blueprint)
     return app

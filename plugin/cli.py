@@ -211,3 +211,19 @@ def mail_test(address: str) -> None:
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@main.command()
+def demo() -> None:
+    """Fill the demo course (Canvas id 565) with a term in every state the pages show."""
+    from .demo import COURSE, fill_demo
+
+    settings = load_or_exit()
+    if settings.course(COURSE) is None:
+        raise click.ClickException(f"the demo needs course {COURSE} in the configuration "
+                                   "(config/canvas-ladok.toml has it)")
+    store = open_store(settings)
+    run_id = fill_demo(store, settings)
+    click.echo(f"demo course {COURSE} filled; export run {run_id} went out before the later "
+               "grades. Start `canvas-ladok serve` and open http://127.0.0.1:8000/ "
+               "(sign in with one of CANVAS_LADOK_ADMIN_TOKENS).")

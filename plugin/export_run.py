@@ -38,7 +38,7 @@ from .rules.ledger import Decision, StudentPlan
 from .rules.text import spaced
 from .settings import CourseConfig, Settings
 from .status import CORRECTION, MANUAL, NEW, WITHDRAWN
-from .student_data import CourseData, identity_of, identity_problem, load_students
+from .student_data import CourseData, StudentView, identity_of, identity_problem, load_students
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -86,12 +86,14 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
                dry_run: bool = False, trigger: str = MANUAL, schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
                progress: Callable[[dict], None] | None = None,
-               everyone: bool = False) -> RunSummary:
+               everyone: bool = False,
+               on_student: Callable[[CourseData, StudentView], None] | None = None) -> RunSummary:
     """Run one export (all configured courses, or one); dry runs record nothing.
 
     A run first applies the events still waiting; a dry run only reads (it takes no write
     lock) and counts those events instead. A dry run with `everyone` recomputes every student
     of the course, not only changed ones.
+    `on_student` sees each student evaluated (the pages read the same computation as the API).
     """
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
@@ -112,7 +114,8 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
             summary.run_id = run.id
         for course in courses:
             scope = everyone or course.canvas_id in changed
-            _export_course(session, settings, course, scope, run, now, summary, inner)
+            _export_course(session, settings, course, scope, run, now, summary, inner,
+                           on_student)
         summary.files = _file_names(summary.counts)
         if run is None:
             session.rollback()
@@ -182,7 +185,7 @@ def _due_students(session: Session, course: CourseConfig, everyone: bool,
 
 def _export_course(session: Session, settings: Settings, course: CourseConfig,
                    everyone: bool, run: ExportRun | None, now: dt.datetime,
-                   summary: RunSummary, progress) -> None:
+                   summary: RunSummary, progress, on_student=None) -> None:
     due = _due_students(session, course, everyone and run is None, now)
     data = CourseData.load(session, settings, course)
     for start in range(0, len(due), BATCH):
@@ -191,6 +194,8 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
         rows: list[dict] = []
         for student in load_students(session, data, [u for u, _ in batch], now):
             outcome = _apply_plan(data, student, run, now, summary, rows)
+            if on_student:
+                on_student(data, student)
             if outcome is not DONE:
                 kept[student.user_id] = outcome
         if run is not None:

@@ -272,3 +272,14 @@ class MailAlert(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     answer: Mapped[str | None] = mapped_column(Text)
+
+
+class SignInFailure(Base):
+    """A failed page sign-in: the rate limit counts these per address."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_sign_in_failures_address_at", "address", "at"),)

@@ -27,6 +27,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "canvas"
 WEBHOOK_TOKEN = "test-webhook-token"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ADMIN_TOKEN = "test-admin-token"
+SECRET_KEY = "test-secret-key-for-signing-web-sessions"
 
 COURSE_TOML = '[canvas]\nurl = "https://canvas.example.edu"\n' + course_toml(
     start="2019-09-01", extra='assignments = { "355" = "kmom01" }') + """
@@ -94,6 +95,7 @@ def environ(database_url, tmp_path):
         "CANVAS_LADOK_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CANVAS_LADOK_ADMIN_TOKENS": f"other-token,{ADMIN_TOKEN}",
         "CANVAS_LADOK_CANVAS_TOKEN": "canvas-secret-token",
+        "CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
     }
 
 
@@ -200,3 +202,37 @@ def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator:
     yield start
     for server in started:
         server.kill()
+
+
+def sign_in(client, scope: dict, who: str = "Test Person", lti: bool = False):
+    """Give `client` a web session with `scope`, built as the sign-in would build it."""
+    with client.session_transaction() as session:
+        session.clear()
+        session.permanent = True
+        session["scope"] = scope
+        session["who"] = who
+        if lti:
+            session["lti"] = True
+    return client
+
+
+@pytest.fixture
+def admin_client(app):
+    """A test client signed in as an administrator (all courses)."""
+    return sign_in(app.test_client(), {"kind": "admin"}, "administrator")
+
+
+@pytest.fixture
+def course_client(app):
+    """A test client whose session is scoped to the demo course 565 (a teacher from Canvas)."""
+    return sign_in(app.test_client(), {"kind": "course", "course": 565}, "Teacher Tess")
+
+
+@pytest.fixture
+def canvas_users_unknown(rsps):
+    """Canvas answers 404 to every user lookup (a held-back student stays held back)."""
+    import re
+
+    rsps.add(responses.GET, re.compile(r"https://canvas\.example\.edu/api/v1/users/\d+"),
+             status=404, json={"errors": [{"message": "not found"}]})
+    return rsps

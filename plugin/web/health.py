@@ -18,33 +18,36 @@ bp = Blueprint("health", __name__)
 PROBE_KEY = "healthz.write"
 
 
-def _prove_write(now: dt.datetime) -> None:
+def _prove_write(store, now: dt.datetime) -> None:
     """Write a row, on SQLite into the very file at database_url (else raise)."""
-    store = services().store
     with store.write() as session:
         store.check_file(session.connection())
         upsert(session, Marker, {"key": PROBE_KEY, "value": now.isoformat()}, ("key",))
 
 
-def _degradation(now: dt.datetime) -> str | None:
-    """Why the service is degraded, or None."""
-    with services().store.read() as session:
-        return backlog_reason(session, now) or heartbeat.scheduler_problem(session, now)
+def health_status(store, write: bool = False) -> tuple[str, str | None]:
+    """("ok" | "degraded" | "unavailable", the reason or None); pages read it without `write`."""
+    now = utcnow()
+    try:
+        if write:
+            _prove_write(store, now)
+        with store.read() as session:
+            reason = backlog_reason(session, now) or heartbeat.scheduler_problem(session, now)
+    except Exception as exc:  # any database failure means unhealthy, whatever its type
+        if is_lock_timeout(exc):  # a long export holds SQLite's lock: busy, not broken
+            return "degraded", "database busy"
+        return "unavailable", type(exc).__name__
+    return ("degraded", reason) if reason else ("ok", None)
 
 
 @bp.get("/healthz")
 def healthz():
     """ok when the database takes a write and the scheduler beats; degraded or 503 if not."""
-    now = utcnow()
-    try:
-        _prove_write(now)
-        reason = _degradation(now)
-    except Exception as exc:  # any database failure means unhealthy, whatever its type
-        if is_lock_timeout(exc):  # a long export holds SQLite's lock: busy, not broken
-            return jsonify(status="degraded", reason="database busy"), 200
-        return jsonify(status="unavailable", error=type(exc).__name__), 503
-    if reason:
-        return jsonify(status="degraded", reason=reason), 200
+    status, reason = health_status(services().store, write=True)
+    if status == "unavailable":
+        return jsonify(status=status, error=reason), 503
+    if status == "degraded":
+        return jsonify(status=status, reason=reason), 200
     return jsonify(status="ok"), 200
 
 

@@ -14,7 +14,7 @@ from ..models import Submission
 from ..rules.ledger import Decision
 from ..rules.results import ComponentResult, exportable, label
 from ..settings import CourseConfig, Settings
-from ..status import NEW, WITHDRAWN
+from ..status import WITHDRAWN
 from ..student_data import (
     CourseData,
     StudentView,
@@ -34,27 +34,41 @@ def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
              "exported_at": iso(r.exported_at)} for r in rows]
 
 
+def component_state(result: ComponentResult, student: StudentView,
+                    due: dt.datetime | None) -> str:
+    """Where a result stands: elsewhere, attestation, withdrawing, withdrawn, new, correction,
+    exported or not_earned."""
+    latest = student.ledger.get(result.code)
+    decision: Decision | None = next(
+        (d for d in student.plan.decisions if d.result.code == result.code), None)
+    if result.code in student.plan.owned_elsewhere:
+        return "elsewhere"
+    if result.is_course_grade and due is not None:
+        return "attestation"
+    if decision is not None and decision.status == WITHDRAWN:
+        return "withdrawing"
+    if latest is not None and latest.status == WITHDRAWN and not exportable(result):
+        return "withdrawn"
+    if decision is not None:
+        return "new" if decision.status == "new" else "correction"
+    return "exported" if latest is not None else "not_earned"
+
+
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
             problem: str | None) -> str:
-    latest = student.ledger.get(result.code)
-    pending = {d.result.code: d for d in student.plan.decisions}
-    decision: Decision | None = pending.get(result.code)
-    if result.code in student.plan.owned_elsewhere:
-        return (f"exported from Canvas course {latest.course_id} (same Ladok course): "
-                "changes here need manual handling")
-    if result.is_course_grade and due is not None:
-        return f"{WAITING} (until {due.isoformat()})"
-    if decision is not None and decision.status == WITHDRAWN:
-        return "no longer earned: will be marked withdrawn — handle in Ladok"
-    if latest is not None and latest.status == WITHDRAWN and not exportable(result):
-        return "withdrawn — handle in Ladok"
-    if decision is not None:
-        what = "new result" if decision.status == NEW else "correction"
+    state = component_state(result, student, due)
+    if state == "elsewhere":
+        return (f"exported from Canvas course {student.ledger[result.code].course_id} "
+                "(same Ladok course): changes here need manual handling")
+    if state in ("new", "correction"):
+        what = "new result" if state == "new" else "correction"
         held = f" (held back: {problem})" if problem else ""
         return f"{what} for the next export{held}"
-    if latest is not None:
-        return "exported"
-    return "not earned"
+    return {
+        "attestation": f"{WAITING} (until {due.isoformat() if due else ''})",
+        "withdrawing": "no longer earned: will be marked withdrawn — handle in Ladok",
+        "withdrawn": "withdrawn — handle in Ladok",
+    }.get(state, state.replace("_", " "))
 
 
 def _component(result: ComponentResult, student: StudentView, due, problem) -> dict[str, Any]:
@@ -63,6 +77,7 @@ def _component(result: ComponentResult, student: StudentView, due, problem) -> d
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
         "reason": result.reason, "graders": list(result.grader_ids),
         "status": _status(result, student, due, problem),
+        "state": component_state(result, student, due),
         "exports": _exports(student, result.code),
     }
 
@@ -94,6 +109,7 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
             "moment": label(m.moment), "passed": m.passed, "reason": m.reason, "grade": m.grade,
             "exam_date": iso(m.date), "assignment_id": m.assignment_id,
             "needs_manual": m.needs_manual,
+            "graders": [data.people.get(g, str(g)) for g in m.grader_ids],
         } for m in outcome.moments],
         "modules": [_component(r, student, None, problem) for r in outcome.modules],
         "course_grade": (_component(outcome.course_grade, student, due, problem)

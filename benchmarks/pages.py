@@ -1,0 +1,186 @@
+"""Pages benchmark: the course page of a 2,000-student course against the JSON preview, and
+webhook throughput while people load course pages.
+
+1. In one process, on one temporary SQLite file holding the demo course with --students
+   students (a term of events posted through the inbox and applied): GET /courses/565 as a
+   signed-in administrator against GET /api/courses/565/preview, alternating, --rounds times;
+   prints each one's median time and the ratio (target <= 1.5).
+2. The real app under the project's gunicorn settings on loopback, on the same database:
+   webhook throughput (unique signed grade events, the ingest benchmark's load generator)
+   alone, then while --readers clients load the course page without pause; alternating,
+   --rounds times; prints events/s of each and the median ratio (target >= 0.8).
+
+    python benchmarks/pages.py [--students 2000] [--rounds 3] [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ingest  # noqa: E402  (the ingest benchmark's server and load generator)
+
+COURSE = 565
+ADMIN_TOKEN = "bench-admin-token"
+
+
+def fill(settings, students: int) -> None:
+    """The demo term for `students` students, stored and applied."""
+    from plugin.canvas_events import parse
+    from plugin.cli import open_store
+    from plugin.ingest import GroupCommit, apply_pending
+    from plugin.simulate import demo_term
+
+    store = open_store(settings)
+    inbox = GroupCommit(store, settings)
+    for event in demo_term(COURSE, students):
+        inbox.submit(parse(event), None)
+    apply_pending(store)
+    store.dispose()
+
+
+def timed(client, path: str, **kwargs) -> float:
+    started = time.perf_counter()
+    response = client.get(path, **kwargs)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        sys.exit(f"{path} answered {response.status_code}")
+    return elapsed
+
+
+def page_against_preview(settings, rounds: int) -> None:
+    """Part 1: the course page's time against the JSON preview's, side by side."""
+    from plugin import create_app
+
+    app = create_app({"SETTINGS": settings})
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["scope"], session["who"] = {"kind": "admin"}, "benchmark"
+    bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    timed(client, f"/courses/{COURSE}")  # warm-up: templates compiled, caches filled
+    timed(client, f"/api/courses/{COURSE}/preview", headers=bearer)
+    pages, previews = [], []
+    for _ in range(rounds):
+        pages.append(timed(client, f"/courses/{COURSE}"))
+        previews.append(timed(client, f"/api/courses/{COURSE}/preview", headers=bearer))
+    page, preview = statistics.median(pages), statistics.median(previews)
+    for name, median, times in (("course page", page, pages), ("JSON preview", preview, previews)):
+        each = ", ".join(f"{x * 1000:.0f}" for x in times)
+        print(f"{name:<13} median {median * 1000:8.1f} ms  ({each})")
+    print(f"ratio page / preview {page / preview:.2f} (target <= 1.5)")
+    app.extensions["canvas_ladok"].store.dispose()
+
+
+def session_cookie(settings) -> str:
+    """A signed administrator session cookie, as /login would give."""
+    from plugin import create_app
+
+    app = create_app({"SETTINGS": settings})
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookie = serializer.dumps({"scope": {"kind": "admin"}, "who": "benchmark"})
+    app.extensions["canvas_ladok"].store.dispose()
+    return cookie
+
+
+def readers(port: int, cookie: str, count: int, stop: threading.Event) -> list[int]:
+    """`count` threads loading the course page until `stop`; pages loaded per thread."""
+    import requests
+
+    loaded = [0] * count
+
+    def read(index: int) -> None:
+        with requests.Session() as http:
+            http.cookies.set("session", cookie)
+            while not stop.is_set():
+                response = http.get(f"http://{ingest.HOST}:{port}/courses/{COURSE}", timeout=60)
+                if response.status_code == 200:
+                    loaded[index] += 1
+
+    threads = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return loaded, threads
+
+
+def webhook_under_reads(env: dict[str, str], cookie: str, args) -> None:
+    """Part 2: webhook events/s alone and while readers load course pages."""
+    secret = env["CANVAS_LADOK_WEBHOOK_SECRET"]
+    server = ingest.Server("real", env)
+    ratios = []
+    try:
+        probe = ingest.Signer(secret, server.port).request(
+            f"msg_probe_{time.time_ns()}", ingest.grade_event(1, datetime.now(UTC)))
+        server.wait_ready(probe)
+        for round_no in range(1, args.rounds + 1):
+            alone = ingest.python_load(server.port, secret, args.seconds, args.connections,
+                                       1, 2 * round_no)
+            stop = threading.Event()
+            loaded, threads = readers(server.port, cookie, args.readers, stop)
+            busy = ingest.python_load(server.port, secret, args.seconds, args.connections,
+                                      1, 2 * round_no + 1)
+            stop.set()
+            for thread in threads:
+                thread.join()
+            ratio = busy.events_per_second / alone.events_per_second
+            ratios.append(ratio)
+            print(f"round {round_no}: webhook alone {alone.events_per_second:7.0f} events/s; "
+                  f"with {args.readers} page readers {busy.events_per_second:7.0f} events/s "
+                  f"(p99 {busy.p99_ms:.1f} ms; {sum(loaded)} course pages loaded); "
+                  f"ratio {ratio:.2f}")
+    finally:
+        server.stop()
+    print(f"webhook with readers / alone: median {statistics.median(ratios):.2f} "
+          f"(target >= 0.8)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--connections", type=int, default=4, help="webhook connections")
+    parser.add_argument("--readers", type=int, default=4, help="clients loading course pages")
+    args = parser.parse_args()
+
+    from plugin.settings import load_settings
+    from plugin.simulate import demo_course_toml
+
+    with tempfile.TemporaryDirectory(prefix="canvas-ladok-pages-") as tmp_name:
+        tmp = Path(tmp_name)
+        config = tmp / "canvas-ladok.toml"
+        config.write_text('[canvas]\nurl = "https://canvas.example.edu"\n'
+                          + demo_course_toml(extra='assignments = { "355" = "kmom01" }'))
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CANVAS_LADOK_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+        env.update({
+            "CANVAS_LADOK_CONFIG": str(config),
+            "CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp / 'pages.db'}",
+            "CANVAS_LADOK_EXPORT_DIR": str(tmp / "exports"),
+            "CANVAS_LADOK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(
+                secrets.token_bytes(24)).decode(),
+            "CANVAS_LADOK_ADMIN_TOKENS": ADMIN_TOKEN,
+            "CANVAS_LADOK_SECRET_KEY": secrets.token_hex(32),
+        })
+        settings = load_settings(config, env)
+        started = time.perf_counter()
+        fill(settings, args.students)
+        print(f"{args.students} students stored in {time.perf_counter() - started:.1f} s; "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+        page_against_preview(settings, max(args.rounds, 5))
+        webhook_under_reads(env, session_cookie(settings), args)
+
+
+if __name__ == "__main__":
+    main()

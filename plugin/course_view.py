@@ -1,0 +1,102 @@
+"""A course as its pages show it, from the very dry run the JSON preview computes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from .db import Store
+from .export_run import RunSummary, run_export
+from .models import Assignment
+from .settings import CourseConfig, Settings
+from .student_data import CourseData, StudentView, identity_of
+from .web.student_view import component_state
+
+MODULE_BUCKET = {"exported": "exported", "elsewhere": "exported", "new": "waiting",
+                 "correction": "waiting", "attestation": "attestation"}
+
+
+@dataclass
+class StudentRow:
+    """One line of the students table."""
+
+    user_id: int
+    name: str
+    identity: str | None
+    states: dict[str, str]  # component code -> state (see component_state)
+    grades: dict[str, str | None]
+    reasons: dict[str, str]  # why a component is not earned
+    problems: list[str]
+    earned: int  # modules earned
+
+    @property
+    def waiting(self) -> bool:
+        return any(s in ("new", "correction") for s in self.states.values())
+
+
+@dataclass
+class CourseView:
+    """Everything the course page shows for one course."""
+
+    course: CourseConfig
+    summary: RunSummary
+    rows: list[StudentRow] = field(default_factory=list)
+    moments: dict[int, Counter] = field(default_factory=dict)
+    modules: dict[str, Counter] = field(default_factory=dict)
+    assignment_names: dict[int, str] = field(default_factory=dict)
+
+    def add(self, data: CourseData, student: StudentView) -> None:
+        """Count one evaluated student into the chart and the table."""
+        outcome, due = student.outcome, student.plan.course_grade_due
+        for moment in outcome.moments:
+            kind = "passed" if moment.passed else "failed" if moment.grade else "ungraded"
+            self.moments.setdefault(moment.moment, Counter())[kind] += 1
+        identity = identity_of(student.user, data.settings.student_id_field)
+        states, grades, reasons = {}, {}, {}
+        results = outcome.modules + ((outcome.course_grade,) if outcome.course_grade else ())
+        for result in results:
+            state = component_state(result, student, due if result.is_course_grade else None)
+            states[result.code], grades[result.code] = state, result.grade
+            if state == "not_earned":
+                reasons[result.code] = result.reason
+            self.modules.setdefault(result.code, Counter())[
+                MODULE_BUCKET.get(state, "not_earned")] += 1
+        problems = list(outcome.manual)
+        if not identity and student.plan.decisions:
+            problems.append(f"held back: no {data.settings.student_id_field}")
+        problems += [f"{code}: withdrawn — handle in Ladok" for code, s in states.items()
+                     if s == "withdrawing"]
+        problems += [f"{code}: exported from another Canvas course"
+                     for code in student.plan.owned_elsewhere]
+        self.rows.append(StudentRow(student.user_id, student.name, identity, states, grades,
+                                    reasons, problems, sum(m.earned for m in outcome.modules)))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The dry run's counts, as the JSON preview gives them."""
+        return self.summary.counts
+
+
+def course_views(store: Store, settings: Settings, courses: list[CourseConfig],
+                 now: dt.datetime | None = None) -> dict[int, CourseView]:
+    """The views of `courses`, from one dry run over every student of each."""
+    views: dict[int, CourseView] = {}
+    for course in courses:
+        view = CourseView(course, RunSummary(None, True))
+        summary = run_export(store, settings, course_id=course.canvas_id, dry_run=True,
+                             everyone=True, now=now, on_student=view.add)
+        view.summary = summary
+        views[course.canvas_id] = view
+    _load_assignment_names(store, views)
+    return views
+
+
+def _load_assignment_names(store: Store, views: dict[int, CourseView]) -> None:
+    with store.read() as session:
+        rows = session.execute(select(Assignment.course_id, Assignment.assignment_id,
+                                      Assignment.name).where(Assignment.course_id.in_(views)))
+        for course_id, assignment_id, name in rows:
+            views[course_id].assignment_names[assignment_id] = name or ""

@@ -1,0 +1,48 @@
+"""The pages' system strip: events waiting, last event, last re-syncs, next export, health."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from .clock import utcnow
+from .db import Store
+from .models import PENDING_EVENTS, CourseState, Event, ExportRun
+from .settings import Settings, cron_trigger
+
+
+@dataclass
+class SystemStatus:
+    events_waiting: int
+    last_event: dt.datetime | None
+    last_sync: dict[int, dt.datetime | None]
+    last_run: ExportRun | None
+    next_run: dt.datetime | None
+    last_course_run: dict[int, ExportRun | None]
+
+
+def system_status(store: Store, settings: Settings, now: dt.datetime | None = None) -> SystemStatus:
+    """What the strip shows, read in one session."""
+    now = now or utcnow()
+    with store.read() as session:
+        waiting = session.scalar(select(func.count()).select_from(Event).where(PENDING_EVENTS))
+        last_event = session.scalar(select(func.max(Event.received_at)))
+        syncs = dict(session.execute(select(CourseState.course_id,
+                                            CourseState.last_sync_started)).all())
+        latest = select(ExportRun).order_by(ExportRun.id.desc()).limit(1)
+        last_run = session.scalars(latest).first()
+        per_course = {c.canvas_id: session.scalars(latest.where(or_(
+            ExportRun.course_id == c.canvas_id, ExportRun.course_id.is_(None)))).first()
+            for c in settings.courses}
+    trigger = cron_trigger(settings.export_schedule, settings.timezone)
+    return SystemStatus(waiting or 0, last_event,
+                        {c.canvas_id: syncs.get(c.canvas_id) for c in settings.courses},
+                        last_run, trigger.get_next_fire_time(None, now), per_course)
+
+
+def pending_events(store: Store) -> int:
+    """Events received but not yet applied (a page says its numbers may lag)."""
+    with store.read() as session:
+        return session.scalar(select(func.count()).select_from(Event).where(PENDING_EVENTS)) or 0

@@ -1,0 +1,50 @@
+"""Who is signed in to the pages, and what they may see (the session's scope)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import session
+
+SESSION_HOURS = 8
+SESSION_LIFETIME = dt.timedelta(hours=SESSION_HOURS)
+KINDS = ("admin", "course", "student")
+
+
+def start_session(scope: dict, who: str, lti: bool = False) -> None:
+    """Clear the session and start a permanent 8-hour one with `scope` for `who`."""
+    session.clear()
+    session.permanent = True
+    session["scope"] = dict(scope)
+    session["who"] = who
+    if lti:
+        session["lti"] = True
+
+
+def current_scope() -> dict[str, Any] | None:
+    """The signed-in scope, or None when nobody (valid) is signed in."""
+    scope = session.get("scope")
+    if not isinstance(scope, dict) or scope.get("kind") not in KINDS:
+        return None
+    return scope
+
+
+def is_admin() -> bool:
+    """True for an administrator session (all courses, all actions)."""
+    scope = current_scope()
+    return scope is not None and scope["kind"] == "admin"
+
+
+def course_allowed(course_id: int) -> bool:
+    """True when the session may see course `course_id`'s pages and act on it."""
+    scope = current_scope()
+    if scope is None:
+        return False
+    return scope["kind"] == "admin" or (scope["kind"] == "course"
+                                        and scope.get("course") == course_id)
+
+
+def who() -> str:
+    """The signed-in person's display text, for logs."""
+    return str(session.get("who") or "anonymous")

@@ -1,0 +1,147 @@
+"""What every page blueprint shares: the sign-in guard, CSRF, HTML errors, masking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import services
+from ..settings import CourseConfig
+from .access import course_allowed, current_scope, is_admin
+from .security import csrf
+
+PERSONNUMMER = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})$")
+
+
+def mask(identity: str | None) -> str | None:
+    """A personnummer with its last four digits hidden (19900101-****); other ids as they are."""
+    if not identity:
+        return identity
+    match = PERSONNUMMER.match(identity.strip())
+    return f"{match.group(1)}-****" if match else identity
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after sign-in (never another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("overview.index")
+    return target if not urlsplit(target).netloc else url_for("overview.index")
+
+
+def _guard():
+    """503 without a secret key; sign-in for anonymous visitors; CSRF on every form post."""
+    if not services().settings.secret_key:
+        abort(503, gettext("The pages are switched off: CANVAS_LADOK_SECRET_KEY is not set. "
+                           "The webhook and the JSON API work on."))
+    if request.method == "POST":
+        csrf.protect()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    scope = current_scope()
+    if scope is None:
+        return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+    if scope["kind"] == "student":
+        abort(404)
+    return None
+
+
+PUBLIC_ENDPOINTS = {"signin.login", "signin.language", "signin.logout"}
+
+
+def _html_error(exc: HTTPException):
+    return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+
+def page_blueprint(name: str) -> Blueprint:
+    """A blueprint of pages: guarded, with errors as HTML pages."""
+    bp = Blueprint(name, __name__)
+    bp.before_request(_guard)
+    bp.register_error_handler(HTTPException, _html_error)
+    return bp
+
+
+def course_or_404(canvas_id: int) -> CourseConfig:
+    """The configured course the session may see; 404 otherwise (also for other courses)."""
+    course = services().settings.course(canvas_id)
+    if course is None or not course_allowed(canvas_id):
+        abort(404)
+    return course
+
+
+def visible_courses() -> list[CourseConfig]:
+    """The configured courses the session may see."""
+    courses = services().settings.courses
+    return list(courses) if is_admin() else [c for c in courses if course_allowed(c.canvas_id)]
+
+
+BAR_X, BAR_WIDTH = 150, 420
+
+
+def bar(counts, kinds: tuple[str, ...]) -> list[dict]:
+    """The segments of one stacked bar of the progress chart: kind, count, x and width."""
+    total = sum(counts.get(k, 0) for k in kinds) or 1
+    out, x = [], float(BAR_X)
+    for kind in kinds:
+        width = BAR_WIDTH * counts.get(kind, 0) / total
+        out.append({"kind": kind, "count": counts.get(kind, 0), "x": round(x, 1),
+                    "width": round(width, 1)})
+        x += width
+    return out
+
+
+def when(value: dt.datetime | str | None) -> str:
+    """A time (or ISO text) as local text in the service's time zone ("—" when unknown)."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    zone = ZoneInfo(services().settings.timezone)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def components(view) -> list[tuple[str, str]]:
+    """(code, display name) of each module and of the course grade."""
+    out = [(m.code, f"{gettext('Modul')} {m.code} {m.name}") for m in view.course.modules]
+    course = view.course
+    final = any(m.final for m in course.modules)
+    if len(course.modules) > 1 and (final or all(m.scale == "GU" for m in course.modules)):
+        out.append((view.course.ladok_code,
+                    f"{gettext('Slutbetyg')} ({view.course.ladok_code})"))
+    return out
+
+
+STATE_MARKS = {"exported": "✓", "elsewhere": "✓", "new": "●", "correction": "●",
+               "attestation": "…", "withdrawing": "!", "withdrawn": "!", "not_earned": "–"}
+
+
+def state_words() -> dict[str, str]:
+    """Each result state in words, in the page's language (translated once per request)."""
+    if "state_words" not in g:
+        g.state_words = {
+            "exported": gettext("exported"),
+            "elsewhere": gettext("exported from another course room"),
+            "new": gettext("earned, waiting for export"),
+            "correction": gettext("correction waiting for export"),
+            "attestation": gettext("waiting for module attestation"),
+            "withdrawing": gettext("no longer earned: handle in Ladok"),
+            "withdrawn": gettext("withdrawn: handle in Ladok"),
+            "not_earned": gettext("not earned"),
+        }
+    return g.state_words
+
+
+def init_templates(app: Flask) -> None:
+    """The pages' template filters and helpers."""
+    app.add_template_filter(when)
+    app.add_template_filter(components)
+    app.add_template_global(bar)
+    app.add_template_global(state_words)
+    app.add_template_global(STATE_MARKS, "STATE_MARKS")
+    app.add_template_global(BAR_X, "BAR_X")
+    app.add_template_global(lambda: str(get_locale() or "en"), "current_locale")

@@ -1,0 +1,86 @@
+"""The pages people read: courses overview, a course, a student."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+
+from ..course_view import CourseView, StudentRow, course_views
+from ..extensions import services
+from ..system_status import pending_events, system_status
+from .health import health_status
+from .page_common import course_or_404, mask, page_blueprint, visible_courses
+from .student_view import student_report
+
+bp = page_blueprint("overview")
+ID = "int(max=9223372036854775807)"
+FILTERS = ("all", "problems", "waiting")
+PAGE_SIZE = 250  # students per page of the table: a 2,000-student course renders fast
+SORTS = {
+    "name": lambda r: (r.name.casefold(), r.user_id),
+    "id": lambda r: r.user_id,
+    "progress": lambda r: (-r.earned, r.name.casefold()),
+}
+
+
+@bp.get("/")
+def index():
+    """The courses the session may see, with per-module counts, problems and the system strip."""
+    svc = services()
+    courses = visible_courses()
+    system = system_status(svc.store, svc.settings)  # as it stood when the page was asked for
+    views = course_views(svc.store, svc.settings, courses)
+    return render_template("overview.html", views=[views[c.canvas_id] for c in courses],
+                           system=system, health=health_status(svc.store))
+
+
+def table_rows(view: CourseView, show: str, query: str, sort: str) -> list[StudentRow]:
+    """The students table after the filter, the search (name, Canvas id, identity) and sort."""
+    rows = view.rows
+    if show == "problems":
+        rows = [r for r in rows if r.problems]
+    elif show == "waiting":
+        rows = [r for r in rows if r.waiting]
+    needle = query.strip().casefold()
+    if needle:
+        rows = [r for r in rows if needle in r.name.casefold() or needle == str(r.user_id)
+                or (r.identity and needle in r.identity.casefold())]
+    return sorted(rows, key=SORTS[sort])
+
+
+def _choice(name: str, allowed, default: str) -> str:
+    value = request.args.get(name, default)
+    return value if value in allowed else default
+
+
+@bp.get(f"/courses/<{ID}:canvas_id>")
+def course(canvas_id: int):
+    """Progress chart, students table, problem lists and the actions of one course."""
+    course = course_or_404(canvas_id)
+    svc = services()
+    waiting = pending_events(svc.store)
+    view = course_views(svc.store, svc.settings, [course])[canvas_id]
+    show = _choice("show", FILTERS, "all")
+    sort = _choice("sort", SORTS, "name")
+    query = request.args.get("q", "")[:200]
+    rows = table_rows(view, show, query, sort)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    return render_template(
+        "course.html", view=view, course=course, rows=shown, matching=len(rows), page=page,
+        pages=pages, first=(page - 1) * PAGE_SIZE + 1,
+        show=show, sort=sort, query=query, mask=mask, waiting=waiting,
+        id_field=svc.settings.student_id_field)
+
+
+@bp.get(f"/courses/<{ID}:canvas_id>/students/<{ID}:user_id>")
+def student(canvas_id: int, user_id: int):
+    """Each moment, module and the course grade of one student: earned or why not."""
+    course = course_or_404(canvas_id)
+    svc = services()
+    report = student_report(svc.store, svc.settings, course, user_id)
+    if report is None:
+        abort(404)
+    return render_template("student.html", course=course, report=report, mask=mask,
+                           id_field=svc.settings.student_id_field,
+                           waiting=pending_events(svc.store))

@@ -1,0 +1,65 @@
+"""/login with an administrator token, /logout, and the language switch."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import abort, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+
+from .. import sign_in_limit
+from ..extensions import services
+from .access import start_session
+from .page_common import page_blueprint, safe_next
+from .security import LANGUAGE_COOKIE, LANGUAGES
+
+bp = page_blueprint("signin")
+log = logging.getLogger(__name__)
+YEAR = 365 * 24 * 3600
+
+
+def _token_number(token: str) -> int | None:
+    """Which of the admin tokens `token` is (1-based), compared in constant time; or None."""
+    given = token.strip().encode()
+    matches = [hmac.compare_digest(given, t.encode()) for t in services().settings.admin_tokens]
+    return matches.index(True) + 1 if given and any(matches) else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The sign-in form; a valid administrator token starts an administrator session."""
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=target)
+    store, address = services().store, request.remote_addr or "unknown"
+    if sign_in_limit.blocked(store, address):
+        abort(429, gettext("Too many failed sign-ins from your address: wait a minute."))
+    number = _token_number(request.form.get("token", ""))
+    if number is None:
+        sign_in_limit.record_failure(store, address)
+        log.warning("failed sign-in from %s", address)
+        error = gettext("That token is not accepted.")
+        return render_template("login.html", next=target, error=error), 403
+    # Logs name the token by its place in the list, never by its value.
+    start_session({"kind": "admin"}, f"administrator (token {number})")
+    log.info("administrator (token %s) signed in from %s", number, address)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    """End the session."""
+    session.clear()
+    return redirect(url_for("signin.login"))
+
+
+@bp.get("/language/<code>")
+def language(code: str):
+    """Remember the chosen language and go back."""
+    if code not in LANGUAGES:
+        abort(404)
+    response = make_response(redirect(safe_next(request.args.get("next"))))
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=YEAR, httponly=True, samesite="Lax",
+                        secure=request.is_secure)
+    return response
