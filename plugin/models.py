@@ -229,3 +229,12 @@ class Setting(Base):
     __tablename__ = "kv"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str | None] = mapped_column(Text)
+
+
+class LtiState(Base):
+    """LTI launch state every web process shares: OIDC states and nonces, launch data."""
+
+    __tablename__ = "lti_state"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -27,34 +27,38 @@ def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
 
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
-            identity: str | None) -> str:
+            identity: str | None) -> tuple[str, str]:
+    """A state code for pages to word in their own language, and the status in English."""
     latest = student.ledger.get(result.code)
     pending = {d.result.code: d for d in student.plan.decisions}
     decision: Decision | None = pending.get(result.code)
     if result.code in student.plan.owned_elsewhere:
-        return (f"exported from Canvas course {latest.course_id} (same Ladok course): "
-                "changes here need manual handling")
+        return "elsewhere", (f"exported from Canvas course {latest.course_id} (same Ladok "
+                             "course): changes here need manual handling")
     if result.is_course_grade and due is not None:
-        return f"{WAITING} (until {due.isoformat()})"
+        return "waiting", f"{WAITING} (until {due.isoformat()})"
     if decision is not None and decision.status == WITHDRAWN:
-        return "no longer earned: will be marked withdrawn — handle in Ladok"
+        return "withdrawing", "no longer earned: will be marked withdrawn — handle in Ladok"
     if latest is not None and latest.status == WITHDRAWN and not exportable(result):
-        return "withdrawn — handle in Ladok"
+        return "withdrawn", "withdrawn — handle in Ladok"
     if decision is not None:
         what = "new result" if decision.status == "new" else "correction"
-        held = " (held back: no student identity)" if not identity else ""
-        return f"{what} for the next export{held}"
+        if not identity:
+            return "held", f"{what} for the next export (held back: no student identity)"
+        return ("next_export" if decision.status == "new" else "correction",
+                f"{what} for the next export")
     if latest is not None:
-        return "exported"
-    return "not earned"
+        return "exported", "exported"
+    return "not_earned", "not earned"
 
 
 def _component(result: ComponentResult, student: StudentView, due, identity) -> dict[str, Any]:
+    state, status = _status(result, student, due, identity)
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
         "reason": result.reason, "graders": list(result.grader_ids),
-        "status": _status(result, student, due, identity),
+        "status": status, "state": state, "due": iso(due),
         "exports": _exports(student, result.code),
     }
 
