@@ -9,10 +9,12 @@ from tests.fake_platform import (
     INSTITUTION_ADMIN,
     INSTITUTION_INSTRUCTOR,
     INSTRUCTOR,
-    LEARNER as LEARNER_ROLE,
     LIS,
     MENTOR,
     TEACHING_ASSISTANT,
+)
+from tests.fake_platform import (
+    LEARNER as LEARNER_ROLE,
 )
 
 
