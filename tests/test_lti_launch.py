@@ -129,6 +129,19 @@ def test_launch_without_a_matching_role_gets_a_403_page_in_plain_words(client, p
     assert "scope" not in session_of(client)
 
 
+@pytest.mark.parametrize("roles", [7, "Instructor", {"a": 1}])
+def test_launch_with_roles_not_a_list_gets_the_403_page(client, platform, roles):
+    assert launch(client, platform, roles).status_code == 403
+
+
+@pytest.mark.parametrize("custom", [None, {}, {"canvas_course_id": "$Canvas.course.id",
+                                                "canvas_user_id": "1"},
+                                    {"canvas_course_id": "565", "canvas_user_id": "-3"}])
+def test_launch_without_usable_custom_fields_gets_a_400_page(client, platform, custom):
+    response = launch(client, platform, [INSTRUCTOR], **{f"{CLAIM}/custom": custom})
+    assert response.status_code == 400 and "custom fields" in response.get_data(as_text=True)
+
+
 def test_launch_into_a_course_not_configured_names_its_canvas_id(client, platform):
     response = launch(client, platform, [INSTRUCTOR], course=777001)
     assert response.status_code == 404 and response.mimetype == "text/html"

@@ -150,7 +150,8 @@ def _custom_id(custom: Any, name: str) -> int | None:
 
 def admit(claims: dict[str, Any]):
     """The session a validated launch opens, or the page saying why it opens none."""
-    kind = launch_kind(claims.get(ROLES) or [])
+    roles = claims.get(ROLES)
+    kind = launch_kind(roles if isinstance(roles, list) else [])
     if kind is None:
         log.info("LTI launch without a staff or learner role in the course")
         return page(403, _("No access"), _(
