@@ -8,8 +8,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import COURSE_TOML
 
 ISSUER = "https://canvas.test.instructure.com"
 CLIENT_ID = "10000000000042"
@@ -95,3 +98,27 @@ def login_params() -> dict[str, str]:
 def auth_request(location: str) -> dict[str, str]:
     """The parameters of the tool's redirect to the platform's authorization endpoint."""
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+SECRET_KEY = "test-session-secret-key-0123456789"
+TOOL_KEY = pem(new_key())
+
+
+def lti_config(extra_top: str = "", **lti) -> str:
+    """The test courses with the tool registered with the fake platform."""
+    return f'public_url = "{TOOL_URL}"\n{extra_top}' + COURSE_TOML + lti_toml(**lti)
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """The test courses' configuration with the tool registered (overrides the conftest's)."""
+    path = tmp_path / "canvas-ladok.toml"
+    path.write_text(lti_config())
+    return path
+
+
+@pytest.fixture
+def environ(environ):
+    """The conftest's environment with the session key and the tool's private key."""
+    return {**environ, "CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
+            "CANVAS_LADOK_LTI_PRIVATE_KEY": TOOL_KEY}

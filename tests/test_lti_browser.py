@@ -29,12 +29,13 @@ from tests.conftest import COURSE_TOML, WEBHOOK_TOKEN, post_event
 from tests.fake_platform import (
     INSTRUCTOR,
     LEARNER,
+    SECRET_KEY,
+    TOOL_KEY,
     FakePlatform,
     login_params,
     lti_toml,
     new_key,
 )
-from tests.test_lti_launch import SECRET_KEY, TOOL_KEY
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402

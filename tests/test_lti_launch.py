@@ -13,8 +13,7 @@ import pytest
 
 from plugin import create_app
 from plugin.settings import LtiSettings, load_settings
-from tests.conftest import COURSE_TOML
-from tests.fake_platform import (
+from tests.fake_platform import (  # noqa: F401  (config_file, environ: the LTI tool)
     CLAIM,
     INSTITUTION_ADMIN,
     INSTITUTION_INSTRUCTOR,
@@ -22,36 +21,18 @@ from tests.fake_platform import (
     KEY_SET_URL,
     LEARNER,
     MENTOR,
+    SECRET_KEY,
     TEACHING_ASSISTANT,
+    TOOL_KEY,
     TOOL_URL,
     FakePlatform,
     auth_request,
+    config_file,
+    environ,
     login_params,
-    lti_toml,
+    lti_config,
     new_key,
-    pem,
 )
-
-SECRET_KEY = "test-session-secret-key-0123456789"
-TOOL_KEY = pem(new_key())
-
-
-def lti_config(extra_top: str = "", **lti) -> str:
-    """The test courses with the tool registered with the fake platform."""
-    return f'public_url = "{TOOL_URL}"\n{extra_top}' + COURSE_TOML + lti_toml(**lti)
-
-
-@pytest.fixture
-def config_file(tmp_path):
-    path = tmp_path / "canvas-ladok.toml"
-    path.write_text(lti_config())
-    return path
-
-
-@pytest.fixture
-def environ(environ):
-    return {**environ, "CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
-            "CANVAS_LADOK_LTI_PRIVATE_KEY": TOOL_KEY}
 
 
 @pytest.fixture
@@ -322,6 +303,20 @@ def test_a_session_not_from_lti_keeps_samesite_lax(app):
     assert "SameSite=Lax" in cookie and "Partitioned" not in cookie and "Secure" not in cookie
 
 
+def test_signing_out_deletes_the_framed_cookie_too(app, client, platform):
+    @app.get("/test-sign-out")
+    def _sign_out():
+        from flask import session
+        session.clear()
+        return "ok"
+
+    launch(client, platform, [INSTRUCTOR])
+    deletions = client.get("/test-sign-out").headers.getlist("Set-Cookie")
+    assert len(deletions) == 2 and all("Expires=Thu, 01 Jan 1970" in d for d in deletions)
+    assert any("Partitioned" in d and "SameSite=None" in d for d in deletions)
+    assert "scope" not in session_of(client)
+
+
 def _frame_ancestors(response) -> str:
     return re.search(r"frame-ancestors ([^;]+)", response.headers["Content-Security-Policy"])[1]
 
@@ -342,7 +337,7 @@ def test_student_session_not_from_lti_may_not_be_framed(client):
     assert _frame_ancestors(client.get("/me")) == "'none'"
 
 
-def test_behind_a_trusted_proxy_the_state_cookie_is_cross_site(tmp_path, environ, store):
+def test_behind_a_trusted_proxy_the_state_cookie_is_cross_site(tmp_path, environ, store):  # noqa: F811
     path = tmp_path / "proxied.toml"
     path.write_text(lti_config(extra_top="trusted_proxies = 1\n"))
     app = create_app({"SETTINGS": load_settings(path, environ), "TESTING": True})
@@ -373,3 +368,7 @@ def test_entered_with_the_cookie_uses_up_the_launch(app, client, platform):
     response = launch(client, platform, [INSTRUCTOR])
     assert client.get(response.location).location == "/courses/565"
     assert app.test_client().get(response.location.replace("entered", "open")).status_code == 400
+
+
+def test_responses_without_a_session_do_not_vary_by_cookie(client):
+    assert "Cookie" not in client.get("/healthz").headers.get("Vary", "")

@@ -13,8 +13,15 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from tests.fake_platform import LEARNER, FakePlatform, auth_request, login_params
-from tests.test_lti_launch import SECRET_KEY, TOOL_KEY, lti_config
+from tests.fake_platform import (
+    LEARNER,
+    SECRET_KEY,
+    TOOL_KEY,
+    FakePlatform,
+    auth_request,
+    login_params,
+    lti_config,
+)
 from tests.web_server import WebServer
 
 pytestmark = pytest.mark.slow

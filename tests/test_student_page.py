@@ -13,7 +13,7 @@ from plugin.settings import cron_trigger
 from plugin.simulate import demo_term, grade_event
 from plugin.web import me
 from tests.conftest import ADMIN_TOKEN, post_event
-from tests.test_lti_launch import config_file, environ  # noqa: F401  (the LTI-enabled tool)
+from tests.fake_platform import config_file, environ  # noqa: F401  (the LTI-enabled tool)
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 LATER = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)  # after the demo term's grades

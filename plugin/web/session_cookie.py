@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, request, session
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
 from ..settings import Settings
@@ -12,24 +12,40 @@ from ..settings import Settings
 SESSION_HOURS = 8
 
 
-def _framed() -> bool:
-    # A session from an LTI launch lives in Canvas's iframe: a third-party context, where a
-    # browser sends only SameSite=None cookies, which must be Secure, and keeps them per site
-    # of the embedding page (Partitioned).
-    return bool(session.get("lti"))
+class _Cookies(SecureCookieSessionInterface):
+    """The signed cookie session with fixed attributes: framed in Canvas or not."""
 
-
-class SessionCookies(SecureCookieSessionInterface):
-    """SameSite=Lax, Secure behind HTTPS; LTI sessions SameSite=None; Secure; Partitioned."""
+    def __init__(self, framed: bool):
+        # A session from an LTI launch lives in Canvas's iframe: a third-party context, where
+        # a browser sends only SameSite=None cookies, which must be Secure, and keeps them per
+        # site of the embedding page (Partitioned).
+        self.framed = framed
 
     def get_cookie_samesite(self, app: Flask) -> str:
-        return "None" if _framed() else "Lax"
+        return "None" if self.framed else "Lax"
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        return _framed() or request.is_secure
+        return self.framed or request.is_secure
 
     def get_cookie_partitioned(self, app: Flask) -> bool:
-        return _framed()
+        return self.framed
+
+
+class SessionCookies(_Cookies):
+    """SameSite=Lax, Secure behind HTTPS; LTI sessions SameSite=None; Secure; Partitioned."""
+
+    def __init__(self):
+        super().__init__(framed=False)
+        self.lti = _Cookies(framed=True)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # The session is read here, not through flask.session, which would mark every
+        # response "Vary: Cookie".
+        if session.get("lti"):
+            return self.lti.save_session(app, session, response)
+        if not session and session.modified:  # signed out: delete either kind of cookie
+            self.lti.save_session(app, session, response)
+        return super().save_session(app, session, response)
 
 
 def init_sessions(app: Flask, settings: Settings) -> None:
