@@ -117,7 +117,9 @@ def test_launch_with_roles_not_a_list_gets_the_403_page(client, platform, roles)
 
 @pytest.mark.parametrize("custom", [None, {}, {"canvas_course_id": "$Canvas.course.id",
                                                 "canvas_user_id": "1"},
-                                    {"canvas_course_id": "565", "canvas_user_id": "-3"}])
+                                    {"canvas_course_id": "565", "canvas_user_id": "-3"},
+                                    {"canvas_course_id": "5²", "canvas_user_id": "1"},
+                                    {"canvas_course_id": "9" * 30, "canvas_user_id": "1"}])
 def test_launch_without_usable_custom_fields_gets_a_400_page(client, platform, custom):
     response = launch(client, platform, [INSTRUCTOR], **{f"{CLAIM}/custom": custom})
     assert response.status_code == 400 and "custom fields" in response.get_data(as_text=True)
@@ -362,6 +364,15 @@ def test_blocked_cookie_offers_a_one_time_link_to_a_new_tab(app, client, platfor
     assert opened.status_code == 302 and opened.location == "/me"
     assert session_of(tab)["scope"] == {"kind": "student", "course": 565, "user": 1001}
     assert app.test_client().get(link).status_code == 400  # used up
+
+
+def test_entered_again_sends_a_signed_in_person_to_their_start(client, platform):
+    response = launch(client, platform, [LEARNER], user=1001)
+    assert client.get(response.location).location == "/me"
+    assert client.get(response.location).location == "/me"
+    with client.session_transaction() as session:
+        session["scope"] = {"kind": "admin"}
+    assert client.get(response.location).location == "/"
 
 
 def test_entered_with_the_cookie_uses_up_the_launch(app, client, platform):

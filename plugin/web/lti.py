@@ -145,7 +145,9 @@ def launch():
 def _custom_id(custom: Any, name: str) -> int | None:
     value = custom.get(name) if isinstance(custom, dict) else None
     text = str(value).strip() if isinstance(value, (str, int)) else ""
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if 0 < int(text) <= MAX_ID else None
 
 
 def admit(claims: dict[str, Any]):
@@ -175,10 +177,12 @@ def admit(claims: dict[str, Any]):
 
 
 def landing(scope: dict[str, Any]) -> str:
-    """Where a session's person starts: the course page, or a student's own page."""
+    """Where a session's person starts: the course page, a student's own page, or the start."""
     if scope.get("kind") == "student":
         return url_for("me.status")
-    return f"/courses/{scope['course']}"
+    if scope.get("kind") == "course":
+        return f"/courses/{scope['course']}"
+    return "/"
 
 
 def _restored(launch_id: str) -> Admission | None:
