@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .settings import Settings, load_settings
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; `config` may hold SETTINGS or CONFIG_PATH and Flask keys."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from . import extensions
     from .web import (
         actions,
@@ -20,6 +21,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         errors,
         export_pages,
         health,
+        lti,
+        me,
         page_common,
         pages,
         security,
@@ -45,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(admin.bp)
-    for blueprint in (signin.bp, pages.bp, export_pages.bp, actions.bp):
+    for blueprint in (signin.bp, pages.bp, export_pages.bp, actions.bp, me.bp):
         app.register_blueprint(blueprint)
+    lti.init_app(app)
     return app

@@ -283,3 +283,12 @@ class SignInFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_sign_in_failures_address_at", "address", "at"),)
+
+
+class LtiState(Base):
+    """LTI launch state every web process shares: OIDC states and nonces, launch data."""
+
+    __tablename__ = "lti_state"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

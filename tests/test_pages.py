@@ -148,8 +148,8 @@ def test_without_a_secret_key_pages_answer_503_and_the_webhook_and_api_work_on(s
     response = client.get("/")
     assert response.status_code == 503 and "CANVAS_LADOK_SECRET_KEY" in response.text
     assert client.get("/login").status_code == 503
-    from plugin.simulate import demo_term
-    assert post_event(client, demo_term(students=1)[0]).status_code == 202
+    from tests.helpers import term
+    assert post_event(client, term(1)[0]).status_code == 202
     assert client.get("/api/ping", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) \
         .status_code == 200
     app.extensions["canvas_ladok"].store.dispose()
@@ -353,9 +353,9 @@ def test_preview_shows_exactly_the_lines_and_export_now_needs_the_count(
 
 
 def test_overview_shows_courses_counts_and_the_system_strip(admin_client, demo, client):
-    from plugin.simulate import demo_term
+    from tests.helpers import term
 
-    post_event(client, demo_term(students=1)[0])  # received, not yet applied
+    post_event(client, term(1)[0])  # received, not yet applied
     html = admin_client.get("/").text
     for words in ("DV1531", "DV1600", "Events waiting to be applied", "Last event received",
                   "Next scheduled export", "Health", f"run {demo}", "11 students"):

@@ -39,15 +39,14 @@ def _guard():
     if not services().settings.secret_key:
         abort(503, gettext("The pages are switched off: CANVAS_LADOK_SECRET_KEY is not set. "
                            "The webhook and the JSON API work on."))
+    scope = current_scope()
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        if scope is None:
+            return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+        if scope["kind"] == "student":  # a student sees only their own page: nothing here exists
+            abort(404)
     if request.method == "POST":
         csrf.protect()
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    scope = current_scope()
-    if scope is None:
-        return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
-    if scope["kind"] == "student":
-        abort(404)
     return None
 
 

@@ -6,9 +6,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..settings import Settings
 from .access import SESSION_LIFETIME
@@ -19,17 +18,40 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
-class PageSessionInterface(SecureCookieSessionInterface):
-    """Signed cookie sessions: Secure over HTTPS; an LTI session is SameSite=None, Partitioned."""
+class _Cookies(SecureCookieSessionInterface):
+    """The signed cookie session with fixed attributes: framed in Canvas or not."""
 
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return request.is_secure or bool(session.get("lti"))
+    def __init__(self, framed: bool):
+        # A session from an LTI launch lives in Canvas's iframe: a third-party context, where
+        # a browser sends only SameSite=None cookies, which must be Secure, and keeps them per
+        # site of the embedding page (Partitioned).
+        self.framed = framed
 
     def get_cookie_samesite(self, app: Flask) -> str:
-        return "None" if session.get("lti") else "Lax"
+        return "None" if self.framed else "Lax"
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return self.framed or request.is_secure
 
     def get_cookie_partitioned(self, app: Flask) -> bool:
-        return bool(session.get("lti"))
+        return self.framed
+
+
+class PageSessionInterface(_Cookies):
+    """SameSite=Lax, Secure behind HTTPS; LTI sessions SameSite=None; Secure; Partitioned."""
+
+    def __init__(self):
+        super().__init__(framed=False)
+        self.lti = _Cookies(framed=True)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # The session is read here, not through flask.session, which would mark every
+        # response "Vary: Cookie".
+        if session.get("lti"):
+            return self.lti.save_session(app, session, response)
+        if not session and session.modified:  # signed out: delete either kind of cookie
+            self.lti.save_session(app, session, response)
+        return super().save_session(app, session, response)
 
 
 def select_locale() -> str:
@@ -60,14 +82,19 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     frame = origin(settings.canvas_url)
+
+    @app.context_processor
+    def _language() -> dict:
+        return {"lang": str(get_locale() or "en")}
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        ancestors = frame if frame and session.get("lti") else "'none'"
+        if response.mimetype != "text/html":  # JSON and files are never framed or rendered
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            return response
+        framed = frame and (session.get("lti") or request.path.startswith("/lti/"))
+        ancestors = frame if framed else "'none'"
         response.headers.setdefault(
             "Content-Security-Policy", f"default-src 'self'; frame-ancestors {ancestors}")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

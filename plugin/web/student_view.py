@@ -78,6 +78,7 @@ def _component(result: ComponentResult, student: StudentView, due, problem) -> d
         "reason": result.reason, "graders": list(result.grader_ids),
         "status": _status(result, student, due, problem),
         "state": component_state(result, student, due),
+        "due": iso(due),
         "exports": _exports(student, result.code),
     }
 
