@@ -131,6 +131,7 @@ def _columns(s: SubmissionState) -> dict[str, Any]:
         "workflow_state": s.workflow_state, "graded_at": s.graded_at,
         "submitted_times": json.dumps([t.isoformat() for t in s.submitted_times]),
         "grade_since": s.grade_since, "updated": s.updated,
+        "posted_grades": json.dumps([[t.isoformat(), g] for t, g in s.posted_grades]),
     }
 
 
@@ -143,6 +144,8 @@ def to_state(row: Submission) -> SubmissionState:
         submitted_times=tuple(dt.datetime.fromisoformat(t)
                               for t in json.loads(row.submitted_times or "[]")),
         grade_since=row.grade_since, updated=row.updated,
+        posted_grades=tuple((dt.datetime.fromisoformat(t), g)
+                            for t, g in json.loads(row.posted_grades or "[]")),
     )
 
 

@@ -25,7 +25,7 @@ Pure functions over plain data. Decisions where SPEC is silent:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ from plugin.rules.grades import (
     is_exportable_grade,
     judge,
     letter_for_percent,
+    normalize,
     parse_number,
     percent_of,
 )
@@ -237,7 +238,9 @@ def _judged(
         pass_grades=course.pass_grades, pass_percent=course.pass_percent,
         thresholds=course.grade_thresholds,
     )
-    why, manual, date = verdict.reason, verdict.manual, moment_date(course, state)
+    recorded = first_posted(state, lambda grade: _outcome_key(
+        course, module, grade, counted.points_possible))
+    why, manual, date = verdict.reason, verdict.manual, moment_date(course, state, recorded)
     if date is None:
         why, manual = "time of grading unknown", True
     if manual:
@@ -272,13 +275,46 @@ def clamp(date: dt.date, course: CourseConfig) -> dt.date:
     return max(date, course.start)
 
 
-def moment_date(course: CourseConfig, state: SubmissionState) -> dt.date | None:
+def _outcome_key(
+    course: CourseConfig, module: ModuleConfig, grade: str | None, points: float | None
+) -> object:
+    """What a grade means for its moment: a numeric grade by its verdict, others by their text."""
+    if parse_number(grade) is None:
+        return normalize(grade)
+    verdict = judge(
+        grade, module.scale, points, pass_grades=course.pass_grades,
+        pass_percent=course.pass_percent, thresholds=course.grade_thresholds,
+    )
+    return (verdict.passed, verdict.letter, verdict.manual)
+
+
+def first_posted(state: SubmissionState, key: Callable[[str | None], object]) -> dt.datetime | None:
+    """When the current grade's outcome was first posted (earlier grades with its `key` count).
+
+    "7" then "8" of 10 on an A–F module are both C: the date stays that of the "7". Without
+    a posted-grade history, `grade_since`.
+    """
+    since = state.grade_since
+    if since is None:
+        return None
+    current = key(state.grade)
+    for time, grade in reversed(state.posted_grades):
+        if key(grade) != current:
+            break
+        since = min(since, time)
+    return since
+
+
+def moment_date(
+    course: CourseConfig, state: SubmissionState, recorded: dt.datetime | None = None
+) -> dt.date | None:
     """Local date of the latest submission not after the grade was recorded, else of the record.
 
-    The record is `grade_since` (when the current grade was first recorded as posted), else
-    `graded_at`; with neither the date is unknown (None). Clamped to the course start.
+    The record is `recorded` (when the current grade's outcome was first posted), else
+    `grade_since`, else `graded_at`; with none the date is unknown (None). Clamped to the course
+    start.
     """
-    recorded = state.grade_since or state.graded_at
+    recorded = recorded or state.grade_since or state.graded_at
     if recorded is None:
         return None
     recorded = _aware(recorded)
