@@ -29,8 +29,9 @@ from .export_writers import (
     ExportLine,
     RunFilesWriter,
 )
-from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
-from .rules.ledger import NEW, WITHDRAWN, Decision, StudentPlan
+from .models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
+from .rules.ledger import NEW, WITHDRAWN, Decision, StudentPlan, owned_here
+from .rules.results import mapped_by_name, renamed_assignments
 from .settings import CourseConfig, Settings
 from .student_data import CourseData, identity_of, load_students, person_text
 
@@ -51,6 +52,7 @@ class RunSummary:
     waiting: list[dict] = field(default_factory=list)
     manual: list[dict] = field(default_factory=list)  # dry runs only
     unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
+    renamed: list[dict] = field(default_factory=list)  # dry runs only
 
     @property
     def nothing_new(self) -> bool:
@@ -160,21 +162,65 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
                    summary: RunSummary, progress) -> None:
     due = _due_students(session, course, everyone and run is None, now)
     data = CourseData.load(session, settings, course)
+    if run is None:
+        summary.renamed += [{"course": course.canvas_id, "note": note}
+                            for note in renamed_assignments(course, data.assignments)]
+    mappings: dict[int, int] = {}
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
         kept: dict[int, dt.datetime | None] = {}
         rows: list[dict] = []
-        for student in load_students(session, data, [u for u, _ in batch], now):
+        for student in load_students(session, data, [u for u, _ in batch], now,
+                                     run.id if run else None):
             outcome = _apply_plan(data, student, run, now, summary, rows)
             if outcome is not DONE:
                 kept[student.user_id] = outcome
+            if outcome is not None:  # its results went out (or were out already)
+                mappings.update(_name_mappings(data, student))
         if run is not None:
             if rows:  # one multi-row INSERT per batch: ORM objects cost more than the rules
-                session.execute(insert(LedgerEntry), rows)
+                _write_ledger_rows(session, settings, course, rows)
             _settle_dirty(session, course.canvas_id, batch, kept)
         if progress:
             progress({"course": course.canvas_id, "students": start + len(batch),
                       "of": len(due), **summary.counts})
+    if run is not None:
+        _keep_name_mappings(session, data, mappings, run.id)
+
+
+def _name_mappings(data: CourseData, student) -> dict[int, int]:
+    """By-name mappings used by the student's results now exported from this course."""
+    owned = owned_here(data.course, student.plan, student.ledger)
+    return mapped_by_name(data.course, data.assignments, student.outcome, owned)
+
+
+def _keep_name_mappings(session: Session, data: CourseData, mappings: dict[int, int],
+                        run_id: int) -> None:
+    """Remember new by-name mappings, so a later rename does not unmap them."""
+    for assignment_id, moment in mappings.items():
+        info = data.assignments.get(assignment_id)
+        if info is None or info.exported_moment == moment:
+            continue
+        state.upsert(session, NameMapping, {
+            "course_id": data.course.canvas_id, "assignment_id": assignment_id,
+            "moment": moment, "name": info.name, "run_id": run_id,
+        }, ("course_id", "assignment_id"), update_columns=())
+
+
+def _write_ledger_rows(session: Session, settings: Settings, course: CourseConfig,
+                       rows: list[dict]) -> None:
+    """Insert the rows; the students' other courses sharing the ladok_code are recomputed."""
+    replaced = [r for r in rows if r.pop("replaces")]
+    for row in replaced:  # a withdrawal by another course in this run, taken over here
+        session.execute(delete(LedgerEntry).where(
+            LedgerEntry.user_id == row["user_id"], LedgerEntry.ladok_code == row["ladok_code"],
+            LedgerEntry.component_code == row["component_code"],
+            LedgerEntry.version == row["version"], LedgerEntry.run_id == row["run_id"]))
+    session.execute(insert(LedgerEntry), rows)
+    others = [c.canvas_id for c in settings.courses
+              if c.ladok_code == course.ladok_code and c.canvas_id != course.canvas_id]
+    if others:
+        state.mark_students_dirty(session, others, sorted({r["user_id"] for r in rows}))
 
 
 DONE = object()
@@ -231,7 +277,7 @@ def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: Export
         status=decision.status, file=file, student_id=line.student_id,
         student_name=line.student_name, component_name=line.component_name,
         credits=line.credits, grade=line.grade, exam_date=line.exam_date.isoformat(),
-        graders=json.dumps(list(line.graders)), exported_at=now,
+        graders=json.dumps(list(line.graders)), exported_at=now, replaces=decision.replaces,
     )
 
 

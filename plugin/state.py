@@ -165,12 +165,18 @@ def mark_dirty(session: Session, course_id: int, user_id: int) -> None:
 
 def mark_course_dirty(session: Session, course_id: int) -> None:
     """Mark every student with a submission in the course, in one statement."""
+    _mark_with_submissions(session, Submission.course_id == course_id)
+
+
+def mark_students_dirty(session: Session, course_ids: list[int], user_ids: list[int]) -> None:
+    """Mark `user_ids` in each of `course_ids` where they have a submission, in one statement."""
+    _mark_with_submissions(session, Submission.course_id.in_(course_ids),
+                           Submission.user_id.in_(user_ids))
+
+
+def _mark_with_submissions(session: Session, *where) -> None:
     students = (
-        select(Submission.course_id, Submission.user_id, literal(1))
-        .where(Submission.course_id == course_id)
-        .distinct()
+        select(Submission.course_id, Submission.user_id, literal(1)).where(*where).distinct()
     )
-    stmt = _insert(session)(Dirty).from_select(
-        ["course_id", "user_id", "version"], students
-    )
+    stmt = _insert(session)(Dirty).from_select(["course_id", "user_id", "version"], students)
     session.execute(_bump_on_conflict(stmt))

@@ -51,6 +51,18 @@ class AssignmentInfo:
     id: int
     name: str | None
     points_possible: float | None = None
+    # The moment its name mapped it to when a result using it was exported (kept on rename).
+    exported_moment: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportedResult:
+    """A result of the student's Ladok course whose latest export is not withdrawn."""
+
+    course_id: int  # the Canvas course (room) that owns it
+    grade: str | None
+    date: dt.date | None
+    graders: tuple[str, ...] = ()  # as written in the export
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class ComponentResult:
     grader_ids: tuple[int, ...]
     reason: str
     is_course_grade: bool = False
+    grader_names: tuple[str, ...] = ()  # graders as exported from another Canvas course
 
 
 @dataclass(frozen=True)
@@ -107,12 +120,50 @@ def label(moment: int) -> str:
     return f"kmom{moment:02d}"
 
 
-def moment_of_assignment(course: CourseConfig, assignment_id: int, name: str | None) -> int | None:
-    """The explicit `assignments` map wins, else `moment_pattern` on the name, else None."""
+def moment_of_assignment(
+    course: CourseConfig, assignment_id: int, name: str | None,
+    exported_moment: int | None = None,
+) -> int | None:
+    """The explicit `assignments` map wins, else `moment_pattern` on the name, else the moment
+    the name mapped to when a result using it was exported (a mapping by name is sticky once
+    exported), else None."""
     explicit = course.assignments.get(assignment_id)
     if explicit is not None:
         return explicit
-    return course.moment_of_name(name)
+    by_name = course.moment_of_name(name)
+    return by_name if by_name is not None else exported_moment
+
+
+def renamed_assignments(
+    course: CourseConfig, assignments: Mapping[int, AssignmentInfo]
+) -> tuple[str, ...]:
+    """What to do about assignments still counted only because a result using them went out."""
+    notes = []
+    for info in sorted(assignments.values(), key=lambda a: a.id):
+        if (info.exported_moment is None or info.id in course.assignments
+                or course.moment_of_name(info.name) is not None):
+            continue
+        moment = label(info.exported_moment)
+        notes.append(
+            f'assignment {info.id} renamed to "{info.name or ""}": still counted as {moment}; '
+            f'map it in `assignments` ({info.id} = "{moment}") or rename it back'
+        )
+    return tuple(notes)
+
+
+def mapped_by_name(
+    course: CourseConfig, assignments: Mapping[int, AssignmentInfo], outcome: StudentOutcome,
+    codes: Iterable[str],
+) -> dict[int, int]:
+    """Assignment -> moment for the counted assignments of modules `codes` mapped by name now."""
+    wanted = {m for module in course.modules if module.code in codes for m in module.moments}
+    out = {}
+    for moment in outcome.moments:
+        info = assignments.get(moment.assignment_id) if moment.assignment_id else None
+        if (moment.moment in wanted and info is not None and info.id not in course.assignments
+                and course.moment_of_name(info.name) == moment.moment):
+            out[info.id] = moment.moment
+    return out
 
 
 def exportable(result: ComponentResult) -> bool:
@@ -124,8 +175,13 @@ def evaluate_student(
     course: CourseConfig,
     assignments: Mapping[int, AssignmentInfo],
     submissions: Mapping[int, SubmissionState],
+    exported: Mapping[str, ExportedResult] | None = None,
 ) -> StudentOutcome:
-    """Moments, module results and course grade for one student's submissions (by assignment)."""
+    """Moments, module results and course grade for one student's submissions (by assignment).
+
+    `exported`: the student's results of this Ladok course whose latest export is not
+    withdrawn, by component code, from any Canvas course sharing the ladok_code.
+    """
     grouped, unmapped = _group(course, assignments, submissions)
     notes: list[str] = []
     outcomes: dict[int, MomentOutcome] = {}
@@ -137,7 +193,7 @@ def evaluate_student(
     return StudentOutcome(
         moments=tuple(outcomes[m] for m in sorted(outcomes)),
         modules=modules,
-        course_grade=_course_grade(course, modules, outcomes),
+        course_grade=_course_grade(course, modules, outcomes, exported or {}),
         unmapped_assignments=unmapped,
         manual=tuple(notes),
     )
@@ -152,7 +208,8 @@ def _group(
     unmapped = []
     for assignment_id in sorted(set(assignments) | set(submissions)):
         info = assignments.get(assignment_id)
-        moment = moment_of_assignment(course, assignment_id, info.name if info else None)
+        moment = (moment_of_assignment(course, assignment_id, info.name, info.exported_moment)
+                  if info else moment_of_assignment(course, assignment_id, None))
         if moment is None:
             unmapped.append(assignment_id)
             continue
@@ -408,28 +465,70 @@ def _points(outcome: MomentOutcome) -> float | None:
 # --- course grade ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """A module as it counts for the course grade: earned here or exported from another room."""
+
+    code: str
+    grade: str | None
+    date: dt.date | None
+    grader_ids: tuple[int, ...]
+    grader_names: tuple[str, ...]
+    room: int | None  # the other Canvas course it was exported from; None: earned here
+
+
+def _counted(
+    course: CourseConfig, result: ComponentResult, exported: Mapping[str, ExportedResult]
+) -> _Counted | None:
+    """A module exported from another room counts as exported (what Ladok has), else if earned."""
+    other = exported.get(result.code)
+    if other is not None and other.course_id != course.canvas_id:
+        return _Counted(result.code, other.grade, other.date, (), other.graders, other.course_id)
+    if result.earned:
+        return _Counted(result.code, result.grade, result.date, result.grader_ids, (), None)
+    return None
+
+
 def _course_grade(
     course: CourseConfig,
     modules: tuple[ComponentResult, ...],
     outcomes: Mapping[int, MomentOutcome],
+    exported: Mapping[str, ExportedResult],
 ) -> ComponentResult | None:
-    """The course-grade line: None for a single-module course (Ladok sets it)."""
+    """The course-grade line: None for a single-module course (Ladok sets it).
+
+    Rooms sharing the ladok_code make one Ladok course: the course grade is decided in the room
+    that earns the last module (the latest module date; ties: each such room, the ledger key
+    going out once), or kept by the room that already exported it.
+    """
     final = next((m for m in course.modules if m.final), None)
     if len(course.modules) < 2 or (final is None and any(m.scale == "AF" for m in course.modules)):
         return None
     credits = sum(m.credits for m in course.modules)
-    earned = all(m.earned for m in modules)
-    if not earned:
-        reason = _waiting(course, modules, outcomes)
-        return _course_line(course, credits, False, None, None, (), reason)
-    by_code = {m.code: m for m in modules}
-    source = by_code[final.code] if final else None
+    counted = [_counted(course, m, exported) for m in modules]
+    if any(c is None for c in counted):
+        reason = _waiting(course, modules, outcomes, exported)
+        return _course_line(course, credits, False, None, None, (), reason=reason)
+    dates = [c.date for c in counted if c.date is not None]
+    last = max(dates, default=None)
+    owner = exported.get(course.ladok_code)
+    if not (owner and owner.course_id == course.canvas_id) and not any(
+            c.room is None and c.date == last for c in counted):
+        latest = next(c for c in counted if c.date == last)
+        reason = (f"decided in Canvas course {latest.room} (same Ladok course), where the last "
+                  f"module ({latest.code}) was earned")
+        return _course_line(course, credits, False, None, None, (), reason=reason)
+    source = next(c for c in counted if c.code == final.code) if final else None
     grade = source.grade if source else "G"
-    dates = [m.date for m in modules if m.date is not None]
-    graders = source.grader_ids if source else grader_ids(g for m in modules for g in m.grader_ids)
     reason = f"grade {grade} from final module {final.code}" if final else "all modules passed"
+    elsewhere = [f"module {c.code} exported from Canvas course {c.room}"
+                 for c in counted if c.room is not None]
+    reason = "; ".join([reason, *elsewhere])
+    graders = (source.grader_ids, source.grader_names) if source else (
+        grader_ids(g for c in counted for g in c.grader_ids),
+        tuple(dict.fromkeys(n for c in counted for n in c.grader_names)))
     ok = grade is not None and is_exportable_grade(grade)
-    return _course_line(course, credits, ok, grade, max(dates) if dates else None, graders, reason)
+    return _course_line(course, credits, ok, grade, last, *graders, reason=reason)
 
 
 def _course_line(
@@ -439,11 +538,14 @@ def _course_line(
     grade: str | None,
     date: dt.date | None,
     graders: tuple[int, ...],
+    names: tuple[str, ...] = (),
+    *,
     reason: str,
 ) -> ComponentResult:
     return ComponentResult(
         code=course.ladok_code, name=COURSE_GRADE_NAME, credits=credits, earned=earned,
         grade=grade, date=date, grader_ids=graders, reason=reason, is_course_grade=True,
+        grader_names=names,
     )
 
 
@@ -451,9 +553,11 @@ def _waiting(
     course: CourseConfig,
     modules: tuple[ComponentResult, ...],
     outcomes: Mapping[int, MomentOutcome],
+    exported: Mapping[str, ExportedResult],
 ) -> str:
     """Why the course grade is not earned: the moments still open, else the modules' reasons."""
-    pairs = [(c, m) for c, m in zip(course.modules, modules, strict=True) if not m.earned]
+    pairs = [(c, m) for c, m in zip(course.modules, modules, strict=True)
+             if _counted(course, m, exported) is None]
     moments = sorted(m for c, _ in pairs for m in c.moments if not outcomes[m].passed)
     if moments:
         return "waiting for " + ", ".join(label(m) for m in moments)
