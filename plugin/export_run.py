@@ -258,8 +258,15 @@ def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.dateti
 def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
     outcome = student.outcome
     notes = list(outcome.manual) + [
-        f"{code}: exported from another Canvas course with the same Ladok code"
+        f"{code}: exported from Canvas course {student.ledger[code].course_id}, which shares "
+        "the Ladok code: it counts here for the course grade, and that course reports it"
         for code in student.plan.owned_elsewhere
+    ] + [
+        f"{d.result.code}: Canvas course {student.ledger[d.result.code].course_id} withdrew it "
+        "and this course earns it: this course reports it as a correction from now on"
+        for d in student.plan.decisions
+        if student.ledger.get(d.result.code) is not None
+        and student.ledger[d.result.code].course_id != data.course.canvas_id
     ]
     if notes:
         summary.manual.append({"course": data.course.canvas_id, "user_id": student.user_id,

@@ -417,6 +417,62 @@ def test_event_leaving_grade_unchanged_never_moves_date() -> None:
     assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
 
 
+def graded_then(*changes: tuple[str, dt.datetime, dict]) -> SubmissionState:
+    """Handed in 1 February, then each (grade, time, extra fields) posted in turn."""
+    observations = [obs("event", at(2, 1), "s1", submitted_at=at(2, 1))]
+    for n, (grade, when, extra) in enumerate(changes):
+        fields = {"grade": grade, "posted": True, "grader_id": 7, **extra}
+        observations.append(obs("grade_change", when, f"g{n}", **fields))
+        observations.append(obs("event", when + dt.timedelta(hours=1), f"s{n + 2}",
+                                submitted_at=when + dt.timedelta(hours=1)))
+    return fold(observations)
+
+
+def test_same_grade_re_saved_with_another_score_keeps_its_first_posted_time() -> None:
+    state = graded_then(("G", at(2, 3), {"score": 10.0}), ("G", at(2, 20), {"score": 9.0}))
+    assert state.grade_since == at(2, 3) and state.posted_grades == ((at(2, 3), "G"),)
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
+
+
+def test_same_grade_re_saved_without_a_score_or_by_another_grader_keeps_its_time() -> None:
+    state = graded_then(("G", at(2, 3), {"score": 10.0}),
+                        ("g", at(2, 20), {"score": None, "grader_id": 8}),
+                        ("G", at(2, 22), {}))
+    assert (state.grade_since, state.score, state.grader_id) == (at(2, 3), None, 7)
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
+
+
+def test_a_changed_grade_starts_a_new_first_posted_time() -> None:
+    state = graded_then(("G", at(2, 3), {}), ("U", at(2, 10), {}), ("G", at(2, 20), {}))
+    assert state.grade_since == at(2, 20)
+    assert state.posted_grades == ((at(2, 3), "G"), (at(2, 10), "U"), (at(2, 20), "G"))
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 10)  # the hand-in after the U
+
+
+def test_a_hidden_grade_posted_again_starts_a_new_first_posted_time() -> None:
+    state = graded_then(("G", at(2, 3), {}), ("G", at(2, 10), {"posted": False}),
+                        ("G", at(2, 20), {}))
+    assert state.grade_since == at(2, 20) and state.posted_grades == ((at(2, 20), "G"),)
+
+
+def test_a_numeric_grade_keeps_its_date_while_its_letter_stays() -> None:
+    crs = course(GU1, ModuleConfig("2225", "Projekt", 1.5, "AF", (10,), grade_from=(10,),
+                                   final=True))
+    same_letter = graded_then(("72", at(2, 3), {}), ("78", at(2, 20), {}))
+    outcome = run({10: same_letter}, crs, points={10: 100})
+    assert (moment(outcome, 10).date, module(outcome, "2225").grade) == (
+        dt.date(2025, 2, 1), "C")
+    new_letter = graded_then(("72", at(2, 3), {}), ("78", at(2, 20), {}), ("85", at(3, 1), {}))
+    outcome = run({10: new_letter}, crs, points={10: 100})
+    assert (moment(outcome, 10).date, module(outcome, "2225").grade) == (
+        dt.date(2025, 2, 20), "B")
+
+
+def test_a_numeric_grade_on_a_gu_module_keeps_its_date_while_it_passes() -> None:
+    passing = graded_then(("4", at(2, 3), {}), ("6", at(2, 10), {}), ("8", at(2, 20), {}))
+    assert moment(run({1: passing}, points={1: 10}), 1).date == dt.date(2025, 2, 3)
+
+
 def test_module_date_is_latest_moment_date() -> None:
     subs = {1: graded("G", at(2, 20)), 2: graded("G", at(2, 3)), 3: graded("G", at(2, 11))}
     assert module(run(subs), "2205").date == dt.date(2025, 2, 20)

@@ -79,6 +79,7 @@ class MomentOutcome:
     grader_ids: tuple[int, ...]
     assignment_id: int | None
     needs_manual: bool
+    date_reason: str = ""  # how the examination date was derived, in words
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class _Candidate:
     assignment_id: int
     state: SubmissionState
     points_possible: float | None
+    info: AssignmentInfo | None = None
 
 
 def label(moment: int) -> str:
@@ -217,7 +219,7 @@ def _group(
         if state is not None:
             points = info.points_possible if info and info.points_possible is not None else None
             points = state.points_possible if points is None else points
-            grouped.setdefault(moment, []).append(_Candidate(assignment_id, state, points))
+            grouped.setdefault(moment, []).append(_Candidate(assignment_id, state, points, info))
     return grouped, tuple(unmapped)
 
 
@@ -298,6 +300,10 @@ def _judged(
     recorded = first_posted(state, lambda grade: _outcome_key(
         course, module, grade, counted.points_possible))
     why, manual, date = verdict.reason, verdict.manual, moment_date(course, state, recorded)
+    info = counted.info
+    if info is not None and moment != course.moment_of_name(info.name) and (
+            counted.assignment_id not in course.assignments):
+        why += f' (assignment renamed to "{info.name or ""}": still counted as {label(moment)})'
     if date is None:
         why, manual = "time of grading unknown", True
     if manual:
@@ -306,7 +312,7 @@ def _judged(
         moment=moment, passed=verdict.passed and not manual, reason=f"{label(moment)}: {why}",
         grade=state.grade, score=state.score, points_possible=counted.points_possible, date=date,
         grader_ids=grader_ids([state.grader_id]), assignment_id=counted.assignment_id,
-        needs_manual=manual,
+        needs_manual=manual, date_reason=date_reason(course, state, recorded),
     )
 
 
@@ -374,9 +380,37 @@ def moment_date(
     recorded = recorded or state.grade_since or state.graded_at
     if recorded is None:
         return None
+    handed_in = _last_hand_in(state, _aware(recorded))
+    return clamp(local_date(handed_in or recorded, course.timezone), course)
+
+
+def _last_hand_in(state: SubmissionState, recorded: dt.datetime) -> dt.datetime | None:
+    return max((_aware(t) for t in state.submitted_times if _aware(t) <= recorded), default=None)
+
+
+def date_reason(
+    course: CourseConfig, state: SubmissionState, recorded: dt.datetime | None = None
+) -> str:
+    """How `moment_date` came about, in a teacher's words ("" when the date is unknown)."""
+    recorded = recorded or state.grade_since or state.graded_at
+    if recorded is None:
+        return ""
     recorded = _aware(recorded)
-    before = [_aware(t) for t in state.submitted_times if _aware(t) <= recorded]
-    return clamp(local_date(max(before, default=recorded), course.timezone), course)
+    posted, zone = local_date(recorded, course.timezone), course.timezone
+    handed_in = _last_hand_in(state, recorded)
+    if handed_in is None:
+        text = f"the day the grade was first posted ({posted}): no hand-in before it is known"
+    else:
+        text = (f"handed in {local_date(handed_in, zone)}, the last hand-in before the grade "
+                f"was first posted ({posted})")
+    later = sorted({local_date(t, zone).isoformat() for t in state.submitted_times
+                    if _aware(t) > recorded})
+    if later or (state.updated and _aware(state.updated) > recorded):
+        seen = f"later hand-ins ({', '.join(later)}) and " if later else ""
+        text += f"; {seen}events that left the grade as it was do not move it"
+    if local_date(handed_in or recorded, zone) < course.start:
+        text += f"; moved to the course start ({course.start})"
+    return text
 
 
 def grader_ids(ids: Iterable[int | None]) -> tuple[int, ...]:

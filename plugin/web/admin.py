@@ -93,6 +93,7 @@ def summary_json(summary) -> dict:
         "manual": summary.manual,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
+        "renamed_assignments": summary.renamed,
     }
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ..canvas_events import SHARD_FACTOR, home_shard
 from ..clock import iso, utcnow
 from ..db import Store
-from ..models import Submission
+from ..models import Event, Submission
 from ..rules.ledger import WITHDRAWN, Decision
-from ..rules.results import ComponentResult, exportable, label
+from ..rules.results import ComponentResult, exportable, label, renamed_assignments
 from ..settings import CourseConfig, Settings
 from ..student_data import CourseData, StudentView, identity_of, load_students
 
@@ -27,13 +30,17 @@ def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
 
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
-            identity: str | None) -> str:
+            identity: str | None, course_id: int) -> str:
     latest = student.ledger.get(result.code)
     pending = {d.result.code: d for d in student.plan.decisions}
     decision: Decision | None = pending.get(result.code)
     if result.code in student.plan.owned_elsewhere:
-        return (f"exported from Canvas course {latest.course_id} (same Ladok course): "
-                "changes here need manual handling")
+        return (f"exported from Canvas course {latest.course_id}, which shares the Ladok "
+                "code: it counts here for the course grade, and that course reports it "
+                "(a different result here needs manual handling)")
+    if decision is not None and latest is not None and latest.course_id != course_id:
+        return (f"correction for the next export: Canvas course {latest.course_id} withdrew "
+                "it and this course earns it, so this course reports it from now on")
     if result.is_course_grade and due is not None:
         return f"{WAITING} (until {due.isoformat()})"
     if decision is not None and decision.status == WITHDRAWN:
@@ -49,14 +56,40 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
     return "not earned"
 
 
-def _component(result: ComponentResult, student: StudentView, due, identity) -> dict[str, Any]:
+
+def _component(result: ComponentResult, student: StudentView, due, identity,
+               course_id: int) -> dict[str, Any]:
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
         "reason": result.reason, "graders": list(result.grader_ids),
-        "status": _status(result, student, due, identity),
+        "status": _status(result, student, due, identity, course_id),
         "exports": _exports(student, result.code),
     }
+
+
+def _has_submission(session: Session, course_id: int, user_id: int) -> bool:
+    return session.scalar(select(Submission.user_id).where(
+        Submission.course_id == course_id, Submission.user_id == user_id).limit(1)) is not None
+
+
+def _course_shard(session: Session, course_id: int) -> int | None:
+    """The course's home shard, as its stored events name it (None when none is stored)."""
+    payload = session.scalar(select(Event.payload).where(
+        Event.course_id == course_id, Event.status == "accepted").limit(1))
+    return home_shard(json.loads(payload).get("metadata") or {}) if payload else None
+
+
+def stored_user_id(session: Session, course_id: int, user_id: int) -> int | None:
+    """The id the course's grades are stored under: `user_id`, or the local id of a global id
+    on the course's home shard (as events store it); None when nothing is stored."""
+    if _has_submission(session, course_id, user_id):
+        return user_id
+    shard, local = divmod(user_id, SHARD_FACTOR)
+    if not shard or not _has_submission(session, course_id, local):
+        return None
+    home = _course_shard(session, course_id)
+    return local if home in (None, shard) else None
 
 
 def student_report(store: Store, settings: Settings, course: CourseConfig,
@@ -64,9 +97,8 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
     """The report for one student, or None when nothing is stored for them in the course."""
     now = utcnow()
     with store.read() as session:
-        if session.scalar(select(Submission.user_id).where(
-                Submission.course_id == course.canvas_id, Submission.user_id == user_id)
-                .limit(1)) is None:
+        user_id = stored_user_id(session, course.canvas_id, user_id)
+        if user_id is None:
             return None
         data = CourseData.load(session, settings, course)
         student = next(load_students(session, data, [user_id], now))
@@ -79,12 +111,15 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         "identity": identity and "known" or f"missing: no {settings.student_id_field}",
         "moments": [{
             "moment": label(m.moment), "passed": m.passed, "reason": m.reason, "grade": m.grade,
-            "exam_date": iso(m.date), "assignment_id": m.assignment_id,
+            "exam_date": iso(m.date), "date_reason": m.date_reason or None,
+            "assignment_id": m.assignment_id,
             "needs_manual": m.needs_manual,
         } for m in outcome.moments],
-        "modules": [_component(r, student, None, identity) for r in outcome.modules],
-        "course_grade": (_component(outcome.course_grade, student, due, identity)
-                         if outcome.course_grade else None),
+        "modules": [_component(r, student, None, identity, course.canvas_id)
+                    for r in outcome.modules],
+        "course_grade": (_component(outcome.course_grade, student, due, identity,
+                                    course.canvas_id) if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
+        "renamed_assignments": list(renamed_assignments(course, data.assignments)),
         "manual": list(outcome.manual),
     }
