@@ -13,15 +13,19 @@ from plugin.rules.grades import judge, letter_for_percent, same_grade
 from plugin.rules.results import (
     AssignmentInfo,
     ComponentResult,
+    ExportedResult,
     StudentOutcome,
     evaluate_student,
     exportable,
+    mapped_by_name,
     moment_of_assignment,
+    renamed_assignments,
 )
 from plugin.rules.submission import Observation, SubmissionState, fold
 from plugin.settings import CourseConfig, ModuleConfig
 
 UTC = dt.UTC
+D = dt.date
 START = dt.date(2025, 1, 13)
 MOMENTS = (1, 2, 3, 4, 5, 6, 10)
 GU1 = ModuleConfig("2205", "Kmom01-03", 3.0, "GU", (1, 2, 3))
@@ -123,6 +127,41 @@ def test_unmapped_assignments_are_listed_never_guessed() -> None:
     assert outcome.unmapped_assignments == (900, 901, 902)
     assert all(m.assignment_id is None for m in outcome.moments)
     assert moment_of_assignment(course(), 900, "Extra uppgift") is None
+
+
+def test_a_name_mapping_used_by_an_export_survives_a_rename_and_is_listed() -> None:
+    renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift", exported_moment=1)}
+    outcome = evaluate_student(course(), renamed, {101: graded("G", at(2, 1))})
+    assert moment(outcome, 1).passed and outcome.unmapped_assignments == ()
+    assert moment(outcome, 1).reason == ('kmom01: passed with G (assignment renamed to '
+                                         '"Extra uppgift": still counted as kmom01)')
+    assert renamed_assignments(course(), renamed) == (
+        'assignment 101 renamed to "Extra uppgift": still counted as kmom01; map it in '
+        '`assignments` (101 = "kmom01") or rename it back',)
+
+
+def test_a_rename_before_any_export_unmaps_the_assignment() -> None:
+    renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift")}
+    outcome = evaluate_student(course(), renamed, {101: graded("G", at(2, 1))})
+    assert outcome.unmapped_assignments == (101,) and not moment(outcome, 1).passed
+    assert renamed_assignments(course(), renamed) == ()
+
+
+def test_an_explicit_assignments_entry_wins_over_a_kept_name_mapping() -> None:
+    crs = course(assignments={101: 2})
+    renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift", exported_moment=1)}
+    assert moment_of_assignment(crs, 101, "Extra uppgift", 1) == 2
+    assert moment_of_assignment(course(), 101, "Kmom03", 1) == 3  # the name matches again
+    assert renamed_assignments(crs, renamed) == ()
+
+
+def test_mapped_by_name_names_the_counted_assignments_of_the_given_modules() -> None:
+    assignments = infos() | {201: AssignmentInfo(201, "Kmom01 igen")}
+    subs = {101: graded("G", at(2, 1)), 201: graded("G", at(2, 9)), 104: graded("G", at(2, 3))}
+    crs = course(assignments={102: 2})
+    outcome = evaluate_student(crs, assignments, subs | {102: graded("G", at(2, 2))})
+    assert mapped_by_name(crs, assignments, outcome, {"2205"}) == {201: 1}
+    assert mapped_by_name(crs, assignments, outcome, {"2205", "2215"}) == {201: 1, 104: 4}
 
 
 def test_latest_posted_grade_counts_among_several_assignments() -> None:
@@ -372,6 +411,76 @@ def test_single_module_course_has_no_course_grade() -> None:
     assert run(all_passed(), course(single)).course_grade is None
 
 
+# --- 2.3 retakes across Canvas courses (rooms) sharing a Ladok code --------------------
+
+LAST_TERM = 110  # the room the student took the course in before
+
+
+def retake(subs: dict[int, SubmissionState], **exported: ExportedResult) -> StudentOutcome:
+    """This room's outcome given results exported (not withdrawn) by code."""
+    codes = {k.removeprefix("c"): v for k, v in exported.items()}
+    return evaluate_student(course(), infos({10: 100}),
+                            {100 + m: s for m, s in subs.items()}, codes)
+
+
+def from_last_term(grade: str, date: dt.date) -> ExportedResult:
+    return ExportedResult(LAST_TERM, grade, date, ("Old Teacher <old@example.edu>",))
+
+
+def this_term(*moments: int) -> dict[int, SubmissionState]:
+    return {m: s for m, s in all_passed().items() if m in moments}
+
+
+RETAKES = [
+    # id, moments passed here, exported from last term, course grade (grade, date) or reason
+    ("module 1 last term, modules 2-3 here", this_term(4, 5, 6, 10),
+     {"c2205": from_last_term("G", D(2024, 11, 4))},
+     ("B", D(2025, 3, 20), "grade B from final module 2225; module 2205 exported from "
+      "Canvas course 110")),
+    ("final module last term, modules 1-2 here", this_term(1, 2, 3, 4, 5, 6),
+     {"c2225": from_last_term("A", D(2024, 12, 1))},
+     ("A", D(2025, 2, 18), "grade A from final module 2225; module 2225 exported from "
+      "Canvas course 110")),
+    ("exported result counts, not this room's own", all_passed(),
+     {"c2225": from_last_term("C", D(2025, 1, 20))},
+     ("C", D(2025, 2, 18), "grade C from final module 2225; module 2225 exported from "
+      "Canvas course 110")),
+    ("last module earned in the other room", this_term(1, 2, 3, 4, 5, 6),
+     {"c2225": from_last_term("A", D(2025, 5, 1))},
+     "decided in Canvas course 110 (same Ladok course), where the last module (2225) was "
+     "earned"),
+    ("a module neither here nor exported", this_term(4, 5, 6, 10),
+     {}, "waiting for kmom01, kmom02, kmom03"),
+]
+
+
+@pytest.mark.parametrize(("subs", "exported", "expected"), [c[1:] for c in RETAKES],
+                         ids=[c[0] for c in RETAKES])
+def test_course_grade_of_a_retake_counts_modules_exported_from_another_room(
+        subs, exported, expected) -> None:
+    grade = retake(subs, **exported).course_grade
+    if isinstance(expected, str):
+        assert (grade.earned, grade.grade, grade.reason) == (False, None, expected)
+    else:
+        assert (grade.earned, grade.grade, grade.date, grade.reason) == (True, *expected)
+
+
+def test_retake_course_grade_takes_the_final_modules_graders_from_where_it_was_earned() -> None:
+    grade = retake(this_term(1, 2, 3, 4, 5, 6),
+                   c2225=from_last_term("A", D(2024, 12, 1))).course_grade
+    assert (grade.grader_ids, grade.grader_names) == ((), ("Old Teacher <old@example.edu>",))
+    here = retake(this_term(4, 5, 6, 10), c2205=from_last_term("G", D(2024, 11, 4)))
+    assert (here.course_grade.grader_ids, here.course_grade.grader_names) == ((7,), ())
+
+
+def test_the_room_that_exported_the_course_grade_keeps_deciding_it() -> None:
+    subs = this_term(1, 2, 3, 4, 5, 6)
+    later = from_last_term("A", D(2025, 5, 1))
+    owned = ExportedResult(565, "B", D(2025, 3, 20))
+    grade = retake(subs, c2225=later, cDV1531=owned).course_grade
+    assert (grade.earned, grade.grade, grade.date) == (True, "A", D(2025, 5, 1))
+
+
 # --- 2.3 examination dates and graders ---------------------------------------------------
 
 
@@ -521,7 +630,6 @@ def resubmitted_after_grading() -> SubmissionState:
     ])
 
 
-D = dt.date
 STUDENTS = [
     # id, submissions by moment, (module 1, module 2, project) as (grade, date) or None, course
     ("in order", all_passed(), ("G", D(2025, 2, 9)), ("G", D(2025, 2, 18)),
