@@ -248,6 +248,9 @@ def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.dateti
     for decision in plan.decisions:
         line = data.line(student, identity, decision)
         summary.counts[decision.status] = summary.counts.get(decision.status, 0) + 1
+        if decision.replaces:  # the withdrawal it replaces is not written after all
+            summary.counts[WITHDRAWN] -= 1
+            summary.counts = {k: n for k, n in summary.counts.items() if n}
         if run is None:
             summary.lines.append(line)
         else:
