@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from plugin.rules.grades import judge, letter_for_percent, same_grade
@@ -218,6 +219,17 @@ def test_pg_is_not_a_pass() -> None:
     outcome = run(all_passed(k2=graded("PG", at(2, 6), grader=-1)))
     assert module(outcome, "2205").reason == "kmom02: grade PG is not a pass"
     assert not module(outcome, "2205").earned
+
+
+@pytest.mark.parametrize("moment_number", [2, 10])  # a G/U module and an A–F module
+def test_pg_blocks_its_module_even_when_the_course_lists_it_as_a_pass_grade(
+        moment_number: int) -> None:
+    crs = course(pass_grades=("G", "Pg"))
+    outcome = run(all_passed(**{f"k{moment_number}": graded("PG", at(2, 6), grader=-1)}), crs)
+    counted = moment(outcome, moment_number)
+    assert (counted.passed, counted.reason) == (
+        False, f"kmom{moment_number:02d}: grade PG is not a pass")
+    assert not outcome.course_grade.earned
 
 
 @pytest.mark.parametrize("grade", ["U", "Ux", "UX", "incomplete", "Incomplete", "F", "FX"])
@@ -729,10 +741,6 @@ def submission_states(draw) -> SubmissionState:
     )
 
 
-students = st.dictionaries(
-    st.sampled_from([100 + m for m in MOMENTS] + [200 + m for m in MOMENTS] + [900]),
-    submission_states(), max_size=14,
-)
 courses = st.sampled_from([course(), course(GU1, POINTS), course(GU1, GU2), course(GU1)])
 
 
@@ -741,10 +749,54 @@ def assignments_for(subs: dict[int, SubmissionState]) -> dict[int, AssignmentInf
     return infos(VARIANT_POINTS) | extra | {900: AssignmentInfo(900, "Bonus")}
 
 
+@st.composite
+def passing_states(draw, module: ModuleConfig, moment_number: int) -> SubmissionState:
+    """A posted grade that passes `moment_number` on `module` (as often letters as points)."""
+    points = VARIANT_POINTS.get(moment_number, 10)
+    summed = module.grade_from_is_list and moment_number in module.grade_from
+    letters = ["A", "b", "C", "d", "E"] if module.scale == "AF" else ["G", "g", "complete"]
+    if summed or draw(st.booleans()):
+        least = math.ceil(points * (0.55 if module.scale == "AF" else 0.5))
+        score = float(draw(st.integers(least, points)))
+        grade = f"{score:g}"
+    else:
+        grade, score = draw(st.sampled_from(letters)), None
+    return graded(grade, draw(times), submitted=tuple(draw(st.lists(times, max_size=3))),
+                  score=score, points=float(points),
+                  grader=draw(st.sampled_from([None, -1, 7, 8])))
+
+
+@st.composite
+def course_and_student(draw) -> tuple[CourseConfig, dict[int, SubmissionState]]:
+    """A course and a student who passes most moments (19 in 20), the rest anything at all."""
+    crs = draw(courses)
+    subs: dict[int, SubmissionState] = {}
+    for module_config in crs.modules:
+        for number in module_config.moments:
+            if draw(st.integers(0, 19)) < 19:
+                subs[100 + number] = draw(passing_states(module_config, number))
+            elif draw(st.booleans()):
+                subs[100 + number] = draw(submission_states())
+    extra = st.sampled_from([200 + m for m in MOMENTS] + [900])
+    subs |= draw(st.dictionaries(extra, submission_states(), max_size=1))
+    return crs, subs
+
+
+def count_earned(outcome: StudentOutcome) -> None:
+    """Label the example for `--hypothesis-show-statistics`: how far the student got."""
+    earned = sum(m.earned for m in outcome.modules)
+    event(f"modules earned: {'some' if earned else 'none'}")
+    grade = outcome.course_grade
+    event("course grade: " + ("no line" if grade is None else
+                              "earned" if grade.earned else "not earned"))
+
+
 @settings(max_examples=300, deadline=None)
-@given(crs=courses, subs=students)
-def test_property_course_grade_is_never_a_fail(crs, subs) -> None:
+@given(case=course_and_student())
+def test_property_course_grade_is_never_a_fail(case) -> None:
+    crs, subs = case
     outcome = evaluate_student(crs, assignments_for(subs), subs)
+    count_earned(outcome)
     results = outcome.modules + ((outcome.course_grade,) if outcome.course_grade else ())
     for result in results:
         if result.earned:
@@ -754,9 +806,11 @@ def test_property_course_grade_is_never_a_fail(crs, subs) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(crs=courses, subs=students)
-def test_property_dates_never_before_course_start(crs, subs) -> None:
+@given(case=course_and_student())
+def test_property_dates_never_before_course_start(case) -> None:
+    crs, subs = case
     outcome = evaluate_student(crs, assignments_for(subs), subs)
+    count_earned(outcome)
     results = outcome.modules + ((outcome.course_grade,) if outcome.course_grade else ())
     dates = [m.date for m in outcome.moments] + [r.date for r in results]
     assert all(d >= crs.start for d in dates if d is not None)
@@ -764,8 +818,9 @@ def test_property_dates_never_before_course_start(crs, subs) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(crs=courses, subs=students, seed=st.integers())
-def test_property_shuffling_assignment_order_changes_nothing(crs, subs, seed) -> None:
+@given(case=course_and_student(), seed=st.integers())
+def test_property_shuffling_assignment_order_changes_nothing(case, seed) -> None:
+    crs, subs = case
     assignments = assignments_for(subs)
     expected = evaluate_student(crs, assignments, subs)
     rng = random.Random(seed)
