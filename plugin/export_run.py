@@ -175,7 +175,7 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
             outcome = _apply_plan(data, student, run, now, summary, rows)
             if outcome is not DONE:
                 kept[student.user_id] = outcome
-            if outcome is not None:  # its results went out (or were out already)
+            if run is not None and outcome is not None:  # its results are out
                 mappings.update(_name_mappings(data, student))
         if run is not None:
             if rows:  # one multi-row INSERT per batch: ORM objects cost more than the rules
@@ -265,11 +265,9 @@ def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
         "the Ladok code: it counts here for the course grade, and that course reports it"
         for code in student.plan.owned_elsewhere
     ] + [
-        f"{d.result.code}: Canvas course {student.ledger[d.result.code].course_id} withdrew it "
-        "and this course earns it: this course reports it as a correction from now on"
-        for d in student.plan.decisions
-        if student.ledger.get(d.result.code) is not None
-        and student.ledger[d.result.code].course_id != data.course.canvas_id
+        f"{code}: Canvas course {student.ledger[code].course_id} withdrew it and this course "
+        "earns it: this course reports it as a correction from now on"
+        for code in student.plan.taken_over
     ]
     if notes:
         summary.manual.append({"course": data.course.canvas_id, "user_id": student.user_id,

@@ -401,6 +401,10 @@ def test_a_retake_gets_one_course_grade_from_the_room_that_earns_the_last_module
                       ("2215", COURSE_B, "G", "2026-01-15"),
                       ("2225", COURSE_B, "A", "2026-01-15"),
                       (LADOK_CODE, COURSE_B, "A", "2026-01-15")}
+    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True, everyone=True)
+    assert preview.manual[0]["notes"] == [
+        f"2205: exported from Canvas course {COURSE_A}, which shares the Ladok code: it counts "
+        "here for the course grade, and that course reports it"]
     report = student_report(client, COURSE_B, 1000)
     assert report["course_grade"]["reason"] == (
         f"grade A from final module 2225; module 2205 exported from Canvas course {COURSE_A}")
@@ -455,7 +459,14 @@ def test_a_key_withdrawn_in_one_run_is_taken_over_in_the_next(store, settings, c
     assert run_export(store, settings, course_id=COURSE_A, now=NOW).counts == {"withdrawn": 1}
 
     status = student_report(client, COURSE_B, 1000)["modules"][0]["status"]
+    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True, everyone=True,
+                         now=NOW + dt.timedelta(days=1))
     run = run_export(store, settings, course_id=COURSE_B, now=NOW + dt.timedelta(days=1))
+
+    assert preview.manual == [{"course": COURSE_B, "user_id": 1000, "name": "Student 1000",
+                               "notes": [f"2205: Canvas course {COURSE_A} withdrew it and this "
+                                         "course earns it: this course reports it as a "
+                                         "correction from now on"]}]
 
     assert status == (f"correction for the next export: Canvas course {COURSE_A} withdrew it "
                       "and this course earns it, so this course reports it from now on")

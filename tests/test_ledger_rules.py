@@ -130,11 +130,13 @@ def test_a_key_another_room_exported_is_left_to_it_and_listed() -> None:
 def test_a_key_another_room_withdrew_goes_to_the_room_that_earns_it() -> None:
     ledger = {"2205": exported(WITHDRAWN, version=2, room=OTHER_ROOM, run_id=4)}
     plan = plan_student(COURSE, outcome(result()), ledger, NOW, run_id=5)
-    assert plan.decisions == (Decision(result(), CORRECTION, 3),) and plan.owned_elsewhere == ()
+    assert plan.decisions == (Decision(result(), CORRECTION, 3),)
+    assert (plan.owned_elsewhere, plan.taken_over) == ((), ("2205",))
     same_run = plan_student(COURSE, outcome(result()), ledger, NOW, run_id=4)
     assert same_run.decisions == (Decision(result(), CORRECTION, 2, replaces=True),)
     not_earned = plan_student(COURSE, outcome(result(grade="U")), ledger, NOW, run_id=5)
-    assert (not_earned.decisions, not_earned.owned_elsewhere) == ((), ())
+    assert (not_earned.decisions, not_earned.owned_elsewhere, not_earned.taken_over) == (
+        (), (), ())
 
 
 def test_active_results_are_the_keys_not_withdrawn_with_their_room() -> None:

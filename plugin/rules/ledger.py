@@ -53,6 +53,8 @@ class StudentPlan:
     course_grade_due: dt.datetime | None = None
     # Components another Canvas course with the same ladok_code exported first.
     owned_elsewhere: tuple[str, ...] = ()
+    # Components another course withdrew that this course now exports (and owns).
+    taken_over: tuple[str, ...] = ()
 
 
 def components(outcome: StudentOutcome) -> tuple[ComponentResult, ...]:
@@ -103,7 +105,7 @@ def plan_student(
     """
     decisions = []
     due = None
-    elsewhere = []
+    elsewhere, taken = [], []
     for result in components(outcome):
         latest = ledger.get(result.code)
         if latest is not None and latest.course_id != course.canvas_id:
@@ -112,6 +114,7 @@ def plan_student(
             decision = take_over(result, latest, run_id)
             if decision is not None:
                 decisions.append(decision)
+                taken.append(result.code)
             continue
         decision = decide_component(result, latest)
         if decision is None:
@@ -121,7 +124,7 @@ def plan_student(
             if due is not None:
                 continue
         decisions.append(decision)
-    return StudentPlan(tuple(decisions), due, tuple(elsewhere))
+    return StudentPlan(tuple(decisions), due, tuple(elsewhere), tuple(taken))
 
 
 def _course_grade_due(

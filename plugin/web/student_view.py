@@ -30,7 +30,7 @@ def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
 
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
-            identity: str | None, course_id: int) -> str:
+            identity: str | None) -> str:
     latest = student.ledger.get(result.code)
     pending = {d.result.code: d for d in student.plan.decisions}
     decision: Decision | None = pending.get(result.code)
@@ -38,7 +38,7 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
         return (f"exported from Canvas course {latest.course_id}, which shares the Ladok "
                 "code: it counts here for the course grade, and that course reports it "
                 "(a different result here needs manual handling)")
-    if decision is not None and latest is not None and latest.course_id != course_id:
+    if result.code in student.plan.taken_over:
         return (f"correction for the next export: Canvas course {latest.course_id} withdrew "
                 "it and this course earns it, so this course reports it from now on")
     if result.is_course_grade and due is not None:
@@ -56,14 +56,12 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
     return "not earned"
 
 
-
-def _component(result: ComponentResult, student: StudentView, due, identity,
-               course_id: int) -> dict[str, Any]:
+def _component(result: ComponentResult, student: StudentView, due, identity) -> dict[str, Any]:
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
         "reason": result.reason, "graders": list(result.grader_ids),
-        "status": _status(result, student, due, identity, course_id),
+        "status": _status(result, student, due, identity),
         "exports": _exports(student, result.code),
     }
 
@@ -115,10 +113,9 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
             "assignment_id": m.assignment_id,
             "needs_manual": m.needs_manual,
         } for m in outcome.moments],
-        "modules": [_component(r, student, None, identity, course.canvas_id)
-                    for r in outcome.modules],
-        "course_grade": (_component(outcome.course_grade, student, due, identity,
-                                    course.canvas_id) if outcome.course_grade else None),
+        "modules": [_component(r, student, None, identity) for r in outcome.modules],
+        "course_grade": (_component(outcome.course_grade, student, due, identity)
+                         if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
         "renamed_assignments": list(renamed_assignments(course, data.assignments)),
         "manual": list(outcome.manual),
