@@ -156,3 +156,9 @@ def test_owned_here_follows_the_plan() -> None:
     assert owned_here(COURSE, plan, ledger) == set()
     fresh = plan_student(COURSE, outcome(result(), result("2225", grade="B")), {}, NOW)
     assert owned_here(COURSE, fresh, {}) == {"2205", "2225"}
+
+
+def test_a_student_whose_withdrawn_module_is_earned_again_gets_it_corrected() -> None:
+    ledger = {"2205": exported(WITHDRAWN, version=2), "2225": exported(grade="B")}
+    plan = plan_student(COURSE, outcome(result(), result("2225", grade="B")), ledger, NOW)
+    assert plan.decisions == (Decision(result(), CORRECTION, 3),)

@@ -167,3 +167,16 @@ def test_g_withdrawn_by_a_u_then_g_again_is_a_correction_with_the_new_date(
 
     assert tsv(settings, again, "corrections.tsv") == [
         ["DV2001", "M1", SIS, "G", "2025-03-20", "900"]]
+
+
+def test_g_hidden_after_export_then_shown_again_is_a_correction_with_the_same_date(
+        client, store, settings, exported_g):
+    post_all(client, regrade("G", 14, score=10, muted=True))
+    assert run_export(store, settings, now=utc(15)).counts == {"withdrawn": 1}
+    post_all(client, regrade("G", 16, score=10))
+
+    again = run_export(store, settings, now=utc(17))
+
+    assert again.counts == {"correction": 1}  # Ladok was told to withdraw it: tell it again
+    assert tsv(settings, again, "corrections.tsv") == [
+        ["DV2001", "M1", SIS, "G", "2025-03-02", "900"]]
