@@ -20,6 +20,15 @@ Pure functions over plain data. Decisions where SPEC is silent:
 - The course grade's graders are those of the final module (all modules' without a final);
   its credits are the sum of the module credits. Without a final module and with an AF
   module (refused by the config check) there is no course-grade line.
+- A moment's date runs from when its current outcome was first posted: for a numeric grade
+  the outcome is its verdict (pass, letter), so "72" then "78" (both C) keep the first date.
+- Canvas courses (rooms) sharing a ladok_code: a module whose latest export by another room is
+  not withdrawn counts for the course grade with that export's grade, date and graders (what
+  Ladok has), even when this room earns it too. The room whose modules include the latest
+  module date decides the course grade (on a tie each such room may; the ledger key still
+  goes out once); a room that already exported the course grade keeps deciding it.
+- A by-name mapping is kept (and listed) only when the new name matches no moment; a name
+  matching another moment maps to that moment.
 """
 
 from __future__ import annotations
