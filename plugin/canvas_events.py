@@ -239,7 +239,8 @@ def _grade_fields(name: str, body: dict, shard: int | None) -> dict[str, Any]:
             fields["workflow_state"] = clean_text(body["workflow_state"], 50)
         if "posted_at" in body:
             fields["grade"] = _grade_value(body.get("grade"))
-            fields["score"] = _number(body.get("score"))
+            if "score" in body:  # an absent score says nothing about the score
+                fields["score"] = _number(body.get("score"))
             fields["posted"] = parse_time(body.get("posted_at")) is not None
             fields["graded_at"] = parse_time(body.get("graded_at"))
             if isinstance(body.get("excused"), bool):

@@ -33,8 +33,9 @@ from .export_writers import (
     format_report_line,
 )
 from .mail import receipts
-from .models import CourseState, Dirty, ExportRun, LedgerEntry, Submission
-from .rules.ledger import Decision, StudentPlan
+from .models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
+from .rules.ledger import Decision, StudentPlan, owned_here
+from .rules.results import mapped_by_name, renamed_assignments
 from .rules.text import spaced
 from .settings import CourseConfig, Settings
 from .status import CORRECTION, MANUAL, NEW, WITHDRAWN
@@ -58,6 +59,7 @@ class RunSummary:
     manual: list[dict] = field(default_factory=list)  # dry runs only
     pending_events: int = 0  # dry runs only: accepted events not yet applied to the state
     unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
+    renamed: list[dict] = field(default_factory=list)  # dry runs only
 
     @property
     def nothing_new(self) -> bool:
@@ -188,23 +190,67 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
                    summary: RunSummary, progress, on_student=None) -> None:
     due = _due_students(session, course, everyone and run is None, now)
     data = CourseData.load(session, settings, course)
+    if run is None:
+        summary.renamed += [{"course": course.canvas_id, "note": note}
+                            for note in renamed_assignments(course, data.assignments)]
+    mappings: dict[int, int] = {}
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
         kept: dict[int, dt.datetime | None] = {}
         rows: list[dict] = []
-        for student in load_students(session, data, [u for u, _ in batch], now):
+        for student in load_students(session, data, [u for u, _ in batch], now,
+                                     run.id if run else None):
             outcome = _apply_plan(data, student, run, now, summary, rows)
             if on_student:
                 on_student(data, student)
             if outcome is not DONE:
                 kept[student.user_id] = outcome
+            if run is not None and outcome is not None:  # its results are out
+                mappings.update(_name_mappings(data, student))
         if run is not None:
             if rows:  # one multi-row INSERT per batch: ORM objects cost more than the rules
-                session.execute(insert(LedgerEntry), rows)
+                _write_ledger_rows(session, settings, course, rows)
             _settle_dirty(session, course.canvas_id, batch, kept)
         if progress:
             progress({"course": course.canvas_id, "students": start + len(batch),
                       "of": len(due), **summary.counts})
+    if run is not None:
+        _keep_name_mappings(session, data, mappings, run.id)
+
+
+def _name_mappings(data: CourseData, student) -> dict[int, int]:
+    """By-name mappings used by the student's results now exported from this course."""
+    owned = owned_here(data.course, student.plan, student.ledger)
+    return mapped_by_name(data.course, data.assignments, student.outcome, owned)
+
+
+def _keep_name_mappings(session: Session, data: CourseData, mappings: dict[int, int],
+                        run_id: int) -> None:
+    """Remember new by-name mappings, so a later rename does not unmap them."""
+    for assignment_id, moment in mappings.items():
+        info = data.assignments.get(assignment_id)
+        if info is None or info.exported_moment == moment:
+            continue
+        state.upsert(session, NameMapping, {
+            "course_id": data.course.canvas_id, "assignment_id": assignment_id,
+            "moment": moment, "name": info.name, "run_id": run_id,
+        }, ("course_id", "assignment_id"), update_columns=())
+
+
+def _write_ledger_rows(session: Session, settings: Settings, course: CourseConfig,
+                       rows: list[dict]) -> None:
+    """Insert the rows; the students' other courses sharing the ladok_code are recomputed."""
+    replaced = [r for r in rows if r.pop("replaces")]
+    for row in replaced:  # a withdrawal by another course in this run, taken over here
+        session.execute(delete(LedgerEntry).where(
+            LedgerEntry.user_id == row["user_id"], LedgerEntry.ladok_code == row["ladok_code"],
+            LedgerEntry.component_code == row["component_code"],
+            LedgerEntry.version == row["version"], LedgerEntry.run_id == row["run_id"]))
+    session.execute(insert(LedgerEntry), rows)
+    others = [c.canvas_id for c in settings.courses
+              if c.ladok_code == course.ladok_code and c.canvas_id != course.canvas_id]
+    if others:
+        state.mark_students_dirty(session, others, sorted({r["user_id"] for r in rows}))
 
 
 DONE = object()
@@ -233,6 +279,9 @@ def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.dateti
         return None
     for decision, line in zip(plan.decisions, lines, strict=True):
         summary.counts[decision.status] = summary.counts.get(decision.status, 0) + 1
+        if decision.replaces:  # the withdrawal it replaces is not written after all
+            summary.counts[WITHDRAWN] -= 1
+            summary.counts = {k: n for k, n in summary.counts.items() if n}
         if run is None:
             summary.lines.append(line)
         else:
@@ -260,8 +309,13 @@ def _unwritable(line: ExportLine) -> str | None:
 def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
     outcome = student.outcome
     notes = list(outcome.manual) + [
-        f"{code}: exported from another Canvas course with the same Ladok code"
+        f"{code}: exported from Canvas course {student.ledger[code].course_id}, which shares "
+        "the Ladok code: it counts here for the course grade, and that course reports it"
         for code in student.plan.owned_elsewhere
+    ] + [
+        f"{code}: Canvas course {student.ledger[code].course_id} withdrew it and this course "
+        "earns it: this course reports it as a correction from now on"
+        for code in student.plan.taken_over
     ]
     if notes:
         summary.manual.append({"course": data.course.canvas_id, "user_id": student.user_id,
@@ -279,7 +333,7 @@ def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: Export
         status=decision.status, file=file, student_id=line.student_id,
         student_name=line.student_name, component_name=line.component_name,
         credits=line.credits, grade=line.grade, exam_date=line.exam_date.isoformat(),
-        graders=json.dumps(list(line.graders)), exported_at=now,
+        graders=json.dumps(list(line.graders)), exported_at=now, replaces=decision.replaces,
     )
 
 

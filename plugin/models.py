@@ -115,6 +115,8 @@ class Submission(Base):
     submitted_times: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of ISO times
     grade_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # JSON [[ISO time, grade], ...]: each posted grade in a row since the grade was last unposted.
+    posted_grades: Mapped[str | None] = mapped_column(Text)
 
 
 class Assignment(Base):
@@ -124,6 +126,20 @@ class Assignment(Base):
     name: Mapped[str | None] = mapped_column(Text)
     points_possible: Mapped[float | None] = mapped_column(Float)
     updated: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class NameMapping(Base):
+    """An assignment mapped to a moment by its name when a result using it was exported.
+
+    Such a mapping outlives a rename that no longer matches the course's moment pattern.
+    """
+
+    __tablename__ = "name_mappings"
+    course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    moment: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(Text)  # the name it had then
+    run_id: Mapped[int] = mapped_column(ForeignKey("export_runs.id"))
 
 
 class User(Base):

@@ -135,6 +135,7 @@ def _columns(s: SubmissionState) -> dict[str, Any]:
         "workflow_state": s.workflow_state, "graded_at": s.graded_at,
         "submitted_times": json.dumps([t.isoformat() for t in s.submitted_times]),
         "grade_since": s.grade_since, "updated": s.updated,
+        "posted_grades": json.dumps([[t.isoformat(), g] for t, g in s.posted_grades]),
     }
 
 
@@ -147,6 +148,8 @@ def to_state(row: Submission) -> SubmissionState:
         submitted_times=tuple(dt.datetime.fromisoformat(t)
                               for t in json.loads(row.submitted_times or "[]")),
         grade_since=row.grade_since, updated=row.updated,
+        posted_grades=tuple((dt.datetime.fromisoformat(t), g)
+                            for t, g in json.loads(row.posted_grades or "[]")),
     )
 
 
@@ -166,12 +169,18 @@ def mark_dirty(session: Session, course_id: int, user_id: int) -> None:
 
 def mark_course_dirty(session: Session, course_id: int) -> None:
     """Mark every student with a submission in the course, in one statement."""
+    _mark_with_submissions(session, Submission.course_id == course_id)
+
+
+def mark_students_dirty(session: Session, course_ids: list[int], user_ids: list[int]) -> None:
+    """Mark `user_ids` in each of `course_ids` where they have a submission, in one statement."""
+    _mark_with_submissions(session, Submission.course_id.in_(course_ids),
+                           Submission.user_id.in_(user_ids))
+
+
+def _mark_with_submissions(session: Session, *where) -> None:
     students = (
-        select(Submission.course_id, Submission.user_id, literal(1))
-        .where(Submission.course_id == course_id)
-        .distinct()
+        select(Submission.course_id, Submission.user_id, literal(1)).where(*where).distinct()
     )
-    stmt = _insert(session)(Dirty).from_select(
-        ["course_id", "user_id", "version"], students
-    )
+    stmt = _insert(session)(Dirty).from_select(["course_id", "user_id", "version"], students)
     session.execute(_bump_on_conflict(stmt))

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .export_writers import ExportLine
-from .models import Assignment, LedgerEntry, Submission, User
-from .rules.ledger import Decision, Exported, StudentPlan, plan_student
+from .models import Assignment, LedgerEntry, NameMapping, Submission, User
+from .rules.ledger import Decision, Exported, StudentPlan, active_results, plan_student
 from .rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from .rules.submission import SubmissionState
 from .rules.text import has_control
@@ -76,7 +76,10 @@ class CourseData:
     @classmethod
     def load(cls, session: Session, settings: Settings, course: CourseConfig) -> CourseData:
         rows = session.scalars(select(Assignment).where(Assignment.course_id == course.canvas_id))
-        assignments = {r.assignment_id: AssignmentInfo(r.assignment_id, r.name, r.points_possible)
+        kept = dict(session.execute(select(NameMapping.assignment_id, NameMapping.moment).where(
+            NameMapping.course_id == course.canvas_id)).all())
+        assignments = {r.assignment_id: AssignmentInfo(r.assignment_id, r.name, r.points_possible,
+                                                       kept.get(r.assignment_id))
                        for r in rows}
         return cls(settings, course, assignments, {})
 
@@ -95,6 +98,7 @@ class CourseData:
         result = decision.result
         grade, date = result.grade, result.date
         graders = tuple(self.people.get(g, str(g)) for g in result.grader_ids)
+        graders += tuple(n for n in result.grader_names if n not in graders)
         if decision.status == WITHDRAWN:  # show what was exported, for handling in Ladok
             previous = student.ledger[result.code]
             grade, date = previous.grade, dt.date.fromisoformat(previous.exam_date)
@@ -114,13 +118,13 @@ def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
     for row in sorted(rows, key=lambda r: r.version):
         out[row.component_code] = Exported(row.version, row.status, row.grade, row.exam_date,
                                            row.exported_at, row.course_id,
-                                           tuple(json.loads(row.graders or "[]")))
+                                           tuple(json.loads(row.graders or "[]")), row.run_id)
     return out
 
 
 def load_students(session: Session, data: CourseData, user_ids: list[int],
-                  now: dt.datetime) -> Iterator[StudentView]:
-    """Evaluate and plan each student of `user_ids` in one course."""
+                  now: dt.datetime, run_id: int | None = None) -> Iterator[StudentView]:
+    """Evaluate and plan each student of `user_ids` in one course (for run `run_id`)."""
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
     for row in session.scalars(select(Submission).where(
@@ -135,7 +139,9 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
                   if s.grader_id is not None and s.grader_id > 0}
     data.graders(session, grader_ids)
     for user_id in user_ids:
-        outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}))
         latest = latest_versions(ledger.get(user_id, []))
+        outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
+                                   active_results(latest))
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
-                          plan_student(course, outcome, latest, now), ledger.get(user_id, []))
+                          plan_student(course, outcome, latest, now, run_id),
+                          ledger.get(user_id, []))

@@ -117,3 +117,13 @@ def test_ids_beyond_any_stored_id_answer_404(client):
     huge = 10**30
     assert client.get(f"/api/jobs/{huge}", headers=AUTH).status_code == 404
     assert client.get(f"/api/exports/{huge}", headers=AUTH).status_code == 404
+
+
+def test_student_report_accepts_a_home_shard_global_user_id(post_all, client):
+    post_all(term(1))
+    local = client.get("/api/courses/565/students/1001", headers=AUTH)
+    global_ = client.get("/api/courses/565/students/21070000000001001", headers=AUTH)
+    assert local.status_code == global_.status_code == 200
+    assert global_.json == local.json and global_.json["user_id"] == 1001
+    other_shard = client.get("/api/courses/565/students/31070000000001001", headers=AUTH)
+    assert other_shard.status_code == 404 and other_shard.json["error"]

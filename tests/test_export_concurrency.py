@@ -26,6 +26,7 @@ from plugin.db import Store
 from plugin.export_run import RunSummary, run_export
 from plugin.models import Assignment, Dirty, ExportRun, LedgerEntry, Submission, User
 from plugin.settings import Settings
+from tests.conftest import ADMIN_TOKEN
 from tests.helpers import course_toml
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -359,3 +360,140 @@ def test_courses_sharing_a_ladok_code_do_not_correct_each_other_back_and_forth(
         later.append(run_export(store, settings, now=NOW + dt.timedelta(days=day)).counts)
 
     assert later == [{}, {}, {}]  # today: 4 corrections in every run, alternating dates
+
+
+# --- retakes: rooms sharing a Ladok code make one Ladok course --------------------------
+
+
+def fail_moment(store: Store, course_id: int, user_ids: Iterable[int], moment: int) -> None:
+    """Students' posted grade on `moment` becomes U (what they earned there is no more)."""
+    later = GRADED + dt.timedelta(days=40)
+    with store.write() as session:
+        for user_id in user_ids:
+            session.execute(update(Submission).where(
+                Submission.course_id == course_id, Submission.user_id == user_id,
+                Submission.assignment_id == 300 + moment,
+            ).values(grade="U", grade_since=later, updated=later))
+            state.mark_dirty(session, course_id, user_id)
+
+
+def student_report(client, course_id: int, user_id: int) -> dict:
+    response = client.get(f"/api/courses/{course_id}/students/{user_id}",
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_a_retake_gets_one_course_grade_from_the_room_that_earns_the_last_module(
+        store, settings, client):
+    seed_students(store, COURSE_A, [1000], moments=(1, 2, 3))
+    assert run_export(store, settings, now=NOW).counts == {"new": 1}
+    seed_students(store, COURSE_B, [1000], handed_in=NOW, moments=(4, 5, 6, PROJECT_MOMENT))
+
+    run = run_export(store, settings, now=NOW + dt.timedelta(days=3))
+
+    assert run.counts == {"new": 3}
+    assert run_export(store, settings, now=NOW + dt.timedelta(days=4)).nothing_new
+    rows = assert_each_result_exported_once(store, settings)
+    owners = {(r.component_code, r.course_id, r.grade, r.exam_date) for r in rows}
+    assert owners == {("2205", COURSE_A, "G", "2025-10-01"),
+                      ("2215", COURSE_B, "G", "2026-01-15"),
+                      ("2225", COURSE_B, "A", "2026-01-15"),
+                      (LADOK_CODE, COURSE_B, "A", "2026-01-15")}
+    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True, everyone=True)
+    assert preview.manual[0]["notes"] == [
+        f"2205: exported from Canvas course {COURSE_A}, which shares the Ladok code: it counts "
+        "here for the course grade, and that course reports it"]
+    report = student_report(client, COURSE_B, 1000)
+    assert report["course_grade"]["reason"] == (
+        f"grade A from final module 2225; module 2205 exported from Canvas course {COURSE_A}")
+    assert report["modules"][0]["status"].startswith(
+        f"exported from Canvas course {COURSE_A}, which shares the Ladok code")
+    assert student_report(client, COURSE_A, 1000)["course_grade"]["reason"] == (
+        f"decided in Canvas course {COURSE_B} (same Ladok course), where the last module "
+        "(2215) was earned")
+
+
+def test_the_room_holding_the_later_module_decides_the_course_grade(store, settings, client):
+    seed_students(store, COURSE_B, [1000], handed_in=NOW, moments=(1, 2, 3))
+    seed_students(store, COURSE_A, [1000], moments=(4, 5, 6, PROJECT_MOMENT))
+    run_export(store, settings, now=NOW)  # A's modules dated October, B's module January
+    run_export(store, settings, now=NOW + dt.timedelta(days=1))
+
+    rows = assert_each_result_exported_once(store, settings)
+
+    grade = next(r for r in rows if r.component_code == LADOK_CODE)
+    assert (grade.course_id, grade.grade, grade.exam_date) == (COURSE_B, "A", "2026-01-15")
+    assert student_report(client, COURSE_A, 1000)["course_grade"]["reason"] == (
+        f"decided in Canvas course {COURSE_B} (same Ladok course), where the last module "
+        "(2205) was earned")
+
+
+def test_a_key_withdrawn_by_its_room_while_another_room_earns_it_moves_there(
+        store, settings, client):
+    seed_students(store, COURSE_A, [1000], moments=(1, 2, 3))
+    run_export(store, settings, course_id=COURSE_A, now=NOW)
+    seed_students(store, COURSE_B, [1000], handed_in=NOW, moments=(1, 2, 3))
+    assert run_export(store, settings, now=NOW + dt.timedelta(days=1)).nothing_new
+
+    fail_moment(store, COURSE_A, [1000], 1)
+    run = run_export(store, settings, now=NOW + dt.timedelta(days=2))
+
+    assert run.counts == {"correction": 1}  # the correction takes the withdrawal's place
+    rows = assert_each_result_exported_once(store, settings)
+    assert [(r.version, r.status, r.course_id, r.exam_date) for r in rows] == [
+        (1, "new", COURSE_A, "2025-10-01"), (2, "correction", COURSE_B, "2026-01-15")]
+    assert read_tsv_lines(Path(settings.export_dir))[-1][1:] == (
+        "corrections.tsv", (LADOK_CODE, "2205", sis_id(1000), "G", "2026-01-15",
+                            "Teacher <teacher@example.edu>"))
+    assert student_report(client, COURSE_B, 1000)["modules"][0]["status"] == "exported"
+    assert run_export(store, settings, now=NOW + dt.timedelta(days=3)).nothing_new
+
+
+def test_a_key_withdrawn_in_one_run_is_taken_over_in_the_next(store, settings, client):
+    seed_students(store, COURSE_A, [1000], moments=(1, 2, 3))
+    run_export(store, settings, course_id=COURSE_A, now=NOW)
+    seed_students(store, COURSE_B, [1000], handed_in=NOW, moments=(1, 2, 3))
+    fail_moment(store, COURSE_A, [1000], 1)
+    assert run_export(store, settings, course_id=COURSE_A, now=NOW).counts == {"withdrawn": 1}
+
+    status = student_report(client, COURSE_B, 1000)["modules"][0]["status"]
+    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True, everyone=True,
+                         now=NOW + dt.timedelta(days=1))
+    run = run_export(store, settings, course_id=COURSE_B, now=NOW + dt.timedelta(days=1))
+
+    assert preview.manual == [{"course": COURSE_B, "user_id": 1000, "name": "Student 1000",
+                               "notes": [f"2205: Canvas course {COURSE_A} withdrew it and this "
+                                         "course earns it: this course reports it as a "
+                                         "correction from now on"]}]
+
+    assert status == (f"correction for the next export: Canvas course {COURSE_A} withdrew it "
+                      "and this course earns it, so this course reports it from now on")
+    assert run.counts == {"correction": 1}
+    rows = assert_each_result_exported_once(store, settings)
+    assert [(r.status, r.course_id) for r in rows] == [
+        ("new", COURSE_A), ("withdrawn", COURSE_A), ("correction", COURSE_B)]
+
+
+def test_retakes_and_take_overs_run_at_once_export_each_key_once(store, settings):
+    students = range(1000, 1040)
+    seed_students(store, COURSE_A, students, moments=(1, 2, 3))
+    run_export(store, settings, now=NOW)
+    retaking = range(1000, 1010)
+    seed_students(store, COURSE_B, retaking, handed_in=NOW)
+    seed_students(store, COURSE_B, range(1010, 1040), handed_in=NOW,
+                  moments=(4, 5, 6, PROJECT_MOMENT))
+    fail_moment(store, COURSE_A, retaking, 1)
+
+    export_in_threads(store, settings, [None, COURSE_A, COURSE_B, None])
+    export_in_threads(store, settings, [COURSE_B, None], now=NOW + dt.timedelta(days=1))
+
+    rows = assert_each_result_exported_once(store, settings)
+    latest: dict[tuple[int, str], LedgerEntry] = {}
+    for row in sorted(rows, key=lambda r: r.version):
+        latest[(row.user_id, row.component_code)] = row
+    assert latest_grades(rows) == wanted_grades({u: None for u in students})
+    assert {k: r.course_id for k, r in latest.items()} == {
+        (u, code): COURSE_A if code == "2205" and u >= 1010 else COURSE_B
+        for u in students for code in expected_results(u)}
+    assert all(r.status != "withdrawn" for r in latest.values())

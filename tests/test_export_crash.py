@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,9 +25,9 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from plugin.db import Store
+from plugin.db import EXPORT_LOCK_KEY, Store
 from plugin.export_run import FilesNotWritten, materialise_missing, run_export
 from plugin.export_writers import CSV_NAME, HEADERS, XLSX_NAME, RunFilesWriter
 from plugin.models import CourseState, ExportRun, LedgerEntry
@@ -72,7 +73,7 @@ class ExportProcess:
     process: subprocess.Popen[bytes]
     started: float
     stderr: Path
-    marker_at: float | None = None
+    marker_seen: bool = False
 
     @classmethod
     def start(cls, env: dict[str, str], logs: Path) -> ExportProcess:
@@ -83,11 +84,11 @@ class ExportProcess:
                                        env=env, stdout=out, stderr=err)
         return cls(process, time.monotonic(), stderr)
 
-    def since_marker(self) -> float | None:
-        """Seconds since the run started (the progress label appeared), or None."""
-        if self.marker_at is None and MARKER in self.stderr.read_text(errors="replace"):
-            self.marker_at = time.monotonic()
-        return None if self.marker_at is None else time.monotonic() - self.marker_at
+    def run_started(self) -> bool:
+        """True once the run itself started (its progress label appeared)."""
+        if not self.marker_seen:
+            self.marker_seen = MARKER in self.stderr.read_text(errors="replace")
+        return self.marker_seen
 
     def kill_when(self, trigger: Trigger) -> bool:
         """SIGKILL the process once `trigger` holds; False when it ended by itself first."""
@@ -103,17 +104,32 @@ class ExportProcess:
         return False
 
 
-def after_start(seconds: float) -> Trigger:
-    """Kill `seconds` after the process started (imports, migrations)."""
-    return lambda p: time.monotonic() - p.started >= seconds
+def at_once() -> Trigger:
+    """Kill the process as soon as it runs (starting up: imports, settings, migrations)."""
+    return lambda p: True
 
 
-def into_run(seconds: float) -> Trigger:
-    """Kill `seconds` after the run itself started."""
-    def trigger(p: ExportProcess) -> bool:
-        elapsed = p.since_marker()
-        return elapsed is not None and elapsed >= seconds
-    return trigger
+def inside_run_transaction(store: Store) -> Trigger:
+    """Kill once the run has started and holds the run's write lock (its transaction is open)."""
+    return lambda p: p.run_started() and run_lock_held(store)
+
+
+def run_lock_held(store: Store) -> bool:
+    """True while another process holds the lock an export run's transaction takes."""
+    if store.sqlite:  # the run's transaction holds SQLite's single write lock
+        probe = sqlite3.connect(store.engine.url.database, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    with store.engine.connect() as conn:  # PostgreSQL: the run's advisory lock
+        return bool(conn.scalar(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = 0 AND objid = :key"), {"key": EXPORT_LOCK_KEY}))
 
 
 def while_files_are_written(export_dir: Path) -> Trigger:
@@ -254,14 +270,14 @@ def test_an_export_killed_at_any_moment_leaves_complete_runs_or_none(
             killed_before_commit += run_count(store) == runs_before
             completed_by_next_start.extend(check.check_and_recover())
 
-    kill_export(lambda: after_start(0.15))  # importing, migrating
-    kill_export(lambda: into_run(0.5))  # inside the run's transaction
+    kill_export(at_once)  # starting up
+    kill_export(lambda: inside_run_transaction(store))  # inside the run's transaction
     kill_export(lambda: while_files_are_written(export_dir))  # committed, files half-written
     regrade_project(store, COURSE_A, regraded)
     seed_students(store, COURSE_A, newcomers)
     kill_export(lambda: once_committed(store))  # committed (corrections too), no files yet
 
-    assert killed_before_commit >= 1
+    assert killed_before_commit >= 2  # at once, and inside the run's transaction
     assert completed_by_next_start, "no kill fell between a run's commit and its files"
     seed_students(store, COURSE_A, latecomers)
     final = run_export(store, settings)

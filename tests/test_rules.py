@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from plugin.rules.grades import judge, letter_for_percent, same_grade
 from plugin.rules.results import (
     AssignmentInfo,
     ComponentResult,
+    ExportedResult,
     StudentOutcome,
     evaluate_student,
     exportable,
+    mapped_by_name,
     moment_of_assignment,
+    renamed_assignments,
 )
 from plugin.rules.submission import Observation, SubmissionState, fold
 from plugin.settings import CourseConfig, ModuleConfig
 
 UTC = dt.UTC
+D = dt.date
 START = dt.date(2025, 1, 13)
 MOMENTS = (1, 2, 3, 4, 5, 6, 10)
 GU1 = ModuleConfig("2205", "Kmom01-03", 3.0, "GU", (1, 2, 3))
@@ -125,6 +130,41 @@ def test_unmapped_assignments_are_listed_never_guessed() -> None:
     assert moment_of_assignment(course(), 900, "Extra uppgift") is None
 
 
+def test_a_name_mapping_used_by_an_export_survives_a_rename_and_is_listed() -> None:
+    renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift", exported_moment=1)}
+    outcome = evaluate_student(course(), renamed, {101: graded("G", at(2, 1))})
+    assert moment(outcome, 1).passed and outcome.unmapped_assignments == ()
+    assert moment(outcome, 1).reason == ('kmom01: passed with G (assignment renamed to '
+                                         '"Extra uppgift": still counted as kmom01)')
+    assert renamed_assignments(course(), renamed) == (
+        'assignment 101 renamed to "Extra uppgift": still counted as kmom01; map it in '
+        '`assignments` (101 = "kmom01") or rename it back',)
+
+
+def test_a_rename_before_any_export_unmaps_the_assignment() -> None:
+    renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift")}
+    outcome = evaluate_student(course(), renamed, {101: graded("G", at(2, 1))})
+    assert outcome.unmapped_assignments == (101,) and not moment(outcome, 1).passed
+    assert renamed_assignments(course(), renamed) == ()
+
+
+def test_an_explicit_assignments_entry_wins_over_a_kept_name_mapping() -> None:
+    crs = course(assignments={101: 2})
+    renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift", exported_moment=1)}
+    assert moment_of_assignment(crs, 101, "Extra uppgift", 1) == 2
+    assert moment_of_assignment(course(), 101, "Kmom03", 1) == 3  # the name matches again
+    assert renamed_assignments(crs, renamed) == ()
+
+
+def test_mapped_by_name_names_the_counted_assignments_of_the_given_modules() -> None:
+    assignments = infos() | {201: AssignmentInfo(201, "Kmom01 igen")}
+    subs = {101: graded("G", at(2, 1)), 201: graded("G", at(2, 9)), 104: graded("G", at(2, 3))}
+    crs = course(assignments={102: 2})
+    outcome = evaluate_student(crs, assignments, subs | {102: graded("G", at(2, 2))})
+    assert mapped_by_name(crs, assignments, outcome, {"2205"}) == {201: 1}
+    assert mapped_by_name(crs, assignments, outcome, {"2205", "2215"}) == {201: 1, 104: 4}
+
+
 def test_latest_posted_grade_counts_among_several_assignments() -> None:
     assignments = infos() | {201: AssignmentInfo(201, "Kmom01 komplettering")}
     subs = {101: graded("U", at(2, 1), grader=7), 201: graded("G", at(2, 9), grader=8)}
@@ -179,6 +219,17 @@ def test_pg_is_not_a_pass() -> None:
     outcome = run(all_passed(k2=graded("PG", at(2, 6), grader=-1)))
     assert module(outcome, "2205").reason == "kmom02: grade PG is not a pass"
     assert not module(outcome, "2205").earned
+
+
+@pytest.mark.parametrize("moment_number", [2, 10])  # a G/U module and an A–F module
+def test_pg_blocks_its_module_even_when_the_course_lists_it_as_a_pass_grade(
+        moment_number: int) -> None:
+    crs = course(pass_grades=("G", "Pg"))
+    outcome = run(all_passed(**{f"k{moment_number}": graded("PG", at(2, 6), grader=-1)}), crs)
+    counted = moment(outcome, moment_number)
+    assert (counted.passed, counted.reason) == (
+        False, f"kmom{moment_number:02d}: grade PG is not a pass")
+    assert not outcome.course_grade.earned
 
 
 @pytest.mark.parametrize("grade", ["U", "Ux", "UX", "incomplete", "Incomplete", "F", "FX"])
@@ -372,6 +423,76 @@ def test_single_module_course_has_no_course_grade() -> None:
     assert run(all_passed(), course(single)).course_grade is None
 
 
+# --- 2.3 retakes across Canvas courses (rooms) sharing a Ladok code --------------------
+
+LAST_TERM = 110  # the room the student took the course in before
+
+
+def retake(subs: dict[int, SubmissionState], **exported: ExportedResult) -> StudentOutcome:
+    """This room's outcome given results exported (not withdrawn) by code."""
+    codes = {k.removeprefix("c"): v for k, v in exported.items()}
+    return evaluate_student(course(), infos({10: 100}),
+                            {100 + m: s for m, s in subs.items()}, codes)
+
+
+def from_last_term(grade: str, date: dt.date) -> ExportedResult:
+    return ExportedResult(LAST_TERM, grade, date, ("Old Teacher <old@example.edu>",))
+
+
+def this_term(*moments: int) -> dict[int, SubmissionState]:
+    return {m: s for m, s in all_passed().items() if m in moments}
+
+
+RETAKES = [
+    # id, moments passed here, exported from last term, course grade (grade, date) or reason
+    ("module 1 last term, modules 2-3 here", this_term(4, 5, 6, 10),
+     {"c2205": from_last_term("G", D(2024, 11, 4))},
+     ("B", D(2025, 3, 20), "grade B from final module 2225; module 2205 exported from "
+      "Canvas course 110")),
+    ("final module last term, modules 1-2 here", this_term(1, 2, 3, 4, 5, 6),
+     {"c2225": from_last_term("A", D(2024, 12, 1))},
+     ("A", D(2025, 2, 18), "grade A from final module 2225; module 2225 exported from "
+      "Canvas course 110")),
+    ("exported result counts, not this room's own", all_passed(),
+     {"c2225": from_last_term("C", D(2025, 1, 20))},
+     ("C", D(2025, 2, 18), "grade C from final module 2225; module 2225 exported from "
+      "Canvas course 110")),
+    ("last module earned in the other room", this_term(1, 2, 3, 4, 5, 6),
+     {"c2225": from_last_term("A", D(2025, 5, 1))},
+     "decided in Canvas course 110 (same Ladok course), where the last module (2225) was "
+     "earned"),
+    ("a module neither here nor exported", this_term(4, 5, 6, 10),
+     {}, "waiting for kmom01, kmom02, kmom03"),
+]
+
+
+@pytest.mark.parametrize(("subs", "exported", "expected"), [c[1:] for c in RETAKES],
+                         ids=[c[0] for c in RETAKES])
+def test_course_grade_of_a_retake_counts_modules_exported_from_another_room(
+        subs, exported, expected) -> None:
+    grade = retake(subs, **exported).course_grade
+    if isinstance(expected, str):
+        assert (grade.earned, grade.grade, grade.reason) == (False, None, expected)
+    else:
+        assert (grade.earned, grade.grade, grade.date, grade.reason) == (True, *expected)
+
+
+def test_retake_course_grade_takes_the_final_modules_graders_from_where_it_was_earned() -> None:
+    grade = retake(this_term(1, 2, 3, 4, 5, 6),
+                   c2225=from_last_term("A", D(2024, 12, 1))).course_grade
+    assert (grade.grader_ids, grade.grader_names) == ((), ("Old Teacher <old@example.edu>",))
+    here = retake(this_term(4, 5, 6, 10), c2205=from_last_term("G", D(2024, 11, 4)))
+    assert (here.course_grade.grader_ids, here.course_grade.grader_names) == ((7,), ())
+
+
+def test_the_room_that_exported_the_course_grade_keeps_deciding_it() -> None:
+    subs = this_term(1, 2, 3, 4, 5, 6)
+    later = from_last_term("A", D(2025, 5, 1))
+    owned = ExportedResult(565, "B", D(2025, 3, 20))
+    grade = retake(subs, c2225=later, cDV1531=owned).course_grade
+    assert (grade.earned, grade.grade, grade.date) == (True, "A", D(2025, 5, 1))
+
+
 # --- 2.3 examination dates and graders ---------------------------------------------------
 
 
@@ -415,6 +536,62 @@ def test_event_leaving_grade_unchanged_never_moves_date() -> None:
         obs("grade_change", at(2, 21), "g2", grade="g", score=1.0, posted=True, grader_id=8),
     ])
     assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
+
+
+def graded_then(*changes: tuple[str, dt.datetime, dict]) -> SubmissionState:
+    """Handed in 1 February, then each (grade, time, extra fields) posted in turn."""
+    observations = [obs("event", at(2, 1), "s1", submitted_at=at(2, 1))]
+    for n, (grade, when, extra) in enumerate(changes):
+        fields = {"grade": grade, "posted": True, "grader_id": 7, **extra}
+        observations.append(obs("grade_change", when, f"g{n}", **fields))
+        observations.append(obs("event", when + dt.timedelta(hours=1), f"s{n + 2}",
+                                submitted_at=when + dt.timedelta(hours=1)))
+    return fold(observations)
+
+
+def test_same_grade_re_saved_with_another_score_keeps_its_first_posted_time() -> None:
+    state = graded_then(("G", at(2, 3), {"score": 10.0}), ("G", at(2, 20), {"score": 9.0}))
+    assert state.grade_since == at(2, 3) and state.posted_grades == ((at(2, 3), "G"),)
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
+
+
+def test_same_grade_re_saved_without_a_score_or_by_another_grader_keeps_its_time() -> None:
+    state = graded_then(("G", at(2, 3), {"score": 10.0}),
+                        ("g", at(2, 20), {"score": None, "grader_id": 8}),
+                        ("G", at(2, 22), {}))
+    assert (state.grade_since, state.score, state.grader_id) == (at(2, 3), None, 7)
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
+
+
+def test_a_changed_grade_starts_a_new_first_posted_time() -> None:
+    state = graded_then(("G", at(2, 3), {}), ("U", at(2, 10), {}), ("G", at(2, 20), {}))
+    assert state.grade_since == at(2, 20)
+    assert state.posted_grades == ((at(2, 3), "G"), (at(2, 10), "U"), (at(2, 20), "G"))
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 10)  # the hand-in after the U
+
+
+def test_a_hidden_grade_posted_again_starts_a_new_first_posted_time() -> None:
+    state = graded_then(("G", at(2, 3), {}), ("G", at(2, 10), {"posted": False}),
+                        ("G", at(2, 20), {}))
+    assert state.grade_since == at(2, 20) and state.posted_grades == ((at(2, 20), "G"),)
+
+
+def test_a_numeric_grade_keeps_its_date_while_its_letter_stays() -> None:
+    crs = course(GU1, ModuleConfig("2225", "Projekt", 1.5, "AF", (10,), grade_from=(10,),
+                                   final=True))
+    same_letter = graded_then(("72", at(2, 3), {}), ("78", at(2, 20), {}))
+    outcome = run({10: same_letter}, crs, points={10: 100})
+    assert (moment(outcome, 10).date, module(outcome, "2225").grade) == (
+        dt.date(2025, 2, 1), "C")
+    new_letter = graded_then(("72", at(2, 3), {}), ("78", at(2, 20), {}), ("85", at(3, 1), {}))
+    outcome = run({10: new_letter}, crs, points={10: 100})
+    assert (moment(outcome, 10).date, module(outcome, "2225").grade) == (
+        dt.date(2025, 2, 20), "B")
+
+
+def test_a_numeric_grade_on_a_gu_module_keeps_its_date_while_it_passes() -> None:
+    passing = graded_then(("4", at(2, 3), {}), ("6", at(2, 10), {}), ("8", at(2, 20), {}))
+    assert moment(run({1: passing}, points={1: 10}), 1).date == dt.date(2025, 2, 3)
 
 
 def test_module_date_is_latest_moment_date() -> None:
@@ -465,7 +642,6 @@ def resubmitted_after_grading() -> SubmissionState:
     ])
 
 
-D = dt.date
 STUDENTS = [
     # id, submissions by moment, (module 1, module 2, project) as (grade, date) or None, course
     ("in order", all_passed(), ("G", D(2025, 2, 9)), ("G", D(2025, 2, 18)),
@@ -565,11 +741,8 @@ def submission_states(draw) -> SubmissionState:
     )
 
 
-students = st.dictionaries(
-    st.sampled_from([100 + m for m in MOMENTS] + [200 + m for m in MOMENTS] + [900]),
-    submission_states(), max_size=14,
-)
-courses = st.sampled_from([course(), course(GU1, POINTS), course(GU1, GU2), course(GU1)])
+# A single-module course has no course-grade line: one draw in seven is plenty for it.
+courses = st.sampled_from([course(), course(GU1, POINTS), course(GU1, GU2)] * 2 + [course(GU1)])
 
 
 def assignments_for(subs: dict[int, SubmissionState]) -> dict[int, AssignmentInfo]:
@@ -577,10 +750,54 @@ def assignments_for(subs: dict[int, SubmissionState]) -> dict[int, AssignmentInf
     return infos(VARIANT_POINTS) | extra | {900: AssignmentInfo(900, "Bonus")}
 
 
+@st.composite
+def passing_states(draw, module: ModuleConfig, moment_number: int) -> SubmissionState:
+    """A posted grade that passes `moment_number` on `module` (as often letters as points)."""
+    points = VARIANT_POINTS.get(moment_number, 10)
+    summed = module.grade_from_is_list and moment_number in module.grade_from
+    letters = ["A", "b", "C", "d", "E"] if module.scale == "AF" else ["G", "g", "complete"]
+    if summed or draw(st.booleans()):
+        least = math.ceil(points * (0.55 if module.scale == "AF" else 0.5))
+        score = float(draw(st.integers(least, points)))
+        grade = f"{score:g}"
+    else:
+        grade, score = draw(st.sampled_from(letters)), None
+    return graded(grade, draw(times), submitted=tuple(draw(st.lists(times, max_size=3))),
+                  score=score, points=float(points),
+                  grader=draw(st.sampled_from([None, -1, 7, 8])))
+
+
+@st.composite
+def course_and_student(draw) -> tuple[CourseConfig, dict[int, SubmissionState]]:
+    """A course and a student who passes most moments (19 in 20), the rest anything at all."""
+    crs = draw(courses)
+    subs: dict[int, SubmissionState] = {}
+    for module_config in crs.modules:
+        for number in module_config.moments:
+            if draw(st.integers(0, 19)) < 19:
+                subs[100 + number] = draw(passing_states(module_config, number))
+            elif draw(st.booleans()):
+                subs[100 + number] = draw(submission_states())
+    extra = st.sampled_from([200 + m for m in MOMENTS] + [900])
+    subs |= draw(st.dictionaries(extra, submission_states(), max_size=1))
+    return crs, subs
+
+
+def count_earned(outcome: StudentOutcome) -> None:
+    """Label the example for `--hypothesis-show-statistics`: how far the student got."""
+    earned = sum(m.earned for m in outcome.modules)
+    event(f"modules earned: {'some' if earned else 'none'}")
+    grade = outcome.course_grade
+    event("course grade: " + ("no line" if grade is None else
+                              "earned" if grade.earned else "not earned"))
+
+
 @settings(max_examples=300, deadline=None)
-@given(crs=courses, subs=students)
-def test_property_course_grade_is_never_a_fail(crs, subs) -> None:
+@given(case=course_and_student())
+def test_property_course_grade_is_never_a_fail(case) -> None:
+    crs, subs = case
     outcome = evaluate_student(crs, assignments_for(subs), subs)
+    count_earned(outcome)
     results = outcome.modules + ((outcome.course_grade,) if outcome.course_grade else ())
     for result in results:
         if result.earned:
@@ -590,9 +807,11 @@ def test_property_course_grade_is_never_a_fail(crs, subs) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(crs=courses, subs=students)
-def test_property_dates_never_before_course_start(crs, subs) -> None:
+@given(case=course_and_student())
+def test_property_dates_never_before_course_start(case) -> None:
+    crs, subs = case
     outcome = evaluate_student(crs, assignments_for(subs), subs)
+    count_earned(outcome)
     results = outcome.modules + ((outcome.course_grade,) if outcome.course_grade else ())
     dates = [m.date for m in outcome.moments] + [r.date for r in results]
     assert all(d >= crs.start for d in dates if d is not None)
@@ -600,8 +819,9 @@ def test_property_dates_never_before_course_start(crs, subs) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(crs=courses, subs=students, seed=st.integers())
-def test_property_shuffling_assignment_order_changes_nothing(crs, subs, seed) -> None:
+@given(case=course_and_student(), seed=st.integers())
+def test_property_shuffling_assignment_order_changes_nothing(case, seed) -> None:
+    crs, subs = case
     assignments = assignments_for(subs)
     expected = evaluate_student(crs, assignments, subs)
     rng = random.Random(seed)

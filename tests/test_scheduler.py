@@ -265,15 +265,17 @@ def test_only_scheduled_runs_count_for_missed_runs(store, settings):
     assert missed_run_due(store, settings, utc(2026, 3, 4, 12, 0)) is True
 
 
-def test_build_adds_a_catch_up_run_only_when_a_run_was_missed(store, settings):
-    add_run(store, utcnow() - dt.timedelta(minutes=1))
+def test_build_adds_a_catch_up_run_only_when_a_run_was_missed(store, settings, monkeypatch):
+    now = local(2026, 3, 4, 3, 31).astimezone(dt.UTC)  # a minute after the 03:30 run
+    monkeypatch.setattr(plugin.scheduler, "utcnow", lambda: now)
+    add_run(store, now - dt.timedelta(seconds=55))  # today's 03:30 run was made
     fresh = build(store, settings)
     assert fresh.get_job("catch-up") is None
     assert {job.id for job in fresh.get_jobs()} == {"apply-events", "jobs", "nightly",
                                                   "heartbeat", "recover"}
 
     with store.write() as session:
-        session.execute(update(ExportRun).values(created_at=utcnow() - dt.timedelta(days=2)))
+        session.execute(update(ExportRun).values(created_at=now - dt.timedelta(days=1)))
     scheduler = build(store, settings)
     catch_up = scheduler.get_job("catch-up")
     assert catch_up is not None and catch_up.func is nightly

@@ -1,7 +1,10 @@
 """What an export does with a student's results given what was exported before (SPEC 2.3, 2.4).
 
-Decisions where SPEC is silent: a result withdrawn earlier and earned again goes out as a
-correction (Ladok must hear of it again); a change of graders alone is not a correction.
+Decisions: a result withdrawn earlier and earned again goes out as a correction (Ladok must
+hear of it again); a change of graders alone is not a correction. A key belongs to the Canvas
+course that exported it first; when that course withdraws it and another course sharing the
+ladok_code earns it, the other course exports it as a correction and owns it from then on (in
+the run that withdrew it, the correction takes the withdrawal's place).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from plugin.rules.grades import same_grade
-from plugin.rules.results import ComponentResult, StudentOutcome, exportable
+from plugin.rules.results import ComponentResult, ExportedResult, StudentOutcome, exportable
 from plugin.settings import CourseConfig
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 
@@ -29,6 +32,7 @@ class Exported:
     exported_at: dt.datetime
     course_id: int  # the Canvas course whose results own this key
     graders: tuple[str, ...] = ()
+    run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class Decision:
     result: ComponentResult
     status: str
     version: int
+    # Takes the place of this version, a withdrawal by another course in the same run.
+    replaces: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class StudentPlan:
     course_grade_due: dt.datetime | None = None
     # Components another Canvas course with the same ladok_code exported first.
     owned_elsewhere: tuple[str, ...] = ()
+    # Components another course withdrew that this course now exports (and owns).
+    taken_over: tuple[str, ...] = ()
 
 
 def components(outcome: StudentOutcome) -> tuple[ComponentResult, ...]:
@@ -73,24 +81,40 @@ def decide_component(result: ComponentResult, latest: Exported | None) -> Decisi
     return None
 
 
+def take_over(result: ComponentResult, latest: Exported, run_id: int | None) -> Decision | None:
+    """Another course's withdrawn key that this course earns: a correction, owned here."""
+    if latest.status != WITHDRAWN or not exportable(result):
+        return None
+    if run_id is not None and latest.run_id == run_id:
+        return Decision(result, CORRECTION, latest.version, replaces=True)
+    return Decision(result, CORRECTION, latest.version + 1)
+
+
 def plan_student(
     course: CourseConfig,
     outcome: StudentOutcome,
     ledger: Mapping[str, Exported],
     now: dt.datetime,
+    run_id: int | None = None,
 ) -> StudentPlan:
     """Every ledger version due for one student; a first course grade waits for attestation.
 
-    A key is owned by the Canvas course that exported it first: courses sharing a ladok_code
-    never withdraw or correct each other's results (that needs a person).
+    A key is owned by the Canvas course that exported it: courses sharing a ladok_code never
+    withdraw or correct each other's results (that needs a person), but a key its owner
+    withdrew goes to the course that earns it (`take_over`). `run_id`: the run being planned.
     """
     decisions = []
     due = None
-    elsewhere = []
+    elsewhere, taken = [], []
     for result in components(outcome):
         latest = ledger.get(result.code)
         if latest is not None and latest.course_id != course.canvas_id:
-            elsewhere.append(result.code)
+            if latest.status in ACTIVE:
+                elsewhere.append(result.code)
+            decision = take_over(result, latest, run_id)
+            if decision is not None:
+                decisions.append(decision)
+                taken.append(result.code)
             continue
         decision = decide_component(result, latest)
         if decision is None:
@@ -100,7 +124,7 @@ def plan_student(
             if due is not None:
                 continue
         decisions.append(decision)
-    return StudentPlan(tuple(decisions), due, tuple(elsewhere))
+    return StudentPlan(tuple(decisions), due, tuple(elsewhere), tuple(taken))
 
 
 def _course_grade_due(
@@ -117,3 +141,22 @@ def _course_grade_due(
         return None if delay == dt.timedelta(0) else now + delay
     due = max(times) + delay
     return None if due <= now else due
+
+
+def active_results(ledger: Mapping[str, Exported]) -> dict[str, ExportedResult]:
+    """The keys whose latest version is not withdrawn, as the course-grade rule reads them."""
+    return {
+        code: ExportedResult(e.course_id, e.grade,
+                             dt.date.fromisoformat(e.exam_date) if e.exam_date else None,
+                             e.graders)
+        for code, e in ledger.items() if e.status in ACTIVE
+    }
+
+
+def owned_here(course: CourseConfig, plan: StudentPlan, ledger: Mapping[str, Exported]) -> set[str]:
+    """Codes whose latest version, after the plan, is this course's and not withdrawn."""
+    owned = {code for code, e in ledger.items()
+             if e.course_id == course.canvas_id and e.status in ACTIVE}
+    for decision in plan.decisions:
+        (owned.discard if decision.status == WITHDRAWN else owned.add)(decision.result.code)
+    return owned

@@ -20,12 +20,21 @@ Pure functions over plain data. Decisions where SPEC is silent:
 - The course grade's graders are those of the final module (all modules' without a final);
   its credits are the sum of the module credits. Without a final module and with an AF
   module (refused by the config check) there is no course-grade line.
+- A moment's date runs from when its current outcome was first posted: for a numeric grade
+  the outcome is its verdict (pass, letter), so "72" then "78" (both C) keep the first date.
+- Canvas courses (rooms) sharing a ladok_code: a module whose latest export by another room is
+  not withdrawn counts for the course grade with that export's grade, date and graders (what
+  Ladok has), even when this room earns it too. The room whose modules include the latest
+  module date decides the course grade (on a tie each such room may; the ledger key still
+  goes out once); a room that already exported the course grade keeps deciding it.
+- A by-name mapping is kept (and listed) only when the new name matches no moment; a name
+  matching another moment maps to that moment.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -34,6 +43,7 @@ from plugin.rules.grades import (
     is_exportable_grade,
     judge,
     letter_for_percent,
+    normalize,
     parse_number,
     percent_of,
 )
@@ -50,6 +60,18 @@ class AssignmentInfo:
     id: int
     name: str | None
     points_possible: float | None = None
+    # The moment its name mapped it to when a result using it was exported (kept on rename).
+    exported_moment: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportedResult:
+    """A result of the student's Ladok course whose latest export is not withdrawn."""
+
+    course_id: int  # the Canvas course (room) that owns it
+    grade: str | None
+    date: dt.date | None
+    graders: tuple[str, ...] = ()  # as written in the export
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,7 @@ class MomentOutcome:
     grader_ids: tuple[int, ...]
     assignment_id: int | None
     needs_manual: bool
+    date_reason: str = ""  # how the examination date was derived, in words
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,7 @@ class ComponentResult:
     grader_ids: tuple[int, ...]
     reason: str
     is_course_grade: bool = False
+    grader_names: tuple[str, ...] = ()  # graders as exported from another Canvas course
 
 
 @dataclass(frozen=True)
@@ -99,6 +123,7 @@ class _Candidate:
     assignment_id: int
     state: SubmissionState
     points_possible: float | None
+    info: AssignmentInfo | None = None
 
 
 def label(moment: int) -> str:
@@ -106,12 +131,50 @@ def label(moment: int) -> str:
     return f"kmom{moment:02d}"
 
 
-def moment_of_assignment(course: CourseConfig, assignment_id: int, name: str | None) -> int | None:
-    """The explicit `assignments` map wins, else `moment_pattern` on the name, else None."""
+def moment_of_assignment(
+    course: CourseConfig, assignment_id: int, name: str | None,
+    exported_moment: int | None = None,
+) -> int | None:
+    """The explicit `assignments` map wins, else `moment_pattern` on the name, else the moment
+    the name mapped to when a result using it was exported (a mapping by name is sticky once
+    exported), else None."""
     explicit = course.assignments.get(assignment_id)
     if explicit is not None:
         return explicit
-    return course.moment_of_name(name)
+    by_name = course.moment_of_name(name)
+    return by_name if by_name is not None else exported_moment
+
+
+def renamed_assignments(
+    course: CourseConfig, assignments: Mapping[int, AssignmentInfo]
+) -> tuple[str, ...]:
+    """What to do about assignments still counted only because a result using them went out."""
+    notes = []
+    for info in sorted(assignments.values(), key=lambda a: a.id):
+        if (info.exported_moment is None or info.id in course.assignments
+                or course.moment_of_name(info.name) is not None):
+            continue
+        moment = label(info.exported_moment)
+        notes.append(
+            f'assignment {info.id} renamed to "{info.name or ""}": still counted as {moment}; '
+            f'map it in `assignments` ({info.id} = "{moment}") or rename it back'
+        )
+    return tuple(notes)
+
+
+def mapped_by_name(
+    course: CourseConfig, assignments: Mapping[int, AssignmentInfo], outcome: StudentOutcome,
+    codes: Iterable[str],
+) -> dict[int, int]:
+    """Assignment -> moment for the counted assignments of modules `codes` mapped by name now."""
+    wanted = {m for module in course.modules if module.code in codes for m in module.moments}
+    out = {}
+    for moment in outcome.moments:
+        info = assignments.get(moment.assignment_id) if moment.assignment_id else None
+        if (moment.moment in wanted and info is not None and info.id not in course.assignments
+                and course.moment_of_name(info.name) == moment.moment):
+            out[info.id] = moment.moment
+    return out
 
 
 def exportable(result: ComponentResult) -> bool:
@@ -123,8 +186,13 @@ def evaluate_student(
     course: CourseConfig,
     assignments: Mapping[int, AssignmentInfo],
     submissions: Mapping[int, SubmissionState],
+    exported: Mapping[str, ExportedResult] | None = None,
 ) -> StudentOutcome:
-    """Moments, module results and course grade for one student's submissions (by assignment)."""
+    """Moments, module results and course grade for one student's submissions (by assignment).
+
+    `exported`: the student's results of this Ladok course whose latest export is not
+    withdrawn, by component code, from any Canvas course sharing the ladok_code.
+    """
     grouped, unmapped = _group(course, assignments, submissions)
     notes: list[str] = []
     outcomes: dict[int, MomentOutcome] = {}
@@ -136,7 +204,7 @@ def evaluate_student(
     return StudentOutcome(
         moments=tuple(outcomes[m] for m in sorted(outcomes)),
         modules=modules,
-        course_grade=_course_grade(course, modules, outcomes),
+        course_grade=_course_grade(course, modules, outcomes, exported or {}),
         unmapped_assignments=unmapped,
         manual=tuple(notes),
     )
@@ -151,7 +219,8 @@ def _group(
     unmapped = []
     for assignment_id in sorted(set(assignments) | set(submissions)):
         info = assignments.get(assignment_id)
-        moment = moment_of_assignment(course, assignment_id, info.name if info else None)
+        moment = (moment_of_assignment(course, assignment_id, info.name, info.exported_moment)
+                  if info else moment_of_assignment(course, assignment_id, None))
         if moment is None:
             unmapped.append(assignment_id)
             continue
@@ -159,7 +228,7 @@ def _group(
         if state is not None:
             points = info.points_possible if info and info.points_possible is not None else None
             points = state.points_possible if points is None else points
-            grouped.setdefault(moment, []).append(_Candidate(assignment_id, state, points))
+            grouped.setdefault(moment, []).append(_Candidate(assignment_id, state, points, info))
     return grouped, tuple(unmapped)
 
 
@@ -237,7 +306,13 @@ def _judged(
         pass_grades=course.pass_grades, pass_percent=course.pass_percent,
         thresholds=course.grade_thresholds,
     )
-    why, manual, date = verdict.reason, verdict.manual, moment_date(course, state)
+    recorded = first_posted(state, lambda grade: _outcome_key(
+        course, module, grade, counted.points_possible))
+    why, manual, date = verdict.reason, verdict.manual, moment_date(course, state, recorded)
+    info = counted.info
+    if info is not None and moment != course.moment_of_name(info.name) and (
+            counted.assignment_id not in course.assignments):
+        why += f' (assignment renamed to "{info.name or ""}": still counted as {label(moment)})'
     if date is None:
         why, manual = "time of grading unknown", True
     if manual:
@@ -246,7 +321,7 @@ def _judged(
         moment=moment, passed=verdict.passed and not manual, reason=f"{label(moment)}: {why}",
         grade=state.grade, score=state.score, points_possible=counted.points_possible, date=date,
         grader_ids=grader_ids([state.grader_id]), assignment_id=counted.assignment_id,
-        needs_manual=manual,
+        needs_manual=manual, date_reason=date_reason(course, state, recorded),
     )
 
 
@@ -272,18 +347,79 @@ def clamp(date: dt.date, course: CourseConfig) -> dt.date:
     return max(date, course.start)
 
 
-def moment_date(course: CourseConfig, state: SubmissionState) -> dt.date | None:
+def _outcome_key(
+    course: CourseConfig, module: ModuleConfig, grade: str | None, points: float | None
+) -> object:
+    """What a grade means for its moment: a numeric grade by its verdict, others by their text."""
+    if parse_number(grade) is None:
+        return normalize(grade)
+    verdict = judge(
+        grade, module.scale, points, pass_grades=course.pass_grades,
+        pass_percent=course.pass_percent, thresholds=course.grade_thresholds,
+    )
+    return (verdict.passed, verdict.letter, verdict.manual)
+
+
+def first_posted(state: SubmissionState, key: Callable[[str | None], object]) -> dt.datetime | None:
+    """When the current grade's outcome was first posted (earlier grades with its `key` count).
+
+    "7" then "8" of 10 on an A–F module are both C: the date stays that of the "7". Without
+    a posted-grade history, `grade_since`.
+    """
+    since = state.grade_since
+    if since is None:
+        return None
+    current = key(state.grade)
+    for time, grade in reversed(state.posted_grades):
+        if key(grade) != current:
+            break
+        since = min(since, time)
+    return since
+
+
+def moment_date(
+    course: CourseConfig, state: SubmissionState, recorded: dt.datetime | None = None
+) -> dt.date | None:
     """Local date of the latest submission not after the grade was recorded, else of the record.
 
-    The record is `grade_since` (when the current grade was first recorded as posted), else
-    `graded_at`; with neither the date is unknown (None). Clamped to the course start.
+    The record is `recorded` (when the current grade's outcome was first posted), else
+    `grade_since`, else `graded_at`; with none the date is unknown (None). Clamped to the course
+    start.
     """
-    recorded = state.grade_since or state.graded_at
+    recorded = recorded or state.grade_since or state.graded_at
     if recorded is None:
         return None
+    handed_in = _last_hand_in(state, _aware(recorded))
+    return clamp(local_date(handed_in or recorded, course.timezone), course)
+
+
+def _last_hand_in(state: SubmissionState, recorded: dt.datetime) -> dt.datetime | None:
+    return max((_aware(t) for t in state.submitted_times if _aware(t) <= recorded), default=None)
+
+
+def date_reason(
+    course: CourseConfig, state: SubmissionState, recorded: dt.datetime | None = None
+) -> str:
+    """How `moment_date` came about, in a teacher's words ("" when the date is unknown)."""
+    recorded = recorded or state.grade_since or state.graded_at
+    if recorded is None:
+        return ""
     recorded = _aware(recorded)
-    before = [_aware(t) for t in state.submitted_times if _aware(t) <= recorded]
-    return clamp(local_date(max(before, default=recorded), course.timezone), course)
+    posted, zone = local_date(recorded, course.timezone), course.timezone
+    handed_in = _last_hand_in(state, recorded)
+    if handed_in is None:
+        text = f"the day the grade was first posted ({posted}): no hand-in before it is known"
+    else:
+        text = (f"handed in {local_date(handed_in, zone)}, the last hand-in before the grade "
+                f"was first posted ({posted})")
+    later = sorted({local_date(t, zone).isoformat() for t in state.submitted_times
+                    if _aware(t) > recorded})
+    if later or (state.updated and _aware(state.updated) > recorded):
+        seen = f"later hand-ins ({', '.join(later)}) and " if later else ""
+        text += f"; {seen}events that left the grade as it was do not move it"
+    if local_date(handed_in or recorded, zone) < course.start:
+        text += f"; moved to the course start ({course.start})"
+    return text
 
 
 def grader_ids(ids: Iterable[int | None]) -> tuple[int, ...]:
@@ -372,28 +508,70 @@ def _points(outcome: MomentOutcome) -> float | None:
 # --- course grade ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """A module as it counts for the course grade: earned here or exported from another room."""
+
+    code: str
+    grade: str | None
+    date: dt.date | None
+    grader_ids: tuple[int, ...]
+    grader_names: tuple[str, ...]
+    room: int | None  # the other Canvas course it was exported from; None: earned here
+
+
+def _counted(
+    course: CourseConfig, result: ComponentResult, exported: Mapping[str, ExportedResult]
+) -> _Counted | None:
+    """A module exported from another room counts as exported (what Ladok has), else if earned."""
+    other = exported.get(result.code)
+    if other is not None and other.course_id != course.canvas_id:
+        return _Counted(result.code, other.grade, other.date, (), other.graders, other.course_id)
+    if result.earned:
+        return _Counted(result.code, result.grade, result.date, result.grader_ids, (), None)
+    return None
+
+
 def _course_grade(
     course: CourseConfig,
     modules: tuple[ComponentResult, ...],
     outcomes: Mapping[int, MomentOutcome],
+    exported: Mapping[str, ExportedResult],
 ) -> ComponentResult | None:
-    """The course-grade line: None for a single-module course (Ladok sets it)."""
+    """The course-grade line: None for a single-module course (Ladok sets it).
+
+    Rooms sharing the ladok_code make one Ladok course: the course grade is decided in the room
+    that earns the last module (the latest module date; ties: each such room, the ledger key
+    going out once), or kept by the room that already exported it.
+    """
     final = next((m for m in course.modules if m.final), None)
     if len(course.modules) < 2 or (final is None and any(m.scale == "AF" for m in course.modules)):
         return None
     credits = sum(m.credits for m in course.modules)
-    earned = all(m.earned for m in modules)
-    if not earned:
-        reason = _waiting(course, modules, outcomes)
-        return _course_line(course, credits, False, None, None, (), reason)
-    by_code = {m.code: m for m in modules}
-    source = by_code[final.code] if final else None
+    counted = [_counted(course, m, exported) for m in modules]
+    if any(c is None for c in counted):
+        reason = _waiting(course, modules, outcomes, exported)
+        return _course_line(course, credits, False, None, None, (), reason=reason)
+    dates = [c.date for c in counted if c.date is not None]
+    last = max(dates, default=None)
+    owner = exported.get(course.ladok_code)
+    if not (owner and owner.course_id == course.canvas_id) and not any(
+            c.room is None and c.date == last for c in counted):
+        latest = next(c for c in counted if c.date == last)
+        reason = (f"decided in Canvas course {latest.room} (same Ladok course), where the last "
+                  f"module ({latest.code}) was earned")
+        return _course_line(course, credits, False, None, None, (), reason=reason)
+    source = next(c for c in counted if c.code == final.code) if final else None
     grade = source.grade if source else "G"
-    dates = [m.date for m in modules if m.date is not None]
-    graders = source.grader_ids if source else grader_ids(g for m in modules for g in m.grader_ids)
     reason = f"grade {grade} from final module {final.code}" if final else "all modules passed"
+    elsewhere = [f"module {c.code} exported from Canvas course {c.room}"
+                 for c in counted if c.room is not None]
+    reason = "; ".join([reason, *elsewhere])
+    graders = (source.grader_ids, source.grader_names) if source else (
+        grader_ids(g for c in counted for g in c.grader_ids),
+        tuple(dict.fromkeys(n for c in counted for n in c.grader_names)))
     ok = grade is not None and is_exportable_grade(grade)
-    return _course_line(course, credits, ok, grade, max(dates) if dates else None, graders, reason)
+    return _course_line(course, credits, ok, grade, last, *graders, reason=reason)
 
 
 def _course_line(
@@ -403,11 +581,14 @@ def _course_line(
     grade: str | None,
     date: dt.date | None,
     graders: tuple[int, ...],
+    names: tuple[str, ...] = (),
+    *,
     reason: str,
 ) -> ComponentResult:
     return ComponentResult(
         code=course.ladok_code, name=COURSE_GRADE_NAME, credits=credits, earned=earned,
         grade=grade, date=date, grader_ids=graders, reason=reason, is_course_grade=True,
+        grader_names=names,
     )
 
 
@@ -415,9 +596,11 @@ def _waiting(
     course: CourseConfig,
     modules: tuple[ComponentResult, ...],
     outcomes: Mapping[int, MomentOutcome],
+    exported: Mapping[str, ExportedResult],
 ) -> str:
     """Why the course grade is not earned: the moments still open, else the modules' reasons."""
-    pairs = [(c, m) for c, m in zip(course.modules, modules, strict=True) if not m.earned]
+    pairs = [(c, m) for c, m in zip(course.modules, modules, strict=True)
+             if _counted(course, m, exported) is None]
     moments = sorted(m for c, _ in pairs for m in c.moments if not outcomes[m].passed)
     if moments:
         return "waiting for " + ", ".join(label(m) for m in moments)

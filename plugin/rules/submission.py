@@ -1,4 +1,12 @@
-"""A submission's current state, folded from its observations in SPEC 2.1 order."""
+"""A submission's current state, folded from its observations, newest event winning.
+
+When a grade was first posted decides the examination date, so only a change of the grade
+itself starts a new first-posted time: the same grade re-saved with another score, without a
+score, by another grader or after a resubmission keeps the time it was first posted. Each
+distinct posted grade in a row is kept with its time (`posted_grades`), so the rules can tell
+whether a numeric grade that changed also changed its letter (which needs the course's
+thresholds, unknown here).
+"""
 
 from __future__ import annotations
 
@@ -51,6 +59,8 @@ class SubmissionState:
     submitted_times: tuple[dt.datetime, ...] = ()
     # When the current grade was first recorded as posted (None while no posted grade).
     grade_since: dt.datetime | None = None
+    # The posted grades since the grade was last unposted: (first posted, grade), oldest first.
+    posted_grades: tuple[tuple[dt.datetime, str], ...] = ()
     updated: dt.datetime | None = field(default=None, compare=False)
 
     @property
@@ -74,7 +84,8 @@ def apply(state: SubmissionState, obs: Observation) -> SubmissionState:
         if obs.submitted_at not in state.submitted_times:
             changes["submitted_times"] = tuple(sorted(state.submitted_times + (obs.submitted_at,)))
     new = replace(state, **changes)
-    return replace(new, grade_since=_grade_since(state, new, obs.time))
+    since = _grade_since(state, new, obs.time)
+    return replace(new, grade_since=since, posted_grades=_posted_grades(state, new, since))
 
 
 def _grade_since(old: SubmissionState, new: SubmissionState, when: dt.datetime):
@@ -86,7 +97,17 @@ def _grade_since(old: SubmissionState, new: SubmissionState, when: dt.datetime):
 
 
 def _same_grade(a: SubmissionState, b: SubmissionState) -> bool:
-    return same_grade(a.grade, b.grade) and a.score == b.score
+    """The grade itself: score, grader and submissions do not make it another grade."""
+    return same_grade(a.grade, b.grade)
+
+
+def _posted_grades(old: SubmissionState, new: SubmissionState, since: dt.datetime | None):
+    if since is None:
+        return ()
+    kept = old.posted_grades if old.has_posted_grade else ()
+    if kept and since == old.grade_since:
+        return kept
+    return kept + ((since, new.grade),)
 
 
 def fold(observations: Iterable[Observation]) -> SubmissionState:

@@ -96,6 +96,7 @@ def summary_json(summary) -> dict:
         "manual": summary.manual, "pending_events": summary.pending_events,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
+        "renamed_assignments": summary.renamed,
     }
 
 

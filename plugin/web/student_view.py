@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ..canvas_events import SHARD_FACTOR, home_shard
 from ..clock import iso, utcnow
 from ..db import Store
 from ..ingest import pending_events
-from ..models import Submission
+from ..models import Event, Submission
 from ..rules.ledger import Decision
-from ..rules.results import ComponentResult, exportable, label
+from ..rules.results import ComponentResult, exportable, label, renamed_assignments
 from ..settings import CourseConfig, Settings
-from ..status import WITHDRAWN
+from ..status import NEW, WITHDRAWN
 from ..student_data import (
     CourseData,
     StudentView,
@@ -50,16 +53,21 @@ def component_state(result: ComponentResult, student: StudentView,
     if latest is not None and latest.status == WITHDRAWN and not exportable(result):
         return "withdrawn"
     if decision is not None:
-        return "new" if decision.status == "new" else "correction"
+        return "new" if decision.status == NEW else "correction"
     return "exported" if latest is not None else "not_earned"
 
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
             problem: str | None) -> str:
     state = component_state(result, student, due)
+    latest = student.ledger.get(result.code)
     if state == "elsewhere":
-        return (f"exported from Canvas course {student.ledger[result.code].course_id} "
-                "(same Ladok course): changes here need manual handling")
+        return (f"exported from Canvas course {latest.course_id}, which shares the Ladok "
+                "code: it counts here for the course grade, and that course reports it "
+                "(a different result here needs manual handling)")
+    if result.code in student.plan.taken_over:
+        return (f"correction for the next export: Canvas course {latest.course_id} withdrew "
+                "it and this course earns it, so this course reports it from now on")
     if state in ("new", "correction"):
         what = "new result" if state == "new" else "correction"
         held = f" (held back: {problem})" if problem else ""
@@ -83,6 +91,30 @@ def _component(result: ComponentResult, student: StudentView, due, problem) -> d
     }
 
 
+def _has_submission(session: Session, course_id: int, user_id: int) -> bool:
+    return session.scalar(select(Submission.user_id).where(
+        Submission.course_id == course_id, Submission.user_id == user_id).limit(1)) is not None
+
+
+def _course_shard(session: Session, course_id: int) -> int | None:
+    """The course's home shard, as its stored events name it (None when none is stored)."""
+    payload = session.scalar(select(Event.payload).where(
+        Event.course_id == course_id, Event.status == "accepted").limit(1))
+    return home_shard(json.loads(payload).get("metadata") or {}) if payload else None
+
+
+def stored_user_id(session: Session, course_id: int, user_id: int) -> int | None:
+    """The id the course's grades are stored under: `user_id`, or the local id of a global id
+    on the course's home shard (as events store it); None when nothing is stored."""
+    if _has_submission(session, course_id, user_id):
+        return user_id
+    shard, local = divmod(user_id, SHARD_FACTOR)
+    if not shard or not _has_submission(session, course_id, local):
+        return None
+    home = _course_shard(session, course_id)
+    return local if home in (None, shard) else None
+
+
 def student_report(store: Store, settings: Settings, course: CourseConfig,
                    user_id: int) -> dict[str, Any] | None:
     """The report for one student, or None when nothing is stored for them in the course.
@@ -91,9 +123,8 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
     """
     now = utcnow()
     with store.read() as session:
-        if session.scalar(select(Submission.user_id).where(
-                Submission.course_id == course.canvas_id, Submission.user_id == user_id)
-                .limit(1)) is None:
+        user_id = stored_user_id(session, course.canvas_id, user_id)
+        if user_id is None:
             return None
         data = CourseData.load(session, settings, course)
         student = next(load_students(session, data, [user_id], now))
@@ -108,7 +139,8 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         "identity": f"held back: {problem}" if problem else "known",
         "moments": [{
             "moment": label(m.moment), "passed": m.passed, "reason": m.reason, "grade": m.grade,
-            "exam_date": iso(m.date), "assignment_id": m.assignment_id,
+            "exam_date": iso(m.date), "date_reason": m.date_reason or None,
+            "assignment_id": m.assignment_id,
             "needs_manual": m.needs_manual,
             "graders": [data.people.get(g, str(g)) for g in m.grader_ids],
         } for m in outcome.moments],
@@ -116,6 +148,7 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         "course_grade": (_component(outcome.course_grade, student, due, problem)
                          if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
+        "renamed_assignments": list(renamed_assignments(course, data.assignments)),
         "manual": list(outcome.manual),
         "pending_events": pending,
     }
