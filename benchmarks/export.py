@@ -1,4 +1,4 @@
-"""Export benchmark (SPEC 4): a full run against a same-run baseline, a quiet run, peak RSS.
+"""Export benchmark: a full run against a same-run baseline, a quiet run, peak RSS.
 
 Usage: python benchmarks/export.py [--students 20000] [--database-url URL] [--profile FILE]
 
@@ -53,7 +53,7 @@ CHUNK = 10_000
 LINES_PER_STUDENT = 4  # three modules and the course grade
 MIB = 1024 * 1024
 
-# Targets of SPEC section 4.
+# The targets.
 MAX_RATIO = 3.0
 MAX_QUIET_SHARE = 0.05
 MAX_RSS_SPREAD_MIB = 20.0

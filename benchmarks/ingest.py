@@ -1,4 +1,4 @@
-"""Ingest benchmark (SPEC 4): the webhook under gunicorn against a no-op route, side by side.
+"""Ingest benchmark: the webhook under gunicorn against a no-op route, side by side.
 
 Starts the project's gunicorn settings (plugin/gunicorn_conf.py through plugin.server, the same
 workers and threads) on loopback twice in one run: once a no-op Flask app whose one route

@@ -1,4 +1,4 @@
-"""Re-sync benchmark (SPEC 4): a simulated Canvas of 2,000 students x 10 assignments.
+"""Re-sync benchmark: a simulated Canvas of 2,000 students x 10 assignments.
 
 Serves Canvas through `responses` (canvas_course.py: Link paging, HTTP Date) and re-syncs
 into a temporary SQLite file: a first full run, a second full run that finds nothing new, and

@@ -1,6 +1,6 @@
 """The one Canvas REST client: canvasapi over a polite, retrying session that hides the token.
 
-Faults (SPEC 2.1, issue point 4): 429, and 403 whose body says "Rate Limit Exceeded", wait as
+Faults: 429, and 403 whose body says "Rate Limit Exceeded", wait as
 Canvas asks (`Retry-After`, else doubling waits) and are retried; a low `X-Rate-Limit-Remaining`
 slows the next request down; 5xx answers, timeouts and connection errors are retried with the
 bounded exponential backoff of a urllib3 `Retry`. The session drives that `Retry` itself (the

@@ -1,4 +1,4 @@
-"""Parse Canvas Live Events (SPEC 2.1) into plain facts; no I/O."""
+"""Parse Canvas Live Events into plain facts; no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Write one export run's files: the `ladok report` input and the lists for people (SPEC 3.5).
+"""Write one export run's files: the `ladok report` input and the lists for people.
 
 A run's files are streamed into a hidden temporary folder inside the export directory and
 published by renaming that folder to ``export_dir/<run id>/``, so a reader never sees a

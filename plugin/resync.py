@@ -1,4 +1,4 @@
-"""Re-sync a course from the Canvas REST API (SPEC 3.3, 3.4): repair what the events missed.
+"""Re-sync a course from the Canvas REST API: repair what the events missed.
 
 A failed re-sync changes nothing half-way in the sense that matters, and the next run resumes:
 assignments and graders are written in one transaction, then each page of students in one
@@ -44,7 +44,7 @@ def resync_course(store: Store, settings: Settings, course_id: int, *, mode: str
                   ) -> dict[str, int]:
     """Pull a course's assignments, graders and submissions from Canvas; returns the counts.
 
-    `incremental` reads only submissions graded since the last good run started (SPEC 3.4) and
+    `incremental` reads only submissions graded since the last good run started and
     is a full run when there was none. Students whose configured id is still unknown are then
     looked up once. `progress` gets the counts after each page. Raises CanvasError.
     """

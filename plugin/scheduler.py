@@ -1,4 +1,4 @@
-"""The scheduler process: runs queued jobs, and the nightly re-sync + export (SPEC 3.4)."""
+"""The scheduler process: runs queued jobs, and the nightly re-sync + export."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""kill -9 of the whole web server mid-load loses no acknowledged event (SPEC 3.3: a 202 means
+"""kill -9 of the whole web server mid-load loses no acknowledged event (a 202 means
 committed, surviving the service being killed the next instant)."""
 
 from __future__ import annotations

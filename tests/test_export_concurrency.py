@@ -1,6 +1,6 @@
 """Export runs started at once (threads and processes) export every result exactly once.
 
-SPEC 2.4: the ledger key (Canvas user, ladok_code, component) goes out once, even across Canvas
+The ledger key (Canvas user, ladok_code, component) goes out once, even across Canvas
 courses that share a ladok_code and whatever runs concurrently (processes, hosts on one
 PostgreSQL). Each test checks the ledger and the files actually written in every run folder.
 """

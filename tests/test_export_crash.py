@@ -1,4 +1,4 @@
-"""A crash at any point of an export leaves a complete run or none (SPEC 2.4, 3.5).
+"""A crash at any point of an export leaves a complete run or none.
 
 `python -m plugin export` is killed with SIGKILL at several moments of a run over a thousand
 students (thousands of results). After each kill: every visible run folder is complete and

@@ -1,4 +1,4 @@
-"""Tests for plugin.export_writers: the files of one export run (SPEC 3.5)."""
+"""Tests for plugin.export_writers: the files of one export run."""
 
 from __future__ import annotations
 

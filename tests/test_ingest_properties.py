@@ -180,7 +180,7 @@ def parse_instant(text: str) -> dt.datetime:
 
 
 def newest_grade(events: list[dict[str, Any]], assignment: int, user: int) -> str | None:
-    """The grade of the newest event that sets a grade on the submission (SPEC 2.1).
+    """The grade of the newest event that sets a grade on the submission.
 
     Newest: latest event_time, equal times grade_change first, then by content hash (the
     sha256 of the canonical JSON, which the server reports as the event's identity)."""
@@ -575,7 +575,7 @@ def test_jwt_tampered_payload_is_refused_and_not_stored(jwt_client) -> None:
 
 
 def test_same_event_in_a_new_jwt_is_a_duplicate(jwt_client) -> None:
-    """SPEC 2.1: the duplicate key is the canonical JSON of metadata + body, so a redelivery
+    """the duplicate key is the canonical JSON of metadata + body, so a redelivery
     signed again (new iat/exp) is the same event."""
     app, client = jwt_client
     event = load_fixture("grade_change")

@@ -1,4 +1,4 @@
-"""The grading rules of SPEC 2.2 and 2.3, one test per rule, plus dbwebb-style students."""
+"""The grading rules, one test per rule, plus dbwebb-style students."""
 
 from __future__ import annotations
 

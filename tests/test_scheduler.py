@@ -1,8 +1,8 @@
 """The scheduler: the nightly run claims its local date, DST, missed runs, and the job worker.
 
-SPEC 3.3 (jobs run by the scheduler process, a dead worker's job is taken over when its lease
-lapses) and 3.4 (the nightly re-sync + export at `export_schedule` in `timezone`, once per local
-date, a missed run caught up at start).
+Jobs run in the scheduler process and a dead worker's job is taken over when its lease lapses;
+the nightly re-sync + export runs at `export_schedule` in `timezone`, once per local date, and a
+missed run is caught up at start.
 """
 
 from __future__ import annotations

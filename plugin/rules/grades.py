@@ -1,4 +1,4 @@
-"""Grade comparison and pass/fail judgement of one posted grade (SPEC 2.2)."""
+"""Grade comparison and pass/fail judgement of one posted grade."""
 
 from __future__ import annotations
 

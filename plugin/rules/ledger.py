@@ -1,4 +1,4 @@
-"""What an export does with a student's results given what was exported before (SPEC 2.3, 2.4).
+"""What an export does with a student's results given what was exported before.
 
 Decisions: a result withdrawn earlier and earned again goes out as a correction (Ladok must
 hear of it again); a change of graders alone is not a correction. A key belongs to the Canvas

@@ -1,6 +1,6 @@
-"""Which Ladok results a student has earned, from posted Canvas grades (SPEC 2.2, 2.3).
+"""Which Ladok results a student has earned, from posted Canvas grades.
 
-Pure functions over plain data. Decisions where SPEC is silent:
+Pure functions over plain data. Decisions the rules leave open:
 
 - Among several assignments on one moment the posted grade with the latest `grade_since`
   counts (ties: the higher assignment id). An unposted (hidden, removed, excused) grade on
@@ -10,7 +10,7 @@ Pure functions over plain data. Decisions where SPEC is silent:
   `graded_at` or workflow state "graded"); an ungraded submission is just waited for.
 - Points possible: the assignment's current value, else the one on the submission.
 - On an AF module a numeric grade of any moment maps by `grade_thresholds` and passes at A–E
-  (SPEC: "on an A–F module it maps by grade_thresholds"); letters A–E and `pass_grades` pass.
+  (an A–F module maps points by grade_thresholds); letters A–E and `pass_grades` pass.
 - A module is earned only when every moment passes, none needs manual handling and its grade
   is exportable: an AF grade of FX or F from summed points means not earned. A `grade_from`
   moment whose grade gives no A–F letter (e.g. "G") needs manual handling.
