@@ -102,11 +102,28 @@ def test_a_first_course_grade_waits_for_its_modules_attestation() -> None:
     modules = result("2205"), result("2225", grade="B")
     plan = plan_student(COURSE, outcome(*modules, grade), {}, NOW)
     assert [(d.result.code, d.status) for d in plan.decisions] == [("2205", NEW), ("2225", NEW)]
-    assert plan.course_grade_due == NOW + dt.timedelta(days=7)
+    # The start of 8 April in Stockholm (summer time): seven calendar days after 1 April there.
+    assert plan.course_grade_due == dt.datetime(2025, 4, 7, 22, tzinfo=dt.UTC)
     ledger = {"2205": exported(at=NOW - dt.timedelta(days=8)),
               "2225": exported(grade="B", at=NOW - dt.timedelta(days=7))}
     plan = plan_student(COURSE, outcome(*modules, grade), ledger, NOW)
     assert plan.decisions == (Decision(grade, NEW, 1),) and plan.course_grade_due is None
+
+
+def test_the_attestation_delay_counts_nights_not_seconds() -> None:
+    grade = result("DV1531", grade="B", course_grade=True)
+    modules = result("2205"), result("2225", grade="B")
+    # Modules went out with one night's run; the run seven nights later starts a few seconds
+    # earlier in the day: the course grade goes with it, not a night later.
+    nightly = dt.datetime(2025, 4, 1, 1, 30, 5, tzinfo=dt.UTC)
+    ledger = {"2205": exported(at=nightly), "2225": exported(grade="B", at=nightly)}
+    week_later = dt.datetime(2025, 4, 8, 1, 30, 0, tzinfo=dt.UTC)
+    plan = plan_student(COURSE, outcome(*modules, grade), ledger, week_later)
+    assert plan.decisions == (Decision(grade, NEW, 1),) and plan.course_grade_due is None
+    night_before = week_later - dt.timedelta(days=1)
+    waiting = plan_student(COURSE, outcome(*modules, grade), ledger, night_before)
+    assert waiting.decisions == () and waiting.course_grade_due == dt.datetime(
+        2025, 4, 7, 22, tzinfo=dt.UTC)
 
 
 def test_a_course_grade_correction_does_not_wait() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from plugin.rules.grades import same_grade
 from plugin.rules.results import ComponentResult, ExportedResult, StudentOutcome, exportable
@@ -131,16 +132,27 @@ def _course_grade_due(
     course: CourseConfig, decisions: list[Decision], ledger: Mapping[str, Exported],
     now: dt.datetime,
 ) -> dt.datetime | None:
-    """None when a first course grade may go out now, else the time it may."""
-    delay = dt.timedelta(days=course.final_grade_delay_days)
+    """None when a first course grade may go out now, else the time it may.
+
+    The delay counts calendar days in the course's time zone: a module exported by one nightly
+    run lets the course grade go with the run `final_grade_delay_days` nights later, whatever
+    seconds the two runs started apart.
+    """
+    days = course.final_grade_delay_days
     codes = {m.code for m in course.modules}
     times = [e.exported_at for code, e in ledger.items() if code in codes and e.status in ACTIVE]
     if any(d.result.code in codes and d.status != WITHDRAWN for d in decisions):
         times.append(now)
-    if not times:
-        return None if delay == dt.timedelta(0) else now + delay
-    due = max(times) + delay
+    if days == 0:
+        return None
+    due = _local_midnight(max(times, default=now), days, ZoneInfo(course.timezone))
     return None if due <= now else due
+
+
+def _local_midnight(when: dt.datetime, days: int, zone: ZoneInfo) -> dt.datetime:
+    """The start of the local day `days` after the local day of `when`, in UTC."""
+    day = when.astimezone(zone).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
 def active_results(ledger: Mapping[str, Exported]) -> dict[str, ExportedResult]:
