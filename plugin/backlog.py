@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .ingest import oldest_pending
-from .models import Job
-from .status import QUEUED
+from plugin.ingest import oldest_pending
+from plugin.models import Job
+from plugin.status import QUEUED
 
 WAIT_LIMIT = dt.timedelta(minutes=5)
 

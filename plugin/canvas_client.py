@@ -28,8 +28,8 @@ from canvasapi.paginated_list import PaginatedList
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
-from .canvas_events import _grader, canonical_json, parse_id, parse_time
-from .settings import Settings
+from plugin.canvas_events import _grader, canonical_json, parse_id, parse_time
+from plugin.settings import Settings
 
 log = logging.getLogger(__name__)
 

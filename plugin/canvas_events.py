@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rules.submission import UNSET, Observation
+from plugin.rules.submission import UNSET, Observation
 
 SHARD_FACTOR = 10**13
 MAX_ID = 2**63 - 1  # what a BIGINT column holds

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .db import Store
-from .export_run import RunSummary, run_export
-from .models import Assignment
-from .settings import CourseConfig, Settings
-from .student_data import CourseData, StudentView, identity_of
-from .web.student_view import component_state
+from plugin.db import Store
+from plugin.export_run import RunSummary, run_export
+from plugin.models import Assignment
+from plugin.settings import CourseConfig, Settings
+from plugin.student_data import CourseData, StudentView, identity_of
+from plugin.web.student_view import component_state
 
 MODULE_BUCKET = {"exported": "exported", "elsewhere": "exported", "new": "waiting",
                  "correction": "waiting", "attestation": "attestation"}

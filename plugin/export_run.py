@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from . import ingest, state
-from .clock import utcnow
-from .db import EXPORT_LOCK_KEY, Store
-from .export_writers import (
+from plugin import ingest, state
+from plugin.clock import utcnow
+from plugin.db import EXPORT_LOCK_KEY, Store
+from plugin.export_writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
     REPORT_TSV,
@@ -32,14 +32,20 @@ from .export_writers import (
     RunFilesWriter,
     format_report_line,
 )
-from .mail import receipts
-from .models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
-from .rules.ledger import Decision, StudentPlan, owned_here
-from .rules.results import mapped_by_name, renamed_assignments
-from .rules.text import spaced
-from .settings import CourseConfig, Settings
-from .status import CORRECTION, MANUAL, NEW, WITHDRAWN
-from .student_data import CourseData, StudentView, identity_of, identity_problem, load_students
+from plugin.mail import receipts
+from plugin.models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
+from plugin.rules.ledger import Decision, StudentPlan, owned_here
+from plugin.rules.results import mapped_by_name, renamed_assignments
+from plugin.rules.text import spaced
+from plugin.settings import CourseConfig, Settings
+from plugin.status import CORRECTION, MANUAL, NEW, WITHDRAWN
+from plugin.student_data import (
+    CourseData,
+    StudentView,
+    identity_of,
+    identity_problem,
+    load_students,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from .db import Store
+from plugin.db import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from .status import IGNORED, QUEUED
+from plugin.status import IGNORED, QUEUED
 
 
 class UTCDateTime(TypeDecorator):

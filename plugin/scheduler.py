@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
-from . import heartbeat, worker
-from .clock import utcnow
-from .db import Store
-from .export_run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
-from .ingest import apply_pending
-from .mail import alerts, dispatch
-from .models import CourseState, ExportRun
-from .settings import Settings, cron_trigger
-from .status import FULL, INCREMENTAL, SCHEDULE
+from plugin import heartbeat, worker
+from plugin.clock import utcnow
+from plugin.db import Store
+from plugin.export_run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
+from plugin.ingest import apply_pending
+from plugin.mail import alerts, dispatch
+from plugin.models import CourseState, ExportRun
+from plugin.settings import Settings, cron_trigger
+from plugin.status import FULL, INCREMENTAL, SCHEDULE
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2
@@ -57,7 +57,7 @@ def _sync_mode(store: Store, course_id: int, now: dt.datetime) -> str:
 
 def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) -> int | None:
     """Re-sync every course, then export; the local date is claimed so it runs once."""
-    from .resync import resync_course
+    from plugin.resync import resync_course
 
     now = now or utcnow()
     local_date = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from .settings_checks import (
+from plugin.settings_checks import (
     MAX_BODY_BYTES_LIMIT,
     MAX_DELAY_DAYS,
     MAX_ID,
@@ -24,7 +24,7 @@ from .settings_checks import (
     check_range,
     check_webhook_secret,
 )
-from .settings_sections import (
+from plugin.settings_sections import (
     LtiSettings,
     MailSettings,
     build_lti,

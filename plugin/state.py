@@ -12,10 +12,10 @@ from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .db import Store
-from .models import Assignment, Dirty, Enrollment, Submission, User
-from .models import Observation as ObservationRow
-from .rules.submission import UNSET, Observation, SubmissionState, fold
+from plugin.db import Store
+from plugin.models import Assignment, Dirty, Enrollment, Submission, User
+from plugin.models import Observation as ObservationRow
+from plugin.rules.submission import UNSET, Observation, SubmissionState, fold
 
 
 def _insert(session: Session):

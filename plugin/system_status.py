@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from .clock import utcnow
-from .db import Store
-from .models import PENDING_EVENTS, CourseState, Event, ExportRun
-from .settings import Settings, cron_trigger
+from plugin.clock import utcnow
+from plugin.db import Store
+from plugin.models import PENDING_EVENTS, CourseState, Event, ExportRun
+from plugin.settings import Settings, cron_trigger
 
 
 @dataclass

@@ -9,11 +9,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import jobs
-from .db import Store
-from .models import Job
-from .settings import Settings
-from .status import EXPORT, FULL, MANUAL, RESYNC
+from plugin import jobs
+from plugin.db import Store
+from plugin.models import Job
+from plugin.settings import Settings
+from plugin.status import EXPORT, FULL, MANUAL, RESYNC
 
 log = logging.getLogger(__name__)
 RENEW_SECONDS = 20
@@ -35,15 +35,15 @@ def redact(text: str, settings: Settings) -> str:
 
 
 def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
-    from .resync import resync_course
+    from plugin.resync import resync_course
 
     return resync_course(store, settings, job.course_id, mode=params.get("mode", FULL),
                          progress=progress)
 
 
 def _export(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
-    from .export_run import run_export
-    from .resync import prepare_export
+    from plugin.export_run import run_export
+    from plugin.resync import prepare_export
 
     for warning in prepare_export(store, settings, job.course_id):
         log.warning("before export: %s", warning)
@@ -73,7 +73,7 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
         message = redact(f"{type(exc).__name__}: {exc}", settings)
         log.warning("job %s (%s) failed: %s", job.id, job.kind, message)
         jobs.finish(store, job.id, error=message)
-        from .mail import alerts
+        from plugin.mail import alerts
 
         alerts.note(store, settings, f"{job.kind}_failed",
                     f"job {job.id} ({job.kind}, course {job.course_id or 'all'}): {message}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from ..backlog import backlog_reason
-from ..canvas_client import on_unauthorized
-from ..clock import utcnow
-from ..db import Store
-from ..settings import Settings
-from . import alerts, receipts
+from plugin.backlog import backlog_reason
+from plugin.canvas_client import on_unauthorized
+from plugin.clock import utcnow
+from plugin.db import Store
+from plugin.mail import alerts, receipts
+from plugin.settings import Settings
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 30

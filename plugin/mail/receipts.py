@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from ..clock import utcnow
-from ..db import Store
-from ..models import ExportRun, LedgerEntry, MailReceipt
-from ..settings import CourseConfig, Settings
-from . import compose, smtp
+from plugin.clock import utcnow
+from plugin.db import Store
+from plugin.mail import compose, smtp
+from plugin.models import ExportRun, LedgerEntry, MailReceipt
+from plugin.settings import CourseConfig, Settings
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=10)

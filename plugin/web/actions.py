@@ -7,13 +7,13 @@ import logging
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from .. import jobs
-from ..export_run import run_export
-from ..export_writers import TSV_FOR_STATUS
-from ..extensions import services
-from ..models import Job
-from .access import course_allowed, is_admin, who
-from .page_common import course_or_404, mask, page_blueprint
+from plugin import jobs
+from plugin.export_run import run_export
+from plugin.export_writers import TSV_FOR_STATUS
+from plugin.extensions import services
+from plugin.models import Job
+from plugin.web.access import course_allowed, is_admin, who
+from plugin.web.page_common import course_or_404, mask, page_blueprint
 
 bp = page_blueprint("actions")
 log = logging.getLogger(__name__)

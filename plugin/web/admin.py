@@ -8,14 +8,14 @@ import json
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
-from .. import jobs
-from ..export_run import materialise, reason, run_export, run_folder
-from ..extensions import services
-from ..models import ExportRun, Job
-from ..status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
-from .admin_auth import check_admin_token
-from .errors import error
-from .student_view import student_report
+from plugin import jobs
+from plugin.export_run import materialise, reason, run_export, run_folder
+from plugin.extensions import services
+from plugin.models import ExportRun, Job
+from plugin.status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
+from plugin.web.admin_auth import check_admin_token
+from plugin.web.errors import error
+from plugin.web.student_view import student_report
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 ID = "int(max=9223372036854775807)"  # what a BIGINT holds: larger ids are 404 like unknown ones

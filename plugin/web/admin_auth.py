@@ -6,8 +6,8 @@ import hmac
 
 from flask import request
 
-from ..extensions import services
-from .errors import error
+from plugin.extensions import services
+from plugin.web.errors import error
 
 
 def check_admin_token():

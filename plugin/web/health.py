@@ -6,13 +6,13 @@ import datetime as dt
 
 from flask import Blueprint, Response, jsonify
 
-from .. import heartbeat, metrics
-from ..backlog import backlog_reason
-from ..clock import utcnow
-from ..db import is_lock_timeout
-from ..extensions import services
-from ..models import Marker
-from ..state import upsert
+from plugin import heartbeat, metrics
+from plugin.backlog import backlog_reason
+from plugin.clock import utcnow
+from plugin.db import is_lock_timeout
+from plugin.extensions import services
+from plugin.models import Marker
+from plugin.state import upsert
 
 bp = Blueprint("health", __name__)
 PROBE_KEY = "healthz.write"

@@ -9,16 +9,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..canvas_events import SHARD_FACTOR, home_shard
-from ..clock import iso, utcnow
-from ..db import Store
-from ..ingest import pending_events
-from ..models import Event, Submission
-from ..rules.ledger import Decision
-from ..rules.results import ComponentResult, exportable, label, renamed_assignments
-from ..settings import CourseConfig, Settings
-from ..status import NEW, WITHDRAWN
-from ..student_data import (
+from plugin.canvas_events import SHARD_FACTOR, home_shard
+from plugin.clock import iso, utcnow
+from plugin.db import Store
+from plugin.ingest import pending_events
+from plugin.models import Event, Submission
+from plugin.rules.ledger import Decision
+from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
+from plugin.settings import CourseConfig, Settings
+from plugin.status import NEW, WITHDRAWN
+from plugin.student_data import (
     CourseData,
     StudentView,
     identity_of,

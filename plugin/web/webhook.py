@@ -9,11 +9,11 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from .. import metrics
-from ..canvas_events import MalformedEvent, decode, parse
-from ..extensions import services
-from ..webhook_auth import AuthError
-from .errors import error
+from plugin import metrics
+from plugin.canvas_events import MalformedEvent, decode, parse
+from plugin.extensions import services
+from plugin.web.errors import error
+from plugin.webhook_auth import AuthError
 
 bp = Blueprint("webhook", __name__)
 
