@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from plugin.canvas_events import parse
-from plugin.db import Store
-from plugin.export_run import run_export
-from plugin.ingest import GroupCommit, apply_pending
+from plugin.canvas.events import parse
+from plugin.export.run import run_export
+from plugin.intake.inbox import GroupCommit, apply_pending
 from plugin.live_events import assignment_event, enrollment_event, grade_event, submission_event
 from plugin.settings import Settings
 from plugin.simulate import DEMO_MOMENTS, demo_term
+from plugin.store.db import Store
 
 COURSE = 565
 TERM_START = dt.datetime(2025, 9, 8, 9, 0, tzinfo=dt.UTC)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from plugin.db import Store
-from plugin.ingest import GroupCommit
+from plugin.canvas.webhook_auth import AuthSettings, WebhookAuthenticator
+from plugin.intake.inbox import GroupCommit
 from plugin.settings import Settings
-from plugin.webhook_auth import AuthSettings, WebhookAuthenticator
+from plugin.store.db import Store
 
 
 @dataclass

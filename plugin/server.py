@@ -52,8 +52,8 @@ def prepare_metrics_dir() -> str:
 
 def note_scheduler_restart(settings: Settings, returncode: int | None) -> None:
     """Record the alert for a scheduler process that exited and is being started again."""
-    from plugin.db import Store
     from plugin.mail import alerts
+    from plugin.store.db import Store
 
     store = Store(settings.database_url, settings.sqlite_synchronous)
     try:

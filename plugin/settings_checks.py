@@ -34,7 +34,7 @@ def check_database_url(problems: Problems, url: str) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    from plugin.db import normalise_url
+    from plugin.store.db import normalise_url
 
     try:
         parsed = make_url(normalise_url(url))

@@ -35,9 +35,9 @@ from standardwebhooks import Webhook
 from werkzeug.test import TestResponse
 
 from plugin import create_app
-from plugin.db import Store
-from plugin.ingest import apply_pending
-from plugin.models import Assignment, Dirty, Enrollment, Event, Observation, Submission, User
+from plugin.intake.inbox import apply_pending
+from plugin.store.db import Store
+from plugin.store.models import Assignment, Dirty, Enrollment, Event, Observation, Submission, User
 from tests.conftest import WEBHOOK_SECRET, load_fixture, post_event
 
 COURSE = 565

@@ -11,8 +11,8 @@ from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from sqlalchemy import delete, select
 
 from plugin.clock import utcnow
-from plugin.db import Store
-from plugin.models import LtiState
+from plugin.store.db import Store
+from plugin.store.models import LtiState
 
 # An OIDC login and its launch take seconds; what is left after ten minutes is abandoned.
 LIFETIME_SECONDS = 600

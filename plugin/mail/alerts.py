@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select, update
 
 from plugin.clock import utcnow
-from plugin.db import Store
+from plugin.jobs.worker import redact
 from plugin.mail import compose, smtp
 from plugin.mail.receipts import retry_delay
-from plugin.models import MailAlert
 from plugin.settings import Settings
-from plugin.state import upsert
-from plugin.worker import redact
+from plugin.store.db import Store
+from plugin.store.models import MailAlert
+from plugin.store.state import upsert
 
 log = logging.getLogger(__name__)
 EVERY = dt.timedelta(hours=1)

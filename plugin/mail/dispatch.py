@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from plugin.backlog import backlog_reason
-from plugin.canvas_client import on_unauthorized
+from plugin.canvas.client import on_unauthorized
 from plugin.clock import utcnow
-from plugin.db import Store
 from plugin.mail import alerts, receipts
+from plugin.reports.backlog import backlog_reason
 from plugin.settings import Settings
+from plugin.store.db import Store
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 30

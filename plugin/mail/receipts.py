@@ -21,10 +21,10 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
-from plugin.db import Store
 from plugin.mail import compose, smtp
-from plugin.models import ExportRun, LedgerEntry, MailReceipt
 from plugin.settings import CourseConfig, Settings
+from plugin.store.db import Store
+from plugin.store.models import ExportRun, LedgerEntry, MailReceipt
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=10)

@@ -7,9 +7,9 @@ import logging
 from flask import abort, render_template, send_file
 from sqlalchemy import or_, select
 
-from plugin.export_run import ledger_lines, materialise, run_folder
+from plugin.export.run import ledger_lines, materialise, run_folder
 from plugin.extensions import services
-from plugin.models import ExportRun
+from plugin.store.models import ExportRun
 from plugin.web.access import current_scope, is_admin, who
 from plugin.web.admin import run_json
 from plugin.web.page_common import mask, page_blueprint

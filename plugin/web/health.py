@@ -6,13 +6,14 @@ import datetime as dt
 
 from flask import Blueprint, Response, jsonify
 
-from plugin import heartbeat, metrics
-from plugin.backlog import backlog_reason
+from plugin import metrics
 from plugin.clock import utcnow
-from plugin.db import is_lock_timeout
 from plugin.extensions import services
-from plugin.models import Marker
-from plugin.state import upsert
+from plugin.jobs import heartbeat
+from plugin.reports.backlog import backlog_reason
+from plugin.store.db import is_lock_timeout
+from plugin.store.models import Marker
+from plugin.store.state import upsert
 
 bp = Blueprint("health", __name__)
 PROBE_KEY = "healthz.write"

@@ -10,10 +10,10 @@ from flask import Blueprint, abort, render_template
 
 from plugin.clock import utcnow
 from plugin.extensions import services
-from plugin.ingest import oldest_pending
+from plugin.intake.inbox import oldest_pending
+from plugin.reports.student import student_report
 from plugin.settings import cron_trigger
 from plugin.web.access import current_scope
-from plugin.web.student_view import student_report
 
 bp = Blueprint("me", __name__)
 

@@ -10,10 +10,10 @@ import time
 from flask import Blueprint, jsonify, request
 
 from plugin import metrics
-from plugin.canvas_events import MalformedEvent, decode, parse
+from plugin.canvas.events import MalformedEvent, decode, parse
+from plugin.canvas.webhook_auth import AuthError
 from plugin.extensions import services
 from plugin.web.errors import error
-from plugin.webhook_auth import AuthError
 
 bp = Blueprint("webhook", __name__)
 

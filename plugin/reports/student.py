@@ -9,22 +9,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.canvas_events import SHARD_FACTOR, home_shard
+from plugin.canvas.events import SHARD_FACTOR, home_shard
 from plugin.clock import iso, utcnow
-from plugin.db import Store
-from plugin.ingest import pending_events
-from plugin.models import Event, Submission
-from plugin.rules.ledger import Decision
-from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
-from plugin.settings import CourseConfig, Settings
-from plugin.status import NEW, WITHDRAWN
-from plugin.student_data import (
+from plugin.export.students import (
     CourseData,
     StudentView,
     identity_of,
     identity_problem,
     load_students,
 )
+from plugin.intake.inbox import pending_events
+from plugin.rules.ledger import Decision
+from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
+from plugin.settings import CourseConfig, Settings
+from plugin.status import NEW, WITHDRAWN
+from plugin.store.db import Store
+from plugin.store.models import Event, Submission
 
 WAITING = "waiting for module attestation"
 

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.export_writers import ExportLine
-from plugin.models import Assignment, LedgerEntry, NameMapping, Submission, User
+from plugin.export.writers import ExportLine
 from plugin.rules.ledger import Decision, Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from plugin.rules.submission import SubmissionState
 from plugin.rules.text import has_control
 from plugin.settings import CourseConfig, Settings
-from plugin.state import to_state
 from plugin.status import WITHDRAWN
+from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission, User
+from plugin.store.state import to_state
 
 COURSE_GRADE_LABEL = "Slutbetyg"
 

@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
-from plugin import heartbeat, worker
 from plugin.clock import utcnow
-from plugin.db import Store
-from plugin.export_run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
-from plugin.ingest import apply_pending
+from plugin.export.run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
+from plugin.intake.inbox import apply_pending
+from plugin.jobs import heartbeat, worker
 from plugin.mail import alerts, dispatch
-from plugin.models import CourseState, ExportRun
 from plugin.settings import Settings, cron_trigger
 from plugin.status import FULL, INCREMENTAL, SCHEDULE
+from plugin.store.db import Store
+from plugin.store.models import CourseState, ExportRun
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2
@@ -57,7 +57,7 @@ def _sync_mode(store: Store, course_id: int, now: dt.datetime) -> str:
 
 def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) -> int | None:
     """Re-sync every course, then export; the local date is claimed so it runs once."""
-    from plugin.resync import resync_course
+    from plugin.intake.resync import resync_course
 
     now = now or utcnow()
     local_date = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()

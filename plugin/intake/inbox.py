@@ -17,14 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from plugin import state
-from plugin.canvas_events import ParsedEvent, parse
+from plugin.canvas.events import ParsedEvent, parse
 from plugin.clock import utcnow
-from plugin.db import APPLY_LOCK_KEY, Store, is_lock_timeout
-from plugin.models import IGNORED_EVENTS, PENDING_EVENTS, Assignment, Event
+from plugin.intake.sqlite_inbox import SqliteInbox
 from plugin.settings import Settings
-from plugin.sqlite_inbox import SqliteInbox
 from plugin.status import ACCEPTED, DUPLICATE, IGNORED
+from plugin.store import state
+from plugin.store.db import APPLY_LOCK_KEY, Store, is_lock_timeout
+from plugin.store.models import IGNORED_EVENTS, PENDING_EVENTS, Assignment, Event
 
 NOT_CONFIGURED = "course not configured"
 APPLY_BATCH = 100  # keeps each apply transaction short: webhooks wait for the lock

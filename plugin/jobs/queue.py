@@ -14,9 +14,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plugin.clock import iso, utcnow
-from plugin.db import Store
-from plugin.models import Job
 from plugin.status import FAILED, QUEUED, RESYNC, RUNNING, SUCCEEDED
+from plugin.store.db import Store
+from plugin.store.models import Job
 
 LEASE = dt.timedelta(seconds=60)
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from plugin.db import Store
-from plugin.export_run import RunSummary, run_export
-from plugin.models import Assignment
+from plugin.export.run import RunSummary, run_export
+from plugin.export.students import CourseData, StudentView, identity_of
+from plugin.reports.student import component_state
 from plugin.settings import CourseConfig, Settings
-from plugin.student_data import CourseData, StudentView, identity_of
-from plugin.web.student_view import component_state
+from plugin.store.db import Store
+from plugin.store.models import Assignment
 
 MODULE_BUCKET = {"exported": "exported", "elsewhere": "exported", "new": "waiting",
                  "correction": "waiting", "attestation": "attestation"}

@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
-from plugin.db import Store
-from plugin.models import Marker
-from plugin.state import upsert
+from plugin.store.db import Store
+from plugin.store.models import Marker
+from plugin.store.state import upsert
 
 SCHEDULER_KEY = "scheduler.heartbeat"
 BEAT_SECONDS = 15

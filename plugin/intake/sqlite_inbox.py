@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from plugin.db import SQLITE_BUSY_SECONDS, FileReplaced, Store, file_id, poll, sqlite_pragmas
-from plugin.models import Event
+from plugin.store.db import SQLITE_BUSY_SECONDS, FileReplaced, Store, file_id, poll, sqlite_pragmas
+from plugin.store.models import Event
 
 COLUMNS = ("content_hash", "webhook_id", "event_name", "event_time", "received_at",
            "receive_count", "status", "reason", "course_id", "assignment_id", "user_id",

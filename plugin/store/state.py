@@ -12,10 +12,10 @@ from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from plugin.db import Store
-from plugin.models import Assignment, Dirty, Enrollment, Submission, User
-from plugin.models import Observation as ObservationRow
 from plugin.rules.submission import UNSET, Observation, SubmissionState, fold
+from plugin.store.db import Store
+from plugin.store.models import Assignment, Dirty, Enrollment, Submission, User
+from plugin.store.models import Observation as ObservationRow
 
 
 def _insert(session: Session):

@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.ingest import oldest_pending
-from plugin.models import Job
+from plugin.intake.inbox import oldest_pending
 from plugin.status import QUEUED
+from plugin.store.models import Job
 
 WAIT_LIMIT = dt.timedelta(minutes=5)
 

@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import delete, func, select
 
 from plugin.clock import utcnow
-from plugin.db import Store
-from plugin.models import SignInFailure
+from plugin.store.db import Store
+from plugin.store.models import SignInFailure
 
 LIMIT = 5
 WINDOW = dt.timedelta(minutes=1)

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from plugin import state
-from plugin.canvas_client import (
+from plugin.canvas.client import (
     CanvasClient,
     CanvasError,
     CanvasSubmission,
@@ -27,12 +26,13 @@ from plugin.canvas_client import (
     client_from_settings,
 )
 from plugin.clock import utcnow
-from plugin.db import APPLY_LOCK_KEY, Store
-from plugin.models import Assignment, CourseState, Submission, User
-from plugin.models import Observation as ObservationRow
 from plugin.rules.submission import Observation
 from plugin.settings import Settings
 from plugin.status import FULL, INCREMENTAL, SYNC_MODES
+from plugin.store import state
+from plugin.store.db import APPLY_LOCK_KEY, Store
+from plugin.store.models import Assignment, CourseState, Submission, User
+from plugin.store.models import Observation as ObservationRow
 
 INCREMENTAL_MARGIN = dt.timedelta(hours=1)
 COUNTS = ("students", "submissions", "changed", "assignments", "identities", "requests")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 
 from plugin.clock import utcnow
-from plugin.db import Store
-from plugin.models import PENDING_EVENTS, CourseState, Event, ExportRun
 from plugin.settings import Settings, cron_trigger
+from plugin.store.db import Store
+from plugin.store.models import PENDING_EVENTS, CourseState, Event, ExportRun
 
 
 @dataclass

@@ -28,7 +28,7 @@ from canvasapi.paginated_list import PaginatedList
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
-from plugin.canvas_events import _grader, canonical_json, parse_id, parse_time
+from plugin.canvas.events import _grader, canonical_json, parse_id, parse_time
 from plugin.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,15 @@ from pathlib import Path
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from plugin import ingest, state
 from plugin.clock import utcnow
-from plugin.db import EXPORT_LOCK_KEY, Store
-from plugin.export_writers import (
+from plugin.export.students import (
+    CourseData,
+    StudentView,
+    identity_of,
+    identity_problem,
+    load_students,
+)
+from plugin.export.writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
     REPORT_TSV,
@@ -32,20 +37,16 @@ from plugin.export_writers import (
     RunFilesWriter,
     format_report_line,
 )
+from plugin.intake import inbox as ingest
 from plugin.mail import receipts
-from plugin.models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
 from plugin.rules.results import mapped_by_name, renamed_assignments
 from plugin.rules.text import spaced
 from plugin.settings import CourseConfig, Settings
 from plugin.status import CORRECTION, MANUAL, NEW, WITHDRAWN
-from plugin.student_data import (
-    CourseData,
-    StudentView,
-    identity_of,
-    identity_problem,
-    load_students,
-)
+from plugin.store import state
+from plugin.store.db import EXPORT_LOCK_KEY, Store
+from plugin.store.models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -9,11 +9,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from plugin import jobs
-from plugin.db import Store
-from plugin.models import Job
+from plugin.jobs import queue
 from plugin.settings import Settings
 from plugin.status import EXPORT, FULL, MANUAL, RESYNC
+from plugin.store.db import Store
+from plugin.store.models import Job
 
 log = logging.getLogger(__name__)
 RENEW_SECONDS = 20
@@ -35,15 +35,15 @@ def redact(text: str, settings: Settings) -> str:
 
 
 def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
-    from plugin.resync import resync_course
+    from plugin.intake.resync import resync_course
 
     return resync_course(store, settings, job.course_id, mode=params.get("mode", FULL),
                          progress=progress)
 
 
 def _export(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
-    from plugin.export_run import run_export
-    from plugin.resync import prepare_export
+    from plugin.export.run import run_export
+    from plugin.intake.resync import prepare_export
 
     for warning in prepare_export(store, settings, job.course_id):
         log.warning("before export: %s", warning)
@@ -66,13 +66,13 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
     try:
         params = json.loads(job.params or "{}")
         result = HANDLERS[job.kind](store, settings, job, params,
-                                    lambda counts: jobs.report(store, job.id, counts))
-        jobs.finish(store, job.id, progress=result)
+                                    lambda counts: queue.report(store, job.id, counts))
+        queue.finish(store, job.id, progress=result)
         log.info("job %s (%s) succeeded: %s", job.id, job.kind, result)
     except Exception as exc:  # a job's failure is recorded, never fatal to the scheduler
         message = redact(f"{type(exc).__name__}: {exc}", settings)
         log.warning("job %s (%s) failed: %s", job.id, job.kind, message)
-        jobs.finish(store, job.id, error=message)
+        queue.finish(store, job.id, error=message)
         from plugin.mail import alerts
 
         alerts.note(store, settings, f"{job.kind}_failed",
@@ -84,7 +84,7 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
 def _keep_lease(store: Store, job_id: int, worker: str, stop: threading.Event) -> None:
     while not stop.wait(RENEW_SECONDS):
         try:
-            if not jobs.renew(store, job_id, worker):
+            if not queue.renew(store, job_id, worker):
                 return
         except Exception:  # a missed renewal is retried at the next tick
             log.exception("could not renew the lease of job %s", job_id)
@@ -95,7 +95,7 @@ def run_pending(store: Store, settings: Settings, worker: str | None = None,
     """Claim and run queued jobs until none is left (or `limit`); returns how many ran."""
     worker = worker or worker_name()
     done = 0
-    while done < limit and (job := jobs.claim(store, worker)) is not None:
+    while done < limit and (job := queue.claim(store, worker)) is not None:
         run_job(store, settings, job, worker)
         done += 1
     return done
