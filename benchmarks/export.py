@@ -27,9 +27,11 @@ from typing import Any
 from demo_config import demo_config
 from sqlalchemy import Connection, Table, select, text
 
-from plugin.export.run import materialise, run_export
+from plugin.export.publish import materialise
+from plugin.export.run import run_export
 from plugin.export.writers import ExportLine, RunFilesWriter
-from plugin.settings import CourseConfig, Settings, load_settings
+from plugin.rules.config import CourseConfig
+from plugin.settings import Settings, load_settings
 from plugin.store.db import Store
 from plugin.store.migrate import upgrade
 from plugin.store.models import (

@@ -40,7 +40,8 @@ def fill(settings, students: int) -> None:
     """The demo term for `students` students, stored and applied."""
     from plugin.canvas.events import parse
     from plugin.cli import open_store
-    from plugin.intake.inbox import GroupCommit, apply_pending
+    from plugin.intake.apply import apply_pending
+    from plugin.intake.inbox import GroupCommit
     from plugin.simulate import demo_term
 
     store = open_store(settings)

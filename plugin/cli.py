@@ -138,7 +138,8 @@ def _print_summary(summary) -> None:
               help="Write the files of an earlier run again from the ledger.")
 def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
     """Run an export now (synchronously) and print a summary table."""
-    from plugin.export.run import FilesNotWritten, materialise, run_export
+    from plugin.export.publish import FilesNotWritten, materialise
+    from plugin.export.run import run_export
 
     settings = load_or_exit()
     if course is not None and settings.course(course) is None:
@@ -170,7 +171,7 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
             raise click.ClickException(str(exc)) from None
     _print_summary(summary)
     if summary.files:
-        from plugin.export.run import run_folder
+        from plugin.export.publish import run_folder
 
         click.echo(f"  folder: {run_folder(settings, summary.run_id)}")
 

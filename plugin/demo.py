@@ -7,7 +7,8 @@ import datetime as dt
 
 from plugin.canvas.events import parse
 from plugin.export.run import run_export
-from plugin.intake.inbox import GroupCommit, apply_pending
+from plugin.intake.apply import apply_pending
+from plugin.intake.inbox import GroupCommit
 from plugin.live_events import assignment_event, enrollment_event, grade_event, submission_event
 from plugin.settings import Settings
 from plugin.simulate import DEMO_MOMENTS, demo_term

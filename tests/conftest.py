@@ -13,7 +13,7 @@ import responses
 from sqlalchemy import create_engine, text
 
 from plugin import create_app
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.settings import load_settings
 from plugin.store.db import Store, normalise_url
 from plugin.store.migrate import upgrade

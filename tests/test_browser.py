@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from plugin.demo import fill_demo
-from plugin.export.run import run_folder
+from plugin.export.publish import run_folder
 from plugin.jobs.worker import run_pending
 from tests.conftest import ADMIN_TOKEN
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.store.db import Store
 from plugin.store.models import Event, Submission
 from tests.conftest import WEBHOOK_TOKEN, load_fixture

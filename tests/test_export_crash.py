@@ -27,7 +27,8 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import func, select, text
 
-from plugin.export.run import FilesNotWritten, materialise_missing, run_export
+from plugin.export.publish import FilesNotWritten, materialise_missing
+from plugin.export.run import run_export
 from plugin.export.writers import CSV_NAME, HEADERS, XLSX_NAME, RunFilesWriter
 from plugin.jobs.scheduler import recover
 from plugin.settings import Settings

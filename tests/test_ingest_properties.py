@@ -35,7 +35,7 @@ from standardwebhooks import Webhook
 from werkzeug.test import TestResponse
 
 from plugin import create_app
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.store.db import Store
 from plugin.store.models import Assignment, Dirty, Enrollment, Event, Observation, Submission, User
 from tests.conftest import WEBHOOK_SECRET, load_fixture, post_event

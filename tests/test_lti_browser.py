@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from plugin import create_app
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.settings import load_settings
 from plugin.store.db import Store
 from plugin.store.migrate import upgrade

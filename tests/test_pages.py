@@ -10,7 +10,7 @@ import pytest
 
 from plugin import create_app
 from plugin.demo import fill_demo
-from plugin.export.run import run_folder
+from plugin.export.publish import run_folder
 from plugin.jobs import queue
 from plugin.jobs.worker import run_pending
 from tests.conftest import ADMIN_TOKEN, post_event, sign_in

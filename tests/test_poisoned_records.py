@@ -17,12 +17,13 @@ import pytest
 import requests
 from sqlalchemy import insert
 
-from plugin.export.run import ExportRun, run_export, run_folder
-from plugin.intake.inbox import apply_pending
+from plugin.export.publish import run_folder
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
 from plugin.jobs import heartbeat
 from plugin.jobs.scheduler import recover
 from plugin.jobs.supervisor import Supervisor, next_delay
-from plugin.store.models import LedgerEntry, Marker
+from plugin.store.models import ExportRun, LedgerEntry, Marker
 from tests.conftest import ADMIN_TOKEN, post_event
 from tests.helpers import term
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from plugin.export.run import run_export
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.live_events import assignment_event, grade_event, submission_event
 from plugin.store.models import Submission
 from tests.conftest import ADMIN_TOKEN, post_event

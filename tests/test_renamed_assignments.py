@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from plugin.export.run import run_export
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.live_events import assignment_event
 from plugin.settings import load_settings
 from plugin.store.models import NameMapping

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from plugin.canvas.client import CanvasClient, CanvasError
 from plugin.canvas.events import parse
-from plugin.intake.inbox import apply_event
+from plugin.intake.apply import apply_event
 from plugin.intake.resync import (
     fill_gaps,
     lookup_missing_identities,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from plugin.export.run import run_export
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.live_events import grade_event
 from plugin.settings import cron_trigger
 from plugin.web import me

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.canvas.events import decode, parse
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.intake.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
 from plugin.store.models import Assignment, Event, Submission
 from tests.conftest import WEBHOOK_TOKEN, load_fixture, post_event

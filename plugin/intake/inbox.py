@@ -1,70 +1,28 @@
-"""The event inbox: store each Canvas event durably, then apply accepted ones to the state.
+"""The event inbox: store each Canvas event durably, in one small write transaction.
 
-The webhook only commits the event (one small write transaction), so it answers fast and a
-202 means the event survives anything after it; `apply_pending` folds accepted events into
-the current state in batches (the scheduler process does it continuously, and an export run
-catches up first). Reads never apply: they count what still waits (`pending_events`).
+The webhook only commits the event, so it answers fast and a 202 means the event survives
+anything after it; applying it to the state is `intake.apply`'s work, later.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
-from plugin.canvas.events import ParsedEvent, parse
+from plugin.canvas.events import ParsedEvent
 from plugin.clock import utcnow
+from plugin.intake.inbox_rows import receive
 from plugin.intake.sqlite_inbox import SqliteInbox
 from plugin.settings import Settings
-from plugin.status import ACCEPTED, DUPLICATE, IGNORED
-from plugin.store import state
-from plugin.store.db import APPLY_LOCK_KEY, Store, is_lock_timeout
-from plugin.store.models import IGNORED_EVENTS, PENDING_EVENTS, Assignment, Event
-
-NOT_CONFIGURED = "course not configured"
-APPLY_BATCH = 100  # keeps each apply transaction short: webhooks wait for the lock
-
-
-_DUPLICATE = (
-    update(Event)
-    .where((Event.content_hash == bindparam("hash")) | (Event.webhook_id == bindparam("wid")))
-    .values(receive_count=Event.receive_count + 1)
-)
-# Without a conflict target: a clash on the content hash or on the webhook-id is a duplicate.
-_INSERT_NEW = postgresql.insert(Event).on_conflict_do_nothing().returning(Event.content_hash)
-_INSERT_NEW_SQLITE = sqlite.insert(Event).on_conflict_do_nothing()  # see SqliteInbox
+from plugin.status import ACCEPTED, IGNORED, NOT_CONFIGURED
+from plugin.store.db import Store, is_lock_timeout
+from plugin.store.models import Assignment
 
 _COURSE_OF_ASSIGNMENT = (
     select(Assignment.course_id).where(Assignment.assignment_id == bindparam("aid")).limit(1)
 )
-
-
-def receive(conn: Connection, rows: list[dict]) -> list[str]:
-    """Record inbox rows (see `inbox_row`): accepted, duplicate or ignored each.
-
-    One multi-row INSERT for the lot: the webhook's cost is mostly statement handling.
-    """
-    inserted = set(conn.execute(_INSERT_NEW, rows).scalars())
-    return statuses(rows, inserted, lambda content_hash, webhook_id: conn.execute(
-        _DUPLICATE, {"hash": content_hash, "wid": webhook_id}))
-
-
-def statuses(rows: list[dict], inserted: set[str], mark_duplicate) -> list[str]:
-    """Each row's answer given the hashes that were inserted; counts the duplicates."""
-    out, seen = [], set()
-    for row in rows:
-        if row["content_hash"] in inserted and row["content_hash"] not in seen:
-            seen.add(row["content_hash"])
-            out.append(row["status"])
-        else:
-            mark_duplicate(row["content_hash"], row["webhook_id"])
-            out.append(DUPLICATE)
-    return out
 
 
 def inbox_row(store: Store, settings: Settings, event: ParsedEvent,
@@ -90,71 +48,6 @@ def _course_problem(settings: Settings, event: ParsedEvent) -> str | None:
     if settings.course(event.course_id) is None:
         return NOT_CONFIGURED
     return None
-
-
-def apply_event(session: Session, event: ParsedEvent) -> None:
-    """Apply a usable event's facts to the current state."""
-    course = event.course_id
-    if event.assignment:
-        state.upsert_assignment(session, course, event.assignment_id, event.assignment,
-                                event.event_time)
-    if event.user and event.user_id is not None:
-        state.upsert_user(session, event.user_id, event.user)
-    if event.enrollment_state is not None:
-        state.upsert_enrollment(session, course, event.user_id, event.enrollment_state,
-                                event.event_time)
-    if event.observation is not None:
-        state.record_observation(session, course, event.assignment_id, event.user_id,
-                                 event.observation)
-
-
-def _apply_rows(session: Session, rows) -> None:
-    for row in rows:
-        event = parse(json.loads(row.payload))
-        event.course_id = row.course_id  # as resolved on receipt
-        if event.ignore is None:
-            apply_event(session, event)
-    session.execute(update(Event).where(Event.id.in_([r.id for r in rows])).values(applied=True))
-
-
-def apply_pending(store: Store, limit: int | None = None) -> int:
-    """Apply accepted events not yet applied, oldest first; returns how many were applied."""
-    done = 0
-    while limit is None or done < limit:
-        with store.write() as session:
-            store.lock(session, APPLY_LOCK_KEY)
-            rows = session.execute(
-                select(Event.id, Event.payload, Event.course_id)
-                .where(PENDING_EVENTS).order_by(Event.id).limit(APPLY_BATCH)
-            ).all()
-            if not rows:
-                return done
-            _apply_rows(session, rows)
-        done += len(rows)
-    return done
-
-
-def pending_events(session: Session, course_id: int | None = None) -> int:
-    """How many accepted events wait to be applied: of one course, or of all."""
-    stmt = select(func.count()).select_from(Event).where(PENDING_EVENTS)
-    if course_id is not None:
-        stmt = stmt.where(Event.course_id == course_id)
-    return session.scalar(stmt)
-
-
-def oldest_pending(session: Session):
-    """When the oldest accepted event still waiting to be applied was received, or None."""
-    return session.scalar(select(func.min(Event.received_at)).where(PENDING_EVENTS))
-
-
-def replay_ignored(session: Session, course_id: int) -> int:
-    """Queue for applying the stored events of a newly configured course."""
-    result = session.execute(
-        update(Event)
-        .where(Event.course_id == course_id, IGNORED_EVENTS, Event.reason == NOT_CONFIGURED)
-        .values(status=ACCEPTED, reason=None, applied=False)
-    )
-    return result.rowcount
 
 
 class _Queued:
@@ -187,8 +80,7 @@ class GroupCommit:
         self._queue: list[_Queued] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
-        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous, _INSERT_NEW_SQLITE,
-                                   _DUPLICATE) if store.sqlite else None
+        self._sqlite = SqliteInbox(store, settings.sqlite_synchronous) if store.sqlite else None
 
     def submit(self, event: ParsedEvent, webhook_id: str | None) -> str:
         """Store one event; returns accepted, duplicate or ignored once it is committed."""
@@ -216,7 +108,7 @@ class GroupCommit:
         try:
             if self._sqlite is not None:
                 group.extend(take())
-                answers = self._sqlite.write(group, statuses)
+                answers = self._sqlite.write(group)
             else:
                 with self.store.write_connection() as conn:
                     group.extend(take())

@@ -14,11 +14,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
 from plugin.clock import utcnow
-from plugin.export.run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
-from plugin.intake.inbox import apply_pending
+from plugin.export.publish import FilesNotWritten, materialise_missing
+from plugin.export.run import AlreadyRan, run_export
+from plugin.intake.apply import apply_pending
 from plugin.jobs import heartbeat, worker
 from plugin.mail import alerts, dispatch
-from plugin.settings import Settings, cron_trigger
+from plugin.settings import Settings, cron_trigger, redact
 from plugin.status import FULL, INCREMENTAL, SCHEDULE
 from plugin.store.db import Store
 from plugin.store.models import CourseState, ExportRun
@@ -71,7 +72,7 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
                                    mode=_sync_mode(store, course.canvas_id, now))
             log.info("re-sync of course %s: %s", course.canvas_id, counts)
         except Exception as exc:  # the export still runs on what the events brought
-            message = worker.redact(str(exc), settings)
+            message = redact(str(exc), settings)
             log.warning("re-sync of course %s failed: %s", course.canvas_id, message)
             alerts.note(store, settings, "resync_failed",
                         f"nightly re-sync of course {course.canvas_id}: {message}")
@@ -86,7 +87,7 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
         return exc.run_id
     except Exception as exc:
         alerts.note(store, settings, "export_failed", f"nightly export of {local_date}: "
-                    f"{worker.redact(f'{type(exc).__name__}: {exc}', settings)}")
+                    f"{redact(f'{type(exc).__name__}: {exc}', settings)}")
         raise
     log.info("scheduled export run %s: %s files=%s", summary.run_id, summary.counts or
              "nothing new", summary.files)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from plugin.jobs import queue
-from plugin.settings import Settings
+from plugin.settings import Settings, redact
 from plugin.status import EXPORT, FULL, MANUAL, RESYNC
 from plugin.store.db import Store
 from plugin.store.models import Job
@@ -22,16 +22,6 @@ RENEW_SECONDS = 20
 def worker_name() -> str:
     """This process's name in job leases."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def redact(text: str, settings: Settings) -> str:
-    """`text` with every configured secret masked."""
-    for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
-                   *settings.admin_tokens, settings.smtp_password, settings.secret_key,
-                   settings.lti_private_key):
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:

@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select, update
 
 from plugin.clock import utcnow
-from plugin.jobs.worker import redact
 from plugin.mail import compose, smtp
 from plugin.mail.receipts import retry_delay
-from plugin.settings import Settings
+from plugin.settings import Settings, redact
 from plugin.store.db import Store
 from plugin.store.models import MailAlert
 from plugin.store.state import upsert

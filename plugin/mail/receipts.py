@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
 from plugin.mail import compose, smtp
-from plugin.settings import CourseConfig, Settings
+from plugin.rules.config import CourseConfig
+from plugin.settings import Settings
 from plugin.store.db import Store
 from plugin.store.models import ExportRun, LedgerEntry, MailReceipt
 

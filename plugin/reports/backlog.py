@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.intake.inbox import oldest_pending
+from plugin.intake.apply import oldest_pending
 from plugin.status import QUEUED
 from plugin.store.models import Job
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from plugin.export.lines import identity_of
 from plugin.export.run import RunSummary, run_export
-from plugin.export.students import CourseData, StudentView, identity_of
+from plugin.export.students import CourseData, StudentView
 from plugin.reports.student import component_state
-from plugin.settings import CourseConfig, Settings
+from plugin.rules.config import CourseConfig
+from plugin.settings import Settings
 from plugin.store.db import Store
 from plugin.store.models import Assignment
 

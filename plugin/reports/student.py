@@ -11,17 +11,13 @@ from sqlalchemy.orm import Session
 
 from plugin.canvas.events import SHARD_FACTOR, home_shard
 from plugin.clock import iso, utcnow
-from plugin.export.students import (
-    CourseData,
-    StudentView,
-    identity_of,
-    identity_problem,
-    load_students,
-)
-from plugin.intake.inbox import pending_events
+from plugin.export.lines import identity_of, identity_problem
+from plugin.export.students import CourseData, StudentView, load_students
+from plugin.intake.apply import pending_events
+from plugin.rules.config import CourseConfig
 from plugin.rules.ledger import Decision
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
-from plugin.settings import CourseConfig, Settings
+from plugin.settings import Settings
 from plugin.status import NEW, WITHDRAWN
 from plugin.store.db import Store
 from plugin.store.models import Event, Submission

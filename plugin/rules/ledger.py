@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from plugin.rules.config import CourseConfig
 from plugin.rules.grades import same_grade
 from plugin.rules.results import ComponentResult, ExportedResult, StudentOutcome, exportable
-from plugin.settings import CourseConfig
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 
 ACTIVE = (NEW, CORRECTION)

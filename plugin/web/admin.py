@@ -8,7 +8,8 @@ import json
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
-from plugin.export.run import materialise, reason, run_export, run_folder
+from plugin.export.publish import materialise, reason, run_folder
+from plugin.export.run import run_export
 from plugin.extensions import services
 from plugin.jobs import queue
 from plugin.reports.student import student_report

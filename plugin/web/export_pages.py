@@ -7,7 +7,7 @@ import logging
 from flask import abort, render_template, send_file
 from sqlalchemy import or_, select
 
-from plugin.export.run import ledger_lines, materialise, run_folder
+from plugin.export.publish import ledger_lines, materialise, run_folder
 from plugin.extensions import services
 from plugin.store.models import ExportRun
 from plugin.web.access import current_scope, is_admin, who

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, render_template
 
 from plugin.clock import utcnow
 from plugin.extensions import services
-from plugin.intake.inbox import oldest_pending
+from plugin.intake.apply import oldest_pending
 from plugin.reports.student import student_report
 from plugin.settings import cron_trigger
 from plugin.web.access import current_scope

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from plugin.canvas import client as canvas_client
 from plugin.canvas.webhook_auth import AuthError, AuthSettings, WebhookAuthenticator
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.jobs import queue, worker
 from plugin.mail import alerts
 from plugin.mail.dispatch import listen, tick

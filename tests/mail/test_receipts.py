@@ -9,9 +9,9 @@ import threading
 
 from sqlalchemy import select
 
+from plugin.export.lines import COURSE_GRADE_LABEL
 from plugin.export.run import run_export
-from plugin.export.students import COURSE_GRADE_LABEL
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.live_events import grade_event
 from plugin.mail import receipts
 from plugin.mail.dispatch import tick

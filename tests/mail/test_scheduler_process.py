@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from plugin.export.run import run_export
-from plugin.intake.inbox import apply_pending
+from plugin.intake.apply import apply_pending
 from plugin.server import note_scheduler_restart
 from tests.conftest import post_event
 from tests.helpers import term
