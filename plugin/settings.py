@@ -148,7 +148,7 @@ def load_settings(
     problems = _Problems(str(cfg_path))
     raw = _read_toml(cfg_path, problems)
     raw.update(overrides or {})
-    values, from_env = _apply_env(raw, env, problems)
+    values, from_env = _overlay_env(raw, env, problems)
     secrets = {attr: env.get(name, "") for name, attr in SECRET_ENV.items()}
     settings = _build(values, from_env, secrets, cfg_path.parent, problems)
     if problems.items:
@@ -175,7 +175,7 @@ def _parse_env_value(text: str, kind: type) -> Any:
     return text
 
 
-def _apply_env(
+def _overlay_env(
     raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
 ) -> tuple[dict[str, Any], set[str]]:
     """The file's values with environment overrides, and the names of overridden top keys."""

@@ -166,7 +166,7 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
         rows: list[dict] = []
         for student in load_students(session, data, [u for u, _ in batch], now,
                                      run.id if run else None):
-            outcome = _apply_plan(data, student, run, now, summary, rows)
+            outcome = _record_decisions(data, student, run, now, summary, rows)
             if on_student:
                 on_student(data, student)
             if outcome is not DONE:
@@ -222,7 +222,7 @@ def _write_ledger_rows(session: Session, settings: Settings, course: CourseConfi
 DONE = object()
 
 
-def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.datetime,
+def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.datetime,
                 summary: RunSummary, rows: list[dict]):
     """Add the student's due ledger rows (or, dry, lines): DONE, None if held back, or a due."""
     plan: StudentPlan = student.plan

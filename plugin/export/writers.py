@@ -27,18 +27,6 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from plugin.rules.text import has_control
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 
-__all__ = [
-    "CORRECTIONS_TSV",
-    "CSV_NAME",
-    "HEADERS",
-    "REPORT_TSV",
-    "STATUS_LABELS",
-    "XLSX_NAME",
-    "ExportLine",
-    "RunFilesWriter",
-    "format_report_line",
-]
-
 REPORT_TSV = "ladok-report.tsv"
 CORRECTIONS_TSV = "corrections.tsv"
 CSV_NAME = "rapporteringsunderlag.csv"

@@ -31,8 +31,7 @@ from plugin.settings import Settings
 from plugin.status import FULL, INCREMENTAL, SYNC_MODES
 from plugin.store import state
 from plugin.store.db import APPLY_LOCK_KEY, Store
-from plugin.store.models import Assignment, CourseState, Submission, User
-from plugin.store.models import Observation as ObservationRow
+from plugin.store.models import Assignment, CourseState, ObservationRow, Submission, User
 
 INCREMENTAL_MARGIN = dt.timedelta(hours=1)
 COUNTS = ("students", "submissions", "changed", "assignments", "identities", "requests")

@@ -79,7 +79,7 @@ class Event(Base):
     )
 
 
-class Observation(Base):
+class ObservationRow(Base):
     """What one event or REST read said about one submission (the fold's input)."""
 
     __tablename__ = "observations"

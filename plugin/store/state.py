@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from plugin.rules.submission import UNSET, Observation, SubmissionState, fold
 from plugin.store.db import Store
-from plugin.store.models import Assignment, Dirty, Enrollment, Submission, User
-from plugin.store.models import Observation as ObservationRow
+from plugin.store.models import Assignment, Dirty, Enrollment, ObservationRow, Submission, User
 
 
 def _insert(session: Session):
