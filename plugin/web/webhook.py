@@ -1,6 +1,6 @@
 """POST /webhooks/canvas: verify, store durably and deduplicate one Canvas event.
 
-The event is applied to the grade state later, by the scheduler process (see ingest).
+The event is applied to the grade state later, by the scheduler process (see intake.apply).
 """
 
 from __future__ import annotations
