@@ -27,11 +27,14 @@ from typing import Any
 from demo_config import demo_config
 from sqlalchemy import Connection, Table, select, text
 
-from plugin.db import Store
-from plugin.export_run import materialise, run_export
-from plugin.export_writers import ExportLine, RunFilesWriter
-from plugin.migrate import upgrade
-from plugin.models import (
+from plugin.export.publish import materialise
+from plugin.export.run import run_export
+from plugin.export.writers import ExportLine, RunFilesWriter
+from plugin.rules.config import CourseConfig
+from plugin.settings import Settings, load_settings
+from plugin.store.db import Store
+from plugin.store.migrate import upgrade
+from plugin.store.models import (
     Assignment,
     Base,
     CourseState,
@@ -40,7 +43,6 @@ from plugin.models import (
     Submission,
     User,
 )
-from plugin.settings import CourseConfig, Settings, load_settings
 
 COURSE_ID = 565  # the demo course of config/canvas-ladok.toml
 LADOK_CODE = "DV1531"

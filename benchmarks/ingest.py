@@ -372,8 +372,8 @@ def stored_events(database_url: str) -> int:
     """How many events the real server committed."""
     from sqlalchemy import func, select
 
-    from plugin.db import Store
-    from plugin.models import Event
+    from plugin.store.db import Store
+    from plugin.store.models import Event
 
     store = Store(database_url)
     try:

@@ -38,9 +38,10 @@ ADMIN_TOKEN = "bench-admin-token"
 
 def fill(settings, students: int) -> None:
     """The demo term for `students` students, stored and applied."""
-    from plugin.canvas_events import parse
+    from plugin.canvas.events import parse
     from plugin.cli import open_store
-    from plugin.ingest import GroupCommit, apply_pending
+    from plugin.intake.apply import apply_pending
+    from plugin.intake.inbox import GroupCommit
     from plugin.simulate import demo_term
 
     store = open_store(settings)

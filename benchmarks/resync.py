@@ -19,11 +19,11 @@ import responses
 from canvas_course import BASE, serve_course
 from demo_config import CONFIG
 
-from plugin.canvas_client import CanvasClient
-from plugin.db import Store
-from plugin.migrate import upgrade
-from plugin.resync import resync_course
+from plugin.canvas.client import CanvasClient
+from plugin.intake.resync import resync_course
 from plugin.settings import Settings, load_settings
+from plugin.store.db import Store
+from plugin.store.migrate import upgrade
 
 TOKEN = "benchmark-token"
 

@@ -7,15 +7,14 @@ from typing import Any
 
 from flask import Flask
 
-from .settings import Settings, load_settings
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; `config` may hold SETTINGS or CONFIG_PATH and Flask keys."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import extensions
-    from .web import (
+    from plugin import extensions
+    from plugin.settings import Settings, load_settings
+    from plugin.web import (
         actions,
         admin,
         errors,

@@ -1,5 +1,5 @@
 """`python -m plugin` runs the CLI."""
 
-from .cli import main
+from plugin.cli import main
 
 main()

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .settings import ConfigError, Settings, load_settings
-from .status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
+from plugin.settings import ConfigError, Settings, load_settings
+from plugin.status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
 
 
 def load_or_exit() -> Settings:
@@ -23,8 +23,8 @@ def load_or_exit() -> Settings:
 
 def open_store(settings: Settings, migrate: bool = True):
     """The store for `settings`, migrated to the newest schema."""
-    from .db import Store
-    from .migrate import upgrade
+    from plugin.store.db import Store
+    from plugin.store.migrate import upgrade
 
     store = Store(settings.database_url, settings.sqlite_synchronous)
     if migrate:
@@ -58,7 +58,7 @@ def db_upgrade() -> None:
 
 
 def _web(bind: str, settings: Settings) -> None:
-    from . import create_app, server
+    from plugin import create_app, server
 
     open_store(settings).dispose()  # migrations applied before any worker starts
     server.run(lambda: create_app({"SETTINGS": settings}), bind)
@@ -75,9 +75,9 @@ def web(bind: str) -> None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
 def serve(bind: str) -> None:
     """Run the web server and the scheduler (embedded SQLite by default)."""
-    from . import heartbeat
-    from .server import note_scheduler_restart
-    from .supervisor import Supervisor
+    from plugin.jobs import heartbeat
+    from plugin.jobs.supervisor import Supervisor
+    from plugin.server import note_scheduler_restart
 
     settings = load_or_exit()
     store = open_store(settings)  # migrated before the scheduler starts on the same database
@@ -100,7 +100,7 @@ def serve(bind: str) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler process: queued jobs and the nightly export."""
-    from .scheduler import run_scheduler
+    from plugin.jobs.scheduler import run_scheduler
 
     settings = load_or_exit()
     run_scheduler(settings, open_store(settings))
@@ -138,7 +138,8 @@ def _print_summary(summary) -> None:
               help="Write the files of an earlier run again from the ledger.")
 def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
     """Run an export now (synchronously) and print a summary table."""
-    from .export_run import FilesNotWritten, materialise, run_export
+    from plugin.export.publish import FilesNotWritten, materialise
+    from plugin.export.run import run_export
 
     settings = load_or_exit()
     if course is not None and settings.course(course) is None:
@@ -151,7 +152,7 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
         click.echo(f"run {rerun}: wrote {', '.join(names)}")
         return
     if not dry_run:
-        from .resync import prepare_export
+        from plugin.intake.resync import prepare_export
 
         for warning in prepare_export(store, settings, course):
             click.echo(f"warning: {warning}", err=True)
@@ -170,7 +171,7 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
             raise click.ClickException(str(exc)) from None
     _print_summary(summary)
     if summary.files:
-        from .export_run import run_folder
+        from plugin.export.publish import run_folder
 
         click.echo(f"  folder: {run_folder(settings, summary.run_id)}")
 
@@ -180,7 +181,7 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
 @click.option("--incremental", is_flag=True, help="Only grades changed since the last sync.")
 def resync(course_id: int, incremental: bool) -> None:
     """Re-sync one course from the Canvas REST API (synchronously, with a progress bar)."""
-    from .resync import resync_course
+    from plugin.intake.resync import resync_course
 
     settings = load_or_exit()
     if settings.course(course_id) is None:
@@ -203,7 +204,7 @@ def resync(course_id: int, incremental: bool) -> None:
 @click.argument("address")
 def mail_test(address: str) -> None:
     """Send a test message to ADDRESS and print what the mail server answered."""
-    from .mail.probe import send_test
+    from plugin.mail.probe import send_test
 
     settings = load_or_exit()
     try:
@@ -216,7 +217,7 @@ def mail_test(address: str) -> None:
 @main.command()
 def demo() -> None:
     """Fill the demo course (Canvas id 565) with a term in every state the pages show."""
-    from .demo import COURSE, fill_demo
+    from plugin.demo import COURSE, fill_demo
 
     settings = load_or_exit()
     if settings.course(COURSE) is None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .canvas_events import parse
-from .db import Store
-from .export_run import run_export
-from .ingest import GroupCommit, apply_pending
-from .live_events import assignment_event, enrollment_event, grade_event, submission_event
-from .settings import Settings
-from .simulate import DEMO_MOMENTS, demo_term
+from plugin.canvas.events import parse
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
+from plugin.intake.inbox import GroupCommit
+from plugin.live_events import assignment_event, enrollment_event, grade_event, submission_event
+from plugin.settings import Settings
+from plugin.simulate import DEMO_MOMENTS, demo_term
+from plugin.store.db import Store
 
 COURSE = 565
 TERM_START = dt.datetime(2025, 9, 8, 9, 0, tzinfo=dt.UTC)

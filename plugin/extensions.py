@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from .db import Store
-from .ingest import GroupCommit
-from .settings import Settings
-from .webhook_auth import AuthSettings, WebhookAuthenticator
+from plugin.canvas.webhook_auth import AuthSettings, WebhookAuthenticator
+from plugin.intake.inbox import GroupCommit
+from plugin.settings import Settings
+from plugin.store.db import Store
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Services:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Create the store and the webhook authenticator for `app`."""
-    from .mail import alerts
+    from plugin.mail import alerts
 
     store = Store(settings.database_url, settings.sqlite_synchronous)
     auth = WebhookAuthenticator(AuthSettings(

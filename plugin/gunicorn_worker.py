@@ -15,7 +15,7 @@ import struct
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from . import gunicorn_conf
+from plugin import gunicorn_conf
 
 
 def _timeval(seconds: float) -> bytes:

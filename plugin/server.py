@@ -10,8 +10,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import gunicorn_conf
-from .settings import Settings
+from plugin import gunicorn_conf
+from plugin.settings import Settings
 
 
 def gunicorn_options(bind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,8 +52,8 @@ def prepare_metrics_dir() -> str:
 
 def note_scheduler_restart(settings: Settings, returncode: int | None) -> None:
     """Record the alert for a scheduler process that exited and is being started again."""
-    from .db import Store
-    from .mail import alerts
+    from plugin.mail import alerts
+    from plugin.store.db import Store
 
     store = Store(settings.database_url, settings.sqlite_synchronous)
     try:

@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from .settings_checks import (
+from plugin.rules.config import (
+    AF_GRADES,
+    DEFAULT_MOMENT_PATTERN,
+    CourseConfig,
+    ModuleConfig,
+    moment_number,
+)
+from plugin.settings_checks import (
     MAX_BODY_BYTES_LIMIT,
     MAX_DELAY_DAYS,
     MAX_ID,
@@ -24,7 +31,7 @@ from .settings_checks import (
     check_range,
     check_webhook_secret,
 )
-from .settings_sections import (
+from plugin.settings_sections import (
     LtiSettings,
     MailSettings,
     build_lti,
@@ -47,11 +54,7 @@ SECRET_ENV = {
     "CANVAS_LADOK_SMTP_PASSWORD": "smtp_password",
 }
 RESERVED_ENV = {"CANVAS_LADOK_CONFIG", "CANVAS_LADOK_TEST_POSTGRES_URL"}
-DEFAULT_PASS_GRADES = ("G", "complete", "pass")
-DEFAULT_THRESHOLDS = {"A": 90.0, "B": 80.0, "C": 70.0, "D": 60.0, "E": 55.0, "FX": 51.0}
-DEFAULT_MOMENT_PATTERN = r"(?i)kmom\s*0*(\d+)"
 STUDENT_ID_FIELDS = ("sis_user_id", "integration_id", "login_id")
-AF_GRADES = ("A", "B", "C", "D", "E", "FX", "F")
 
 
 class ConfigError(Exception):
@@ -60,43 +63,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class ModuleConfig:
-    code: str
-    name: str
-    credits: float
-    scale: str  # "GU" or "AF"
-    moments: tuple[int, ...]
-    grade_from: tuple[int, ...] = ()
-    grade_from_is_list: bool = False
-    final: bool = False
-
-
-@dataclass(frozen=True)
-class CourseConfig:
-    canvas_id: int
-    ladok_code: str
-    start: dt.date
-    timezone: str = "Europe/Stockholm"
-    pass_grades: tuple[str, ...] = DEFAULT_PASS_GRADES
-    pass_percent: float = 50.0
-    grade_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    final_grade_delay_days: int = 7
-    moment_pattern: str = DEFAULT_MOMENT_PATTERN
-    assignments: Mapping[int, int] = field(default_factory=dict)  # assignment id -> moment
-    modules: tuple[ModuleConfig, ...] = ()
-    # Who gets the course's export receipts; not part of the fingerprint (no result depends on it).
-    notify: tuple[str, ...] = field(default=(), repr=False)
-
-    def moment_of_name(self, name: str | None) -> int | None:
-        """The moment an assignment name denotes by `moment_pattern`, or None."""
-        return moment_number(self.moment_pattern, name)
-
-    def fingerprint(self) -> str:
-        """A stable text that changes whenever a rule affecting results changes."""
-        return repr(self)
 
 
 @dataclass(frozen=True)
@@ -130,17 +96,14 @@ class Settings:
         return next((c for c in self.courses if c.canvas_id == canvas_id), None)
 
 
-def moment_number(pattern: str, name: str | None) -> int | None:
-    """Group 1 of `pattern` in `name` as an integer, or None."""
-    if not name:
-        return None
-    match = re.search(pattern, name)
-    if not match:
-        return None
-    try:
-        return int(match.group(1))
-    except (IndexError, ValueError, TypeError):
-        return None
+def redact(text: str, settings: Settings) -> str:
+    """`text` with every configured secret masked."""
+    for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
+                   *settings.admin_tokens, settings.smtp_password, settings.secret_key,
+                   settings.lti_private_key):
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 TOP_SCALARS: dict[str, type] = {
@@ -185,7 +148,7 @@ def load_settings(
     problems = _Problems(str(cfg_path))
     raw = _read_toml(cfg_path, problems)
     raw.update(overrides or {})
-    values, from_env = _apply_env(raw, env, problems)
+    values, from_env = _overlay_env(raw, env, problems)
     secrets = {attr: env.get(name, "") for name, attr in SECRET_ENV.items()}
     settings = _build(values, from_env, secrets, cfg_path.parent, problems)
     if problems.items:
@@ -212,7 +175,7 @@ def _parse_env_value(text: str, kind: type) -> Any:
     return text
 
 
-def _apply_env(
+def _overlay_env(
     raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
 ) -> tuple[dict[str, Any], set[str]]:
     """The file's values with environment overrides, and the names of overridden top keys."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .settings_sections import Problems
+from plugin.settings_sections import Problems
 
 MAX_ID = 2**63 - 1  # ids are stored in BIGINT columns
 # A request body is held in memory whole; Canvas events are a few kilobytes.
@@ -34,7 +34,7 @@ def check_database_url(problems: Problems, url: str) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    from .db import normalise_url
+    from plugin.store.db import normalise_url
 
     try:
         parsed = make_url(normalise_url(url))
@@ -70,7 +70,7 @@ def check_range(problems: Problems, key: str, value: Any, low: float, high: floa
 
 def check_code(problems: Problems, key: str, value: Any) -> None:
     """A Ladok code goes into every export line: no tab, newline or other control character."""
-    from .rules.text import has_control
+    from plugin.rules.text import has_control
 
     if isinstance(value, str) and has_control(value):
         problems.add(key, "must not contain a tab, newline or other control character")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .live_events import course_term
+from plugin.live_events import course_term
 
 DEMO_COURSE = 565
 DEMO_MOMENTS = (1, 2, 3, 4, 5, 6, 10)

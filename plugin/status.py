@@ -2,6 +2,8 @@
 
 # What became of an event the webhook received (its answer, and its stored status).
 ACCEPTED, DUPLICATE, IGNORED = "accepted", "duplicate", "ignored"
+# The reason stored with an event of a course not (yet) configured: replayed once it is.
+NOT_CONFIGURED = "course not configured"
 
 # How a ledger entry (an export line) goes to Ladok.
 NEW, CORRECTION, WITHDRAWN = "new", "correction", "withdrawn"

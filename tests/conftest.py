@@ -13,10 +13,10 @@ import responses
 from sqlalchemy import create_engine, text
 
 from plugin import create_app
-from plugin.db import Store, normalise_url
-from plugin.ingest import apply_pending
-from plugin.migrate import upgrade
+from plugin.intake.apply import apply_pending
 from plugin.settings import load_settings
+from plugin.store.db import Store, normalise_url
+from plugin.store.migrate import upgrade
 from tests.helpers import course_toml
 from tests.web_server import WebServer
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from plugin.export_run import run_export
+from plugin.export.run import run_export
+from plugin.jobs.worker import run_pending
 from plugin.live_events import grade_event
-from plugin.worker import run_pending
 from tests.conftest import ADMIN_TOKEN, post_event
 from tests.helpers import term
 

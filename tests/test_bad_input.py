@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugin.models import Event
+from plugin.store.models import Event
 from tests.conftest import ADMIN_TOKEN, load_fixture, post_event
 
 HUGE = "7" * 5000

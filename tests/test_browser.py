@@ -11,8 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from plugin.demo import fill_demo
-from plugin.export_run import run_folder
-from plugin.worker import run_pending
+from plugin.export.publish import run_folder
+from plugin.jobs.worker import run_pending
 from tests.conftest import ADMIN_TOKEN
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from plugin.canvas_client import CanvasClient, CanvasError
+from plugin.canvas.client import CanvasClient, CanvasError
 from tests.fake_canvas import (
     API,
     BASE,
@@ -190,7 +190,7 @@ def test_token_is_masked_in_every_log_record(rsps, client, caplog):
     FakeCanvas(rsps)
     client.course_assignments(565)
     logging.getLogger("canvasapi.requester").warning("sent Bearer %s", TOKEN)
-    logging.getLogger("plugin.canvas_client").error(f"token={TOKEN}")
+    logging.getLogger("plugin.canvas.client").error(f"token={TOKEN}")
     assert TOKEN not in caplog.text
     assert "sent Bearer [REDACTED]" in caplog.text and "token=[REDACTED]" in caplog.text
 

@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from plugin.db import Store
-from plugin.ingest import apply_pending
-from plugin.models import Event, Submission
+from plugin.intake.apply import apply_pending
+from plugin.store.db import Store
+from plugin.store.models import Event, Submission
 from tests.conftest import WEBHOOK_TOKEN, load_fixture
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from plugin import heartbeat
-from plugin.db import sqlite_path
+from plugin.jobs import heartbeat
 from plugin.live_events import grade_event
+from plugin.store.db import sqlite_path
 from tests.conftest import load_fixture, post_event
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from plugin.export_run import run_export
+from plugin.export.run import run_export
 from plugin.live_events import grade_event
 from tests.conftest import post_event
 from tests.helpers import term
@@ -74,7 +74,7 @@ def test_course_added_later_replays_its_ignored_events(config_file, environ, sto
 
 def test_student_without_identity_is_held_back_and_exported_once_known(post_all, client, store,
                                                                        settings):
-    from plugin.models import User
+    from plugin.store.models import User
 
     post_all(term(2))
     with store.write() as session:

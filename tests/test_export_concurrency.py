@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, update
 
-from plugin import state
-from plugin.db import Store
-from plugin.export_run import RunSummary, run_export
-from plugin.models import Assignment, Dirty, ExportRun, LedgerEntry, Submission, User
+from plugin.export.run import RunSummary, run_export
 from plugin.settings import Settings
+from plugin.store import state
+from plugin.store.db import Store
+from plugin.store.models import Assignment, Dirty, ExportRun, LedgerEntry, Submission, User
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import course_toml
 

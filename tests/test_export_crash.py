@@ -27,12 +27,13 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import func, select, text
 
-from plugin.db import EXPORT_LOCK_KEY, Store
-from plugin.export_run import FilesNotWritten, materialise_missing, run_export
-from plugin.export_writers import CSV_NAME, HEADERS, XLSX_NAME, RunFilesWriter
-from plugin.models import CourseState, ExportRun, LedgerEntry
-from plugin.scheduler import recover
+from plugin.export.publish import FilesNotWritten, materialise_missing
+from plugin.export.run import run_export
+from plugin.export.writers import CSV_NAME, HEADERS, XLSX_NAME, RunFilesWriter
+from plugin.jobs.scheduler import recover
 from plugin.settings import Settings
+from plugin.store.db import EXPORT_LOCK_KEY, Store
+from plugin.store.models import CourseState, ExportRun, LedgerEntry
 from tests.test_export_concurrency import (
     COURSE_A,
     PROJECT,

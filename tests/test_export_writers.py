@@ -1,4 +1,4 @@
-"""Tests for plugin.export_writers: the files of one export run."""
+"""Tests for plugin.export.writers: the files of one export run."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import ladok3.report
 import openpyxl
 import pytest
 
-from plugin import export_writers
-from plugin.export_writers import (
+from plugin.export import writers as export_writers
+from plugin.export.writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
     HEADERS,

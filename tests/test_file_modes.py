@@ -9,10 +9,11 @@ import stat
 import pytest
 from sqlalchemy import text
 
-from plugin.db import Store, sqlite_path
-from plugin.export_run import run_export, run_folder
-from plugin.ingest import apply_pending
-from plugin.migrate import upgrade
+from plugin.export.publish import run_folder
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
+from plugin.store.db import Store, sqlite_path
+from plugin.store.migrate import upgrade
 from tests.conftest import post_event
 from tests.helpers import term
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from plugin import heartbeat
-from plugin.models import Job
+from plugin.jobs import heartbeat
+from plugin.store.models import Job
 from tests.conftest import ADMIN_TOKEN, load_fixture, post_event
 
 

@@ -35,9 +35,17 @@ from standardwebhooks import Webhook
 from werkzeug.test import TestResponse
 
 from plugin import create_app
-from plugin.db import Store
-from plugin.ingest import apply_pending
-from plugin.models import Assignment, Dirty, Enrollment, Event, Observation, Submission, User
+from plugin.intake.apply import apply_pending
+from plugin.store.db import Store
+from plugin.store.models import (
+    Assignment,
+    Dirty,
+    Enrollment,
+    Event,
+    ObservationRow,
+    Submission,
+    User,
+)
 from tests.conftest import WEBHOOK_SECRET, load_fixture, post_event
 
 COURSE = 565
@@ -67,7 +75,7 @@ def store_of(app: Flask) -> Store:
 def clear_state(app: Flask) -> None:
     """Empty every table the webhook writes, so one app serves many hypothesis examples."""
     with store_of(app).write() as session:
-        for model in (Event, Observation, Submission, Dirty, Assignment, User, Enrollment):
+        for model in (Event, ObservationRow, Submission, Dirty, Assignment, User, Enrollment):
             session.execute(delete(model))
 
 

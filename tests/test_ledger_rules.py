@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 
+from plugin.rules.config import CourseConfig, ModuleConfig
 from plugin.rules.ledger import (
     CORRECTION,
     NEW,
@@ -23,7 +24,6 @@ from plugin.rules.ledger import (
     plan_student,
 )
 from plugin.rules.results import ComponentResult, ExportedResult, StudentOutcome
-from plugin.settings import CourseConfig, ModuleConfig
 
 ROOM, OTHER_ROOM = 565, 110
 NOW = dt.datetime(2025, 4, 1, 12, tzinfo=dt.UTC)

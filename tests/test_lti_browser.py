@@ -20,10 +20,10 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from plugin import create_app
-from plugin.db import Store
-from plugin.ingest import apply_pending
-from plugin.migrate import upgrade
+from plugin.intake.apply import apply_pending
 from plugin.settings import load_settings
+from plugin.store.db import Store
+from plugin.store.migrate import upgrade
 from tests.conftest import COURSE_TOML, WEBHOOK_TOKEN, post_event
 from tests.fake_platform import (
     INSTRUCTOR,

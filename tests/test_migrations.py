@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from plugin.db import Store
-from plugin.migrate import upgrade
-from plugin.models import Base
+from plugin.store.db import Store
+from plugin.store.migrate import upgrade
+from plugin.store.models import Base
 
 
 def test_migrations_match_the_models(store):

@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from plugin import create_app, jobs
+from plugin import create_app
 from plugin.demo import fill_demo
-from plugin.export_run import run_folder
-from plugin.worker import run_pending
+from plugin.export.publish import run_folder
+from plugin.jobs import queue
+from plugin.jobs.worker import run_pending
 from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 
 OTHER_COURSE = 1279362
@@ -91,7 +92,7 @@ def test_five_failed_sign_ins_a_minute_answer_429_even_for_the_right_token(clien
 def test_sign_in_failures_older_than_a_minute_no_longer_count(client, monkeypatch):
     import datetime as dt
 
-    from plugin import sign_in_limit
+    from plugin.web import sign_in_limit
 
     start = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     monkeypatch.setattr(sign_in_limit, "utcnow", lambda: start)
@@ -303,7 +304,7 @@ def test_a_download_is_not_cached_equals_the_file_and_is_logged(admin_client, de
 def test_a_course_session_downloads_its_course_run_but_not_a_run_of_every_course(
         app, course_client, demo, store, settings):
     assert course_client.get(f"/exports/{demo}/files/ladok-report.tsv").status_code == 200
-    from plugin.export_run import run_export
+    from plugin.export.run import run_export
     everyone = run_export(store, settings, trigger="schedule")
     if everyone.files:
         assert course_client.get(f"/exports/{everyone.run_id}/files/{everyone.files[0]}") \
@@ -320,14 +321,14 @@ def test_resync_queues_a_job_whose_page_shows_its_progress(admin_client, demo, s
     job_id = int(response.headers["Location"].rsplit("/", 1)[1])
     page = admin_client.get(f"/jobs/{job_id}").text
     assert "queued" in page and 'http-equiv="refresh"' in page
-    jobs.report(store, job_id, {"students": 40, "submissions": 280})
+    queue.report(store, job_id, {"students": 40, "submissions": 280})
     page = admin_client.get(f"/jobs/{job_id}").text
     assert "students" in page and "280" in page
 
 
 def test_preview_shows_exactly_the_lines_and_export_now_needs_the_count(
         admin_client, demo, store, settings, canvas_users_unknown):
-    from plugin.export_run import run_export
+    from plugin.export.run import run_export
 
     expected = run_export(store, settings, course_id=565, dry_run=True).lines
     assert len(expected) == 5  # 3 new, a correction and a withdrawal
@@ -407,7 +408,7 @@ def test_the_demo_command_fills_the_course_in_every_state(runner, store, setting
     result = runner.invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8000/" in result.output
-    from plugin.course_view import course_views
+    from plugin.reports.course import course_views
 
     view = course_views(store, settings, [settings.course(565)])[565]
     states = {s for row in view.rows for s in row.states.values()}

@@ -17,12 +17,13 @@ import pytest
 import requests
 from sqlalchemy import insert
 
-from plugin import heartbeat
-from plugin.export_run import ExportRun, run_export, run_folder
-from plugin.ingest import apply_pending
-from plugin.models import LedgerEntry, Marker
-from plugin.scheduler import recover
-from plugin.supervisor import Supervisor, next_delay
+from plugin.export.publish import run_folder
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
+from plugin.jobs import heartbeat
+from plugin.jobs.scheduler import recover
+from plugin.jobs.supervisor import Supervisor, next_delay
+from plugin.store.models import ExportRun, LedgerEntry, Marker
 from tests.conftest import ADMIN_TOKEN, post_event
 from tests.helpers import term
 
@@ -171,7 +172,7 @@ def test_supervisor_restarts_a_process_that_exits_and_logs_it(caplog):
     exits: list[int] = []
     supervisor = Supervisor([sys.executable, "-c", "raise SystemExit(3)"],
                             on_exit=exits.append, first_delay=0.01)
-    with caplog.at_level(logging.WARNING, logger="plugin.supervisor"):
+    with caplog.at_level(logging.WARNING, logger="plugin.jobs.supervisor"):
         supervisor.start()
         deadline = time.monotonic() + 60
         while supervisor.restarts < 3 and time.monotonic() < deadline:
@@ -223,15 +224,15 @@ def test_serve_restarts_a_scheduler_that_dies_and_healthz_says_degraded_meanwhil
 
 def test_an_export_job_whose_files_fail_is_failed_and_its_files_written_later(
         client, store, settings, monkeypatch):
-    from plugin import jobs, worker
-    from plugin.export_writers import RunFilesWriter
-    from plugin.models import Job
+    from plugin.export.writers import RunFilesWriter
+    from plugin.jobs import queue, worker
+    from plugin.store.models import Job
 
     _post_all(client, term(2))
     real_publish = RunFilesWriter.publish
     monkeypatch.setattr(RunFilesWriter, "publish", lambda self: (_ for _ in ()).throw(
         OSError(28, "No space left on device")))
-    job_id, _ = jobs.enqueue(store, "export", None)
+    job_id, _ = queue.enqueue(store, "export", None)
     assert worker.run_pending(store, settings) == 1
     with store.read() as session:
         job = session.get(Job, job_id)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from plugin.cli import main
-from plugin.export_run import run_export
+from plugin.export.run import run_export
 from plugin.live_events import grade_event
 from tests.conftest import ADMIN_TOKEN, post_event
 from tests.helpers import hold_sqlite_write_lock, term

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from plugin.export_run import run_export
-from plugin.ingest import apply_pending
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
 from plugin.live_events import assignment_event, grade_event, submission_event
-from plugin.models import Submission
+from plugin.store.models import Submission
 from tests.conftest import ADMIN_TOKEN, post_event
 
 COURSE = 201

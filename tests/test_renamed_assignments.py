@@ -12,11 +12,11 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from plugin.export_run import run_export
-from plugin.ingest import apply_pending
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
 from plugin.live_events import assignment_event
-from plugin.models import NameMapping
 from plugin.settings import load_settings
+from plugin.store.models import NameMapping
 from tests.conftest import ADMIN_TOKEN, post_event
 from tests.helpers import term
 

@@ -10,19 +10,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select, text
 
-from plugin.canvas_client import CanvasClient, CanvasError
-from plugin.canvas_events import parse
-from plugin.db import APPLY_LOCK_KEY
-from plugin.ingest import apply_event
-from plugin.live_events import grade_event
-from plugin.models import Assignment, CourseState, Observation, Submission, User
-from plugin.resync import (
+from plugin.canvas.client import CanvasClient, CanvasError
+from plugin.canvas.events import parse
+from plugin.intake.apply import apply_event
+from plugin.intake.resync import (
     fill_gaps,
     lookup_missing_identities,
     missing_identities,
     resync_course,
 )
-from plugin.state import to_state
+from plugin.live_events import grade_event
+from plugin.store.db import APPLY_LOCK_KEY
+from plugin.store.models import Assignment, CourseState, ObservationRow, Submission, User
+from plugin.store.state import to_state
 from tests.fake_canvas import NOW, TOKEN, FakeCanvas
 
 MINUTE = dt.timedelta(minutes=1)
@@ -137,7 +137,7 @@ def test_second_identical_resync_changes_nothing(rsps, store, settings, canvas):
     counts = resync_course(store, settings, 565, client=canvas)
     assert counts["changed"] == 0 and counts["submissions"] == 6
     with store.read() as session:
-        assert session.scalar(select(func.count()).select_from(Observation)) == 6
+        assert session.scalar(select(func.count()).select_from(ObservationRow)) == 6
 
 
 def test_incremental_reads_since_the_last_good_start(rsps, store, settings, canvas):  # noqa: F811

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from plugin.rules.config import CourseConfig, ModuleConfig
 from plugin.rules.grades import judge, letter_for_percent, same_grade
 from plugin.rules.results import (
     AssignmentInfo,
@@ -23,7 +24,6 @@ from plugin.rules.results import (
     renamed_assignments,
 )
 from plugin.rules.submission import Observation, SubmissionState, fold
-from plugin.settings import CourseConfig, ModuleConfig
 
 UTC = dt.UTC
 D = dt.date

@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, select, update
 
-import plugin
-from plugin import jobs, worker
+import plugin.intake
 from plugin.clock import utcnow
-from plugin.db import Store
-from plugin.models import CourseState, Dirty, ExportRun, Job
-from plugin.scheduler import build, missed_run_due, nightly
+from plugin.jobs import queue, worker
+from plugin.jobs.scheduler import build, missed_run_due, nightly
 from plugin.settings import Settings, cron_trigger
+from plugin.status import RUNNING, SUCCEEDED
+from plugin.store.db import Store
+from plugin.store.models import CourseState, Dirty, ExportRun, Job
 from tests.conftest import ADMIN_TOKEN
 from tests.test_export_concurrency import regrade_project, seed_students
 
@@ -49,7 +50,7 @@ def utc(*args: int) -> dt.datetime:
 
 @dataclass
 class FakeResync:
-    """Stands in for plugin.resync.resync_course; records (course, mode) per call."""
+    """Stands in for plugin.intake.resync.resync_course; records (course, mode) per call."""
 
     calls: list[tuple[int, str]] = field(default_factory=list)
     behaviour: Callable[[int], None] | None = None
@@ -67,11 +68,11 @@ def resync(monkeypatch: pytest.MonkeyPatch) -> FakeResync:
     """No Canvas in these tests: the nightly re-sync is a recording fake."""
     fake = FakeResync()
     try:
-        module = importlib.import_module("plugin.resync")
+        module = importlib.import_module("plugin.intake.resync")
     except Exception:  # not written yet (or broken) in this checkout: stand in for it
-        module = types.ModuleType("plugin.resync")
-        monkeypatch.setitem(sys.modules, "plugin.resync", module)
-        monkeypatch.setattr(plugin, "resync", module, raising=False)
+        module = types.ModuleType("plugin.intake.resync")
+        monkeypatch.setitem(sys.modules, "plugin.intake.resync", module)
+        monkeypatch.setattr(plugin.intake, "resync", module, raising=False)
     monkeypatch.setattr(module, "resync_course", fake, raising=False)
     return fake
 
@@ -267,7 +268,7 @@ def test_only_scheduled_runs_count_for_missed_runs(store, settings):
 
 def test_build_adds_a_catch_up_run_only_when_a_run_was_missed(store, settings, monkeypatch):
     now = local(2026, 3, 4, 3, 31).astimezone(dt.UTC)  # a minute after the 03:30 run
-    monkeypatch.setattr(plugin.scheduler, "utcnow", lambda: now)
+    monkeypatch.setattr(plugin.jobs.scheduler, "utcnow", lambda: now)
     add_run(store, now - dt.timedelta(seconds=55))  # today's 03:30 run was made
     fresh = build(store, settings)
     assert fresh.get_job("catch-up") is None
@@ -293,33 +294,33 @@ def lapse(store: Store, job_id: int, worker_name: str, lease_until: dt.datetime)
     """Make a job look taken by `worker_name` whose lease ends at `lease_until`."""
     with store.write() as session:
         session.execute(update(Job).where(Job.id == job_id).values(
-            state=jobs.RUNNING, worker=worker_name, lease_until=lease_until,
+            state=RUNNING, worker=worker_name, lease_until=lease_until,
             started_at=utcnow() - dt.timedelta(minutes=10)))
 
 
 def test_a_job_whose_lease_lapsed_is_claimed_again_and_completes(store, settings):
     seed_term(store)
-    job_id, _ = jobs.enqueue(store, "export", 565)
+    job_id, _ = queue.enqueue(store, "export", 565)
     lapse(store, job_id, "dead-host:1", utcnow() - dt.timedelta(seconds=1))
     started = job_row(store, job_id).started_at
 
     assert worker.run_pending(store, settings, "live-host:2") == 1
 
     job = job_row(store, job_id)
-    assert (job.state, job.worker, job.error) == (jobs.SUCCEEDED, "live-host:2", None)
+    assert (job.state, job.worker, job.error) == (SUCCEEDED, "live-host:2", None)
     assert job.started_at == started and job.finished_at is not None
     assert job.active_key is None and job.lease_until is None
-    assert jobs.as_dict(job)["progress"]["run"] == runs(store)[0].id
-    assert jobs.renew(store, job_id, "dead-host:1") is False
+    assert queue.as_dict(job)["progress"]["run"] == runs(store)[0].id
+    assert queue.renew(store, job_id, "dead-host:1") is False
 
 
 def test_a_job_with_a_live_lease_is_left_to_its_worker(store, settings):
-    job_id, _ = jobs.enqueue(store, "export", 565)
+    job_id, _ = queue.enqueue(store, "export", 565)
     lapse(store, job_id, "busy-host:1", utcnow() + dt.timedelta(seconds=30))
     assert worker.run_pending(store, settings, "other-host:2") == 0
     job = job_row(store, job_id)
-    assert (job.state, job.worker) == (jobs.RUNNING, "busy-host:1")
-    assert jobs.renew(store, job_id, "busy-host:1") is True
+    assert (job.state, job.worker) == (RUNNING, "busy-host:1")
+    assert queue.renew(store, job_id, "busy-host:1") is True
 
 
 def test_a_failed_job_records_an_error_without_the_canvas_token(
@@ -356,7 +357,7 @@ def test_workers_polling_at_once_run_each_job_once(store, settings, monkeypatch)
         return {"ok": 1}
 
     monkeypatch.setitem(worker.HANDLERS, "export", record)
-    ids = [jobs.enqueue(store, "export", 565)[0] for _ in range(6)]
+    ids = [queue.enqueue(store, "export", 565)[0] for _ in range(6)]
     start = threading.Barrier(3)
 
     def poll(name: str) -> None:
@@ -370,4 +371,4 @@ def test_workers_polling_at_once_run_each_job_once(store, settings, monkeypatch)
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(ran) == ids
-    assert {job_row(store, i).state for i in ids} == {jobs.SUCCEEDED}
+    assert {job_row(store, i).state for i in ids} == {SUCCEEDED}

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from plugin.export_run import run_export
-from plugin.ingest import apply_pending
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
 from plugin.live_events import grade_event
 from plugin.settings import cron_trigger
 from plugin.web import me

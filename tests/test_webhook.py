@@ -12,10 +12,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from plugin.canvas_events import decode, parse
-from plugin.ingest import apply_pending
-from plugin.models import Assignment, Event, Submission
-from plugin.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
+from plugin.canvas.events import decode, parse
+from plugin.intake.apply import apply_pending
+from plugin.intake.sqlite_inbox import WAL_AUTOCHECKPOINT_PAGES
+from plugin.store.models import Assignment, Event, Submission
 from tests.conftest import WEBHOOK_TOKEN, load_fixture, post_event
 from tests.helpers import hold_sqlite_write_lock
 

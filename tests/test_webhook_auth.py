@@ -1,4 +1,4 @@
-"""Unit tests for plugin.webhook_auth: JWT, Standard Webhooks and URL-token authentication."""
+"""Unit tests for plugin.canvas.webhook_auth: JWT, Standard Webhooks and URL-token checks."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 from standardwebhooks import Webhook
 
-from plugin.webhook_auth import Authenticated, AuthError, AuthSettings, WebhookAuthenticator
+from plugin.canvas.webhook_auth import Authenticated, AuthError, AuthSettings, WebhookAuthenticator
 
 # Published Standard Webhooks test vector (specification and reference libraries).
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -365,7 +365,7 @@ def test_url_token_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) ->
         seen.append((a, b))
         return compare(a, b)
 
-    monkeypatch.setattr("plugin.webhook_auth.hmac.compare_digest", spy)
+    monkeypatch.setattr("plugin.canvas.webhook_auth.hmac.compare_digest", spy)
     token_auth().authenticate({}, b"{}", URL_TOKEN)
     assert seen == [(URL_TOKEN.encode(), URL_TOKEN.encode())]
 

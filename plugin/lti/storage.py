@@ -10,9 +10,9 @@ from pylti1p3.contrib.flask import FlaskSessionService
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from sqlalchemy import delete, select
 
-from ..clock import utcnow
-from ..db import Store
-from ..models import LtiState
+from plugin.clock import utcnow
+from plugin.store.db import Store
+from plugin.store.models import LtiState
 
 # An OIDC login and its launch take seconds; what is left after ten minutes is abandoned.
 LIFETIME_SECONDS = 600

@@ -13,7 +13,7 @@ from pylti1p3.exception import LtiException
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfDict
 
-from ..settings import Settings
+from plugin.settings import Settings
 
 KEY_SET_TIMEOUT_SECONDS = 5
 TITLE = "canvas-ladok"

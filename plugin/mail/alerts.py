@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select, update
 
-from ..clock import utcnow
-from ..db import Store
-from ..models import MailAlert
-from ..settings import Settings
-from ..state import upsert
-from ..worker import redact
-from . import compose, smtp
-from .receipts import retry_delay
+from plugin.clock import utcnow
+from plugin.mail import compose, smtp
+from plugin.mail.receipts import retry_delay
+from plugin.settings import Settings, redact
+from plugin.store.db import Store
+from plugin.store.models import MailAlert
+from plugin.store.state import upsert
 
 log = logging.getLogger(__name__)
 EVERY = dt.timedelta(hours=1)

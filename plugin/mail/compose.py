@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ..clock import utcnow
+from plugin.clock import utcnow
 
 FROM_NAME = "canvas-ladok"
 # A Swedish personal or coordination number (YYMMDD or YYYYMMDD, +/- or nothing, four digits):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from ..backlog import backlog_reason
-from ..canvas_client import on_unauthorized
-from ..clock import utcnow
-from ..db import Store
-from ..settings import Settings
-from . import alerts, receipts
+from plugin.canvas.client import on_unauthorized
+from plugin.clock import utcnow
+from plugin.mail import alerts, receipts
+from plugin.reports.backlog import backlog_reason
+from plugin.settings import Settings
+from plugin.store.db import Store
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 30

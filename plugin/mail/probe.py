@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from ..clock import utcnow
-from ..settings import Settings
-from ..settings_sections import is_address
-from . import compose, smtp
+from plugin.clock import utcnow
+from plugin.mail import compose, smtp
+from plugin.settings import Settings
+from plugin.settings_sections import is_address
 
 
 def send_test(settings: Settings, address: str, now: dt.datetime | None = None) -> str:

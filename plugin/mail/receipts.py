@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from ..clock import utcnow
-from ..db import Store
-from ..models import ExportRun, LedgerEntry, MailReceipt
-from ..settings import CourseConfig, Settings
-from . import compose, smtp
+from plugin.clock import utcnow
+from plugin.mail import compose, smtp
+from plugin.rules.config import CourseConfig
+from plugin.settings import Settings
+from plugin.store.db import Store
+from plugin.store.models import ExportRun, LedgerEntry, MailReceipt
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=10)

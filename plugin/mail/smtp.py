@@ -8,8 +8,8 @@ import socket
 import ssl
 from email.message import EmailMessage
 
-from ..settings import Settings
-from ..settings_sections import SmtpServer
+from plugin.settings import Settings
+from plugin.settings_sections import SmtpServer
 
 TIMEOUT_SECONDS = 30.0
 

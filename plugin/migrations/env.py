@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from plugin.models import Base, UTCDateTime
+from plugin.store.models import Base, UTCDateTime
 
 config = context.config
 connection = config.attributes.get("connection")

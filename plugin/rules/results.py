@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from plugin.rules.config import CourseConfig, ModuleConfig
 from plugin.rules.grades import (
     is_exportable_grade,
     judge,
@@ -48,7 +49,6 @@ from plugin.rules.grades import (
     percent_of,
 )
 from plugin.rules.submission import SubmissionState
-from plugin.settings import CourseConfig, ModuleConfig
 
 COURSE_GRADE_NAME = "course grade"
 

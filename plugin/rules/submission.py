@@ -73,7 +73,7 @@ GRADE_FIELDS = ("grade", "score", "points_possible", "grader_id", "posted", "exc
 OTHER_FIELDS = ("workflow_state", "graded_at")
 
 
-def apply(state: SubmissionState, obs: Observation) -> SubmissionState:
+def merge_observation(state: SubmissionState, obs: Observation) -> SubmissionState:
     """The state after one observation (newer than everything applied before)."""
     changes: dict = {"updated": obs.time}
     for name in GRADE_FIELDS + OTHER_FIELDS:
@@ -114,5 +114,5 @@ def fold(observations: Iterable[Observation]) -> SubmissionState:
     """The state after all observations, whatever order they arrived in."""
     state = SubmissionState()
     for obs in sorted(observations, key=Observation.order_key):
-        state = apply(state, obs)
+        state = merge_observation(state, obs)
     return state

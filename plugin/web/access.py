@@ -1,11 +1,15 @@
-"""Who is signed in to the pages, and what they may see (the session's scope)."""
+"""Who may use the web: the pages' signed-in scope and the admin API's bearer token."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from typing import Any
 
-from flask import session
+from flask import request, session
+
+from plugin.extensions import services
+from plugin.web.errors import error
 
 SESSION_HOURS = 8
 SESSION_LIFETIME = dt.timedelta(hours=SESSION_HOURS)
@@ -48,3 +52,17 @@ def course_allowed(course_id: int) -> bool:
 def who() -> str:
     """The signed-in person's display text, for logs."""
     return str(session.get("who") or "anonymous")
+
+
+def check_admin_token():
+    """None when the request carries a configured admin token, else a 401/403 response."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error(401, "admin token required (Authorization: Bearer ...)",
+                     **{"WWW-Authenticate": "Bearer"})
+    token = token.strip().encode()
+    valid = [hmac.compare_digest(token, t.encode()) for t in services().settings.admin_tokens]
+    if not any(valid):
+        return error(403, "admin token not accepted")
+    return None

@@ -7,13 +7,14 @@ import logging
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from .. import jobs
-from ..export_run import run_export
-from ..export_writers import TSV_FOR_STATUS
-from ..extensions import services
-from ..models import Job
-from .access import course_allowed, is_admin, who
-from .page_common import course_or_404, mask, page_blueprint
+from plugin.export.run import run_export
+from plugin.export.writers import TSV_FOR_STATUS
+from plugin.extensions import services
+from plugin.jobs import queue
+from plugin.status import QUEUED, RUNNING
+from plugin.store.models import Job
+from plugin.web.access import course_allowed, is_admin, who
+from plugin.web.page_common import course_or_404, mask, page_blueprint
 
 bp = page_blueprint("actions")
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def resync(canvas_id: int):
     """Queue a full re-sync of the course (or join the one queued) and show its progress."""
     course_or_404(canvas_id)
     mode = "incremental" if request.form.get("mode") == "incremental" else "full"
-    job_id, _ = jobs.enqueue(services().store, "resync", canvas_id, {"mode": mode})
+    job_id, _ = queue.enqueue(services().store, "resync", canvas_id, {"mode": mode})
     log.info("re-sync of course %s requested by %s (job %s)", canvas_id, who(), job_id)
     return redirect(url_for("actions.job", job_id=job_id))
 
@@ -58,7 +59,7 @@ def export_now(canvas_id: int):
     if len(summary.lines) != int(expected):
         notice = gettext("The results changed since your preview: check the lines again.")
         return _preview_page(course, summary, notice, 409)
-    job_id, _ = jobs.enqueue(services().store, "export", canvas_id)
+    job_id, _ = queue.enqueue(services().store, "export", canvas_id)
     log.info("export of course %s (%s lines) requested by %s (job %s)", canvas_id, expected,
              who(), job_id)
     return redirect(url_for("actions.job", job_id=job_id))
@@ -69,8 +70,8 @@ def job(job_id: int):
     """A job's state and progress; the page refreshes itself while the job runs."""
     with services().store.read() as session:
         row = session.get(Job, job_id)
-        shown = jobs.as_dict(row) if row is not None else None
+        shown = queue.as_dict(row) if row is not None else None
     if shown is None or not (course_allowed(shown["course"]) if shown["course"] else is_admin()):
         abort(404)
-    return render_template("job.html", job=shown, running=shown["state"] in (jobs.QUEUED,
-                                                                              jobs.RUNNING))
+    return render_template("job.html", job=shown, running=shown["state"] in (QUEUED,
+                                                                              RUNNING))

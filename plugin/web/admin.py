@@ -8,14 +8,15 @@ import json
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
-from .. import jobs
-from ..export_run import materialise, reason, run_export, run_folder
-from ..extensions import services
-from ..models import ExportRun, Job
-from ..status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
-from .admin_auth import check_admin_token
-from .errors import error
-from .student_view import student_report
+from plugin.export.publish import materialise, reason, run_folder
+from plugin.export.run import run_export
+from plugin.extensions import services
+from plugin.jobs import queue
+from plugin.reports.student import student_report
+from plugin.status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
+from plugin.store.models import ExportRun, Job
+from plugin.web.access import check_admin_token
+from plugin.web.errors import error
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 ID = "int(max=9223372036854775807)"  # what a BIGINT holds: larger ids are 404 like unknown ones
@@ -55,7 +56,7 @@ def resync(canvas_id: int):
     mode = _json_body().get("mode", FULL)
     if mode not in SYNC_MODES:
         return error(400, 'mode must be "full" or "incremental"')
-    job_id, _ = jobs.enqueue(services().store, RESYNC, canvas_id, {"mode": mode})
+    job_id, _ = queue.enqueue(services().store, RESYNC, canvas_id, {"mode": mode})
     return jsonify(job=job_id), 202
 
 
@@ -66,7 +67,7 @@ def job(job_id: int):
         row = session.get(Job, job_id)
         if row is None:
             abort(404, "no such job")
-        return jsonify(jobs.as_dict(row))
+        return jsonify(queue.as_dict(row))
 
 
 def _export_params() -> tuple[int | None, bool]:
@@ -108,7 +109,7 @@ def create_export():
     if dry_run:
         return jsonify(summary_json(run_export(svc.store, svc.settings, course_id=course,
                                                dry_run=True)))
-    job_id, _ = jobs.enqueue(svc.store, EXPORT, course)
+    job_id, _ = queue.enqueue(svc.store, EXPORT, course)
     return jsonify(job=job_id, state=QUEUED, run=None), 201
 
 

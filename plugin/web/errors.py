@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from ..db import is_lock_timeout
+from plugin.store.db import is_lock_timeout
 
 RETRY_AFTER_SECONDS = 5
 

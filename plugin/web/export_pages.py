@@ -7,12 +7,12 @@ import logging
 from flask import abort, render_template, send_file
 from sqlalchemy import or_, select
 
-from ..export_run import ledger_lines, materialise, run_folder
-from ..extensions import services
-from ..models import ExportRun
-from .access import current_scope, is_admin, who
-from .admin import run_json
-from .page_common import mask, page_blueprint
+from plugin.export.publish import ledger_lines, materialise, run_folder
+from plugin.extensions import services
+from plugin.store.models import ExportRun
+from plugin.web.access import current_scope, is_admin, who
+from plugin.web.admin import run_json
+from plugin.web.page_common import mask, page_blueprint
 
 bp = page_blueprint("exports")
 log = logging.getLogger(__name__)

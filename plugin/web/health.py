@@ -6,13 +6,14 @@ import datetime as dt
 
 from flask import Blueprint, Response, jsonify
 
-from .. import heartbeat, metrics
-from ..backlog import backlog_reason
-from ..clock import utcnow
-from ..db import is_lock_timeout
-from ..extensions import services
-from ..models import Marker
-from ..state import upsert
+from plugin import metrics
+from plugin.clock import utcnow
+from plugin.extensions import services
+from plugin.jobs import heartbeat
+from plugin.reports.backlog import backlog_reason
+from plugin.store.db import is_lock_timeout
+from plugin.store.models import Marker
+from plugin.store.state import upsert
 
 bp = Blueprint("health", __name__)
 PROBE_KEY = "healthz.write"

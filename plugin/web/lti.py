@@ -26,11 +26,11 @@ from pylti1p3.exception import (
     ToolConfException,
 )
 
-from ..extensions import services
-from ..lti.storage import DatabaseLaunchStorage, DatabaseSessionService
-from ..lti.tool import KeySetUnavailable, Tool, ToolLaunch, build_tool, developer_key
-from ..rules.lti_roles import STAFF, launch_kind
-from .access import current_scope, start_session
+from plugin.extensions import services
+from plugin.lti.storage import DatabaseLaunchStorage, DatabaseSessionService
+from plugin.lti.tool import KeySetUnavailable, Tool, ToolLaunch, build_tool, developer_key
+from plugin.rules.lti_roles import STAFF, launch_kind
+from plugin.web.access import current_scope, start_session
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger(__name__)

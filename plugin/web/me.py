@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, render_template
 
-from ..clock import utcnow
-from ..extensions import services
-from ..ingest import oldest_pending
-from ..settings import cron_trigger
-from .access import current_scope
-from .student_view import student_report
+from plugin.clock import utcnow
+from plugin.extensions import services
+from plugin.intake.apply import oldest_pending
+from plugin.reports.student import student_report
+from plugin.settings import cron_trigger
+from plugin.web.access import current_scope
 
 bp = Blueprint("me", __name__)
 

@@ -11,10 +11,10 @@ from flask import Blueprint, Flask, abort, g, redirect, render_template, request
 from flask_babel import get_locale, gettext
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import services
-from ..settings import CourseConfig
-from .access import course_allowed, current_scope, is_admin
-from .security import csrf
+from plugin.extensions import services
+from plugin.rules.config import CourseConfig
+from plugin.web.access import course_allowed, current_scope, is_admin
+from plugin.web.security import csrf
 
 PERSONNUMMER = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})$")
 

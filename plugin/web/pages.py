@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 
-from ..course_view import CourseView, StudentRow, course_views
-from ..extensions import services
-from ..system_status import pending_events, system_status
-from .health import health_status
-from .page_common import course_or_404, mask, page_blueprint, visible_courses
-from .student_view import student_report
+from plugin.extensions import services
+from plugin.reports.course import CourseView, StudentRow, course_views
+from plugin.reports.student import student_report
+from plugin.reports.system import pending_events, system_status
+from plugin.web.health import health_status
+from plugin.web.page_common import course_or_404, mask, page_blueprint, visible_courses
 
 bp = page_blueprint("overview")
 ID = "int(max=9223372036854775807)"

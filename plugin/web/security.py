@@ -9,8 +9,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
-from ..settings import Settings
-from .access import SESSION_LIFETIME
+from plugin.settings import Settings
+from plugin.web.access import SESSION_LIFETIME
 
 LANGUAGES = ("en", "sv")
 LANGUAGE_COOKIE = "lang"

@@ -8,11 +8,11 @@ import logging
 from flask import abort, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 
-from .. import sign_in_limit
-from ..extensions import services
-from .access import start_session
-from .page_common import page_blueprint, safe_next
-from .security import LANGUAGE_COOKIE, LANGUAGES
+from plugin.extensions import services
+from plugin.web import sign_in_limit
+from plugin.web.access import start_session
+from plugin.web.page_common import page_blueprint, safe_next
+from plugin.web.security import LANGUAGE_COOKIE, LANGUAGES
 
 bp = page_blueprint("signin")
 log = logging.getLogger(__name__)

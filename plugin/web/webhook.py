@@ -1,6 +1,6 @@
 """POST /webhooks/canvas: verify, store durably and deduplicate one Canvas event.
 
-The event is applied to the grade state later, by the scheduler process (see ingest).
+The event is applied to the grade state later, by the scheduler process (see intake.apply).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from .. import metrics
-from ..canvas_events import MalformedEvent, decode, parse
-from ..extensions import services
-from ..webhook_auth import AuthError
-from .errors import error
+from plugin import metrics
+from plugin.canvas.events import MalformedEvent, decode, parse
+from plugin.canvas.webhook_auth import AuthError
+from plugin.extensions import services
+from plugin.web.errors import error
 
 bp = Blueprint("webhook", __name__)
 

@@ -14,14 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
-from plugin import canvas_client, jobs, worker
-from plugin.db import Store
-from plugin.ingest import apply_pending
+from plugin.canvas import client as canvas_client
+from plugin.canvas.webhook_auth import AuthError, AuthSettings, WebhookAuthenticator
+from plugin.intake.apply import apply_pending
+from plugin.jobs import queue, worker
 from plugin.mail import alerts
 from plugin.mail.dispatch import listen, tick
-from plugin.models import Job, MailAlert
 from plugin.server import note_scheduler_restart
-from plugin.webhook_auth import AuthError, AuthSettings, WebhookAuthenticator
+from plugin.store.db import Store
+from plugin.store.models import Job, MailAlert
 from tests.conftest import post_event
 from tests.fake_canvas import FakeCanvas
 from tests.helpers import term
@@ -97,7 +98,7 @@ def test_failed_resync_job_and_refused_token_alert_with_the_error(
     monkeypatch.setattr(canvas_client, "UNAUTHORIZED_LISTENERS", [])
     listen(store, settings)  # as the scheduler process does at start
     FakeCanvas(rsps).fail("/assignments", (401, {}, '{"errors": [{"message": "Invalid"}]}'))
-    job_id, _ = jobs.enqueue(store, "resync", 565, {"mode": "full"})
+    job_id, _ = queue.enqueue(store, "resync", 565, {"mode": "full"})
     assert worker.run_pending(store, settings) == 1
     tick(store, settings, NOW)
     assert sorted(sent_kinds(smtp)) == ["canvas_unauthorized", "resync_failed"]
@@ -114,7 +115,7 @@ def test_failed_export_job_alerts_with_its_error(client, store, settings, smtp, 
     apply_pending(store)
     blocker = tmp_path / "exports"
     blocker.write_text("a file where the export folder should be")
-    jobs.enqueue(store, "export", None)
+    queue.enqueue(store, "export", None)
     worker.run_pending(store, settings)
     tick(store, settings, NOW)
     [message] = smtp.received
@@ -125,7 +126,7 @@ def test_failed_export_job_alerts_with_its_error(client, store, settings, smtp, 
 
 
 def test_events_or_jobs_waiting_over_five_minutes_alert_once(store, settings, smtp):
-    jobs.enqueue(store, "resync", 565)
+    queue.enqueue(store, "resync", 565)
     with store.read() as session:
         queued = session.scalar(select(Job.created_at))
     tick(store, settings, queued + 4 * MINUTE)
@@ -210,7 +211,7 @@ def test_no_password_in_any_log_and_no_personnummer_in_alerts(store, settings, s
 
 def test_nightly_resync_refused_by_canvas_alerts_and_the_export_still_runs(
         rsps, store, settings, smtp, monkeypatch):
-    from plugin.scheduler import nightly
+    from plugin.jobs.scheduler import nightly
 
     monkeypatch.setattr(canvas_client, "UNAUTHORIZED_LISTENERS", [])
     listen(store, settings)

@@ -9,14 +9,14 @@ import threading
 
 from sqlalchemy import select
 
-from plugin.db import Store
-from plugin.export_run import run_export
-from plugin.ingest import apply_pending
+from plugin.export.lines import COURSE_GRADE_LABEL
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
 from plugin.live_events import grade_event
 from plugin.mail import receipts
 from plugin.mail.dispatch import tick
-from plugin.models import LedgerEntry, MailReceipt, User
-from plugin.student_data import COURSE_GRADE_LABEL
+from plugin.store.db import Store
+from plugin.store.models import LedgerEntry, MailReceipt, User
 from tests.conftest import post_event
 from tests.helpers import term
 from tests.mail.conftest import NOTIFY, PUBLIC_URL
@@ -212,7 +212,7 @@ def test_nothing_new_or_no_notify_list_sends_nothing(client, store, settings, sm
 def test_without_mail_configured_the_export_records_no_receipt(client, store, settings, smtp):
     from dataclasses import replace
 
-    from plugin.scheduler import build
+    from plugin.jobs.scheduler import build
     from plugin.settings_sections import MailSettings
 
     quiet = replace(settings, mail=MailSettings())

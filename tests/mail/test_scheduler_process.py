@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin.export_run import run_export
-from plugin.ingest import apply_pending
+from plugin.export.run import run_export
+from plugin.intake.apply import apply_pending
 from plugin.server import note_scheduler_restart
 from tests.conftest import post_event
 from tests.helpers import term

@@ -67,7 +67,7 @@ class WriterLock:
 
     SQLite's own busy handler makes a waiting writer sleep up to 100 ms between tries, so
     under contention writers wait far longer than the writes take; a queue keeps them short.
-    The webhook's inbox queues here only when SQLite's lock is busy (see sqlite_inbox).
+    The webhook's inbox queues here only when SQLite's lock is busy (see intake.sqlite_inbox).
     """
 
     def __init__(self, path: str):

@@ -3,8 +3,7 @@
 The database transaction is the commit point: a run's ledger rows and its run row commit
 together or not at all, under one lock (PostgreSQL advisory lock; SQLite's write lock), so
 concurrent runs on any number of hosts never export a key twice. The files are rendered from
-the committed ledger rows afterwards and published atomically; a crash before that leaves a
-committed run without its folder, which `materialise` renders again from the database.
+the committed ledger rows afterwards (`export.publish`).
 """
 
 from __future__ import annotations
@@ -13,33 +12,35 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from . import ingest, state
-from .clock import utcnow
-from .db import EXPORT_LOCK_KEY, Store
-from .export_writers import (
+from plugin.clock import utcnow
+from plugin.export.lines import export_line, identity_of, identity_problem
+from plugin.export.publish import FilesNotWritten, materialise, reason
+from plugin.export.students import CourseData, StudentView, load_students
+from plugin.export.writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
     REPORT_TSV,
     XLSX_NAME,
     ExportLine,
-    RunFilesWriter,
     format_report_line,
 )
-from .mail import receipts
-from .models import CourseState, Dirty, ExportRun, LedgerEntry, NameMapping, Submission
-from .rules.ledger import Decision, StudentPlan, owned_here
-from .rules.results import mapped_by_name, renamed_assignments
-from .rules.text import spaced
-from .settings import CourseConfig, Settings
-from .status import CORRECTION, MANUAL, NEW, WITHDRAWN
-from .student_data import CourseData, StudentView, identity_of, identity_problem, load_students
+from plugin.intake.apply import apply_pending, pending_events, refresh_courses
+from plugin.mail import receipts
+from plugin.rules.config import CourseConfig
+from plugin.rules.ledger import Decision, StudentPlan, owned_here
+from plugin.rules.results import mapped_by_name, renamed_assignments
+from plugin.rules.text import spaced
+from plugin.settings import Settings
+from plugin.status import CORRECTION, MANUAL, NEW, WITHDRAWN
+from plugin.store import state
+from plugin.store.db import EXPORT_LOCK_KEY, Store
+from plugin.store.models import Dirty, ExportRun, LedgerEntry, NameMapping, Submission
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -70,20 +71,6 @@ class AlreadyRan(Exception):
     """The scheduled run of this local date was claimed by another run."""
 
 
-class FilesNotWritten(Exception):
-    """A committed run whose files could not be rendered (they are retried later)."""
-
-    def __init__(self, run_id: int, exc: BaseException):
-        super().__init__(f"run {run_id} is recorded but its files could not be written "
-                         f"({reason(exc)}); they are written again at the next attempt")
-        self.run_id = run_id
-
-
-def reason(exc: BaseException) -> str:
-    """An error's type and message up to its first colon: the field, never its value."""
-    return f"{type(exc).__name__}: {str(exc).split(':')[0]}"
-
-
 def run_export(store: Store, settings: Settings, *, course_id: int | None = None,
                dry_run: bool = False, trigger: str = MANUAL, schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
@@ -101,7 +88,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
     changed = refresh_courses(store, settings, courses, dry_run)
     if not dry_run:
-        ingest.apply_pending(store)
+        apply_pending(store)
     summary = RunSummary(None, dry_run)
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
@@ -109,7 +96,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     with store.read() if dry_run else store.write() as session:
         run = None
         if dry_run:
-            summary.pending_events = ingest.pending_events(session, course_id)
+            summary.pending_events = pending_events(session, course_id)
         else:
             store.lock(session, EXPORT_LOCK_KEY)
             run = _claim(session, course_id, trigger, schedule_date, job_id, now)
@@ -147,27 +134,6 @@ def _claim(session: Session, course_id: int | None, trigger: str, schedule_date:
     return run
 
 
-def refresh_courses(store: Store, settings: Settings, courses: Iterable[CourseConfig],
-                    dry_run: bool) -> set[int]:
-    """Courses whose configuration is new or changed: replay and mark them (unless dry)."""
-    changed = set()
-    with store.read() as session:
-        stored = dict(session.execute(select(CourseState.course_id, CourseState.fingerprint)).all())
-    for course in courses:
-        if stored.get(course.canvas_id) == course.fingerprint():
-            continue
-        changed.add(course.canvas_id)
-        if dry_run:
-            continue
-        with store.write() as session:
-            ingest.replay_ignored(session, course.canvas_id)
-            state.mark_course_dirty(session, course.canvas_id)
-            state.upsert(session, CourseState, {"course_id": course.canvas_id,
-                                                "fingerprint": course.fingerprint()},
-                         ("course_id",), update_columns=("fingerprint",))
-    return changed
-
-
 def _due_students(session: Session, course: CourseConfig, everyone: bool,
                   now: dt.datetime) -> list[tuple[int, int]]:
     """(user id, dirty version) of the students to recompute; version 0 when not dirty."""
@@ -200,7 +166,7 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
         rows: list[dict] = []
         for student in load_students(session, data, [u for u, _ in batch], now,
                                      run.id if run else None):
-            outcome = _apply_plan(data, student, run, now, summary, rows)
+            outcome = _record_decisions(data, student, run, now, summary, rows)
             if on_student:
                 on_student(data, student)
             if outcome is not DONE:
@@ -256,7 +222,7 @@ def _write_ledger_rows(session: Session, settings: Settings, course: CourseConfi
 DONE = object()
 
 
-def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.datetime,
+def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.datetime,
                 summary: RunSummary, rows: list[dict]):
     """Add the student's due ledger rows (or, dry, lines): DONE, None if held back, or a due."""
     plan: StudentPlan = student.plan
@@ -270,7 +236,8 @@ def _apply_plan(data: CourseData, student, run: ExportRun | None, now: dt.dateti
         return DONE if due is None else due
     identity = identity_of(student.user, data.settings.student_id_field)
     problem = identity_problem(student.user, data.settings.student_id_field)
-    lines = [] if problem else [_fit_line(data.line(student, identity, d)) for d in plan.decisions]
+    lines = [] if problem else [_fit_line(export_line(data, student, identity, d))
+                                for d in plan.decisions]
     problem = problem or next(filter(None, map(_unwritable, lines)), None)
     if problem:
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
@@ -361,64 +328,3 @@ def _file_names(counts: dict[str, int]) -> list[str]:
     if any(counts.get(k) for k in (NEW, CORRECTION, WITHDRAWN)):
         names += [CSV_NAME, XLSX_NAME]
     return names
-
-
-LINE_COLUMNS = (
-    LedgerEntry.ladok_code, LedgerEntry.component_code, LedgerEntry.student_id,
-    LedgerEntry.user_id, LedgerEntry.student_name, LedgerEntry.component_name,
-    LedgerEntry.credits, LedgerEntry.grade, LedgerEntry.exam_date, LedgerEntry.graders,
-    LedgerEntry.status,
-)
-
-
-def ledger_lines(session: Session, run_id: int) -> Iterator[ExportLine]:
-    """The run's ledger rows as export lines, streamed in a stable order."""
-    rows = session.execute(
-        select(*LINE_COLUMNS).where(LedgerEntry.run_id == run_id)
-        .order_by(LedgerEntry.ladok_code, LedgerEntry.student_id, LedgerEntry.component_code)
-        .execution_options(yield_per=1000)
-    )
-    for (code, component, student_id, user_id, name, component_name, credits, grade,
-         exam_date, graders, status) in rows:
-        yield ExportLine(
-            course_code=code, component_code=component, student_id=student_id,
-            canvas_user_id=user_id, student_name=name or "", component_name=component_name or "",
-            credits=credits, grade=grade or "", exam_date=dt.date.fromisoformat(exam_date),
-            graders=tuple(json.loads(graders)), status=status,
-        )
-
-
-def run_folder(settings: Settings, run_id: int) -> Path:
-    """Where a run's files live on this instance."""
-    return Path(settings.export_dir) / str(run_id)
-
-
-def materialise(store: Store, settings: Settings, run_id: int, force: bool = False) -> list[str]:
-    """Write a committed run's files from the ledger unless this instance has them already."""
-    with store.read() as session:
-        run = session.get(ExportRun, run_id)
-        names = json.loads(run.files) if run else []
-        folder = run_folder(settings, run_id)
-        if not names or (folder.is_dir() and not force):
-            return names
-        with RunFilesWriter(Path(settings.export_dir), run_id) as writer:
-            for line in ledger_lines(session, run_id):
-                writer.add(line)
-            return writer.publish()
-
-
-def materialise_missing(store: Store, settings: Settings) -> list[int]:
-    """Complete every committed run whose files are missing here (after a crash)."""
-    with store.read() as session:
-        ids = session.scalars(select(ExportRun.id).where(ExportRun.files != "[]")).all()
-    done = []
-    for run_id in ids:
-        if run_folder(settings, run_id).is_dir():
-            continue
-        try:
-            materialise(store, settings, run_id)
-        except Exception as exc:  # one run's files must not stop the others or the caller
-            log.error("export run %s: files not written: %s", run_id, reason(exc))
-            continue
-        done.append(run_id)
-    return done

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .db import Store
-from .export_run import RunSummary, run_export
-from .models import Assignment
-from .settings import CourseConfig, Settings
-from .student_data import CourseData, StudentView, identity_of
-from .web.student_view import component_state
+from plugin.export.lines import identity_of
+from plugin.export.run import RunSummary, run_export
+from plugin.export.students import CourseData, StudentView
+from plugin.reports.student import component_state
+from plugin.rules.config import CourseConfig
+from plugin.settings import Settings
+from plugin.store.db import Store
+from plugin.store.models import Assignment
 
 MODULE_BUCKET = {"exported": "exported", "elsewhere": "exported", "new": "waiting",
                  "correction": "waiting", "attestation": "attestation"}

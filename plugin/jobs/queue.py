@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .clock import iso, utcnow
-from .db import Store
-from .models import Job
-from .status import FAILED, QUEUED, RESYNC, RUNNING, SUCCEEDED
+from plugin.clock import iso, utcnow
+from plugin.status import FAILED, QUEUED, RESYNC, RUNNING, SUCCEEDED
+from plugin.store.db import Store
+from plugin.store.models import Job
 
 LEASE = dt.timedelta(seconds=60)
 

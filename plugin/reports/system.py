@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from .clock import utcnow
-from .db import Store
-from .models import PENDING_EVENTS, CourseState, Event, ExportRun
-from .settings import Settings, cron_trigger
+from plugin.clock import utcnow
+from plugin.intake.apply import pending_events as count_pending
+from plugin.settings import Settings, cron_trigger
+from plugin.store.db import Store
+from plugin.store.models import CourseState, Event, ExportRun
 
 
 @dataclass
@@ -27,7 +28,7 @@ def system_status(store: Store, settings: Settings, now: dt.datetime | None = No
     """What the strip shows, read in one session."""
     now = now or utcnow()
     with store.read() as session:
-        waiting = session.scalar(select(func.count()).select_from(Event).where(PENDING_EVENTS))
+        waiting = count_pending(session)
         last_event = session.scalar(select(func.max(Event.received_at)))
         syncs = dict(session.execute(select(CourseState.course_id,
                                             CourseState.last_sync_started)).all())
@@ -45,4 +46,4 @@ def system_status(store: Store, settings: Settings, now: dt.datetime | None = No
 def pending_events(store: Store) -> int:
     """Events received but not yet applied (a page says its numbers may lag)."""
     with store.read() as session:
-        return session.scalar(select(func.count()).select_from(Event).where(PENDING_EVENTS)) or 0
+        return count_pending(session) or 0

@@ -6,10 +6,10 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
-from .db import Store
-from .models import Marker
-from .state import upsert
+from plugin.clock import utcnow
+from plugin.store.db import Store
+from plugin.store.models import Marker
+from plugin.store.state import upsert
 
 SCHEDULER_KEY = "scheduler.heartbeat"
 BEAT_SECONDS = 15

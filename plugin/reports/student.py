@@ -9,22 +9,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..canvas_events import SHARD_FACTOR, home_shard
-from ..clock import iso, utcnow
-from ..db import Store
-from ..ingest import pending_events
-from ..models import Event, Submission
-from ..rules.ledger import Decision
-from ..rules.results import ComponentResult, exportable, label, renamed_assignments
-from ..settings import CourseConfig, Settings
-from ..status import NEW, WITHDRAWN
-from ..student_data import (
-    CourseData,
-    StudentView,
-    identity_of,
-    identity_problem,
-    load_students,
-)
+from plugin.canvas.events import SHARD_FACTOR, home_shard
+from plugin.clock import iso, utcnow
+from plugin.export.lines import identity_of, identity_problem
+from plugin.export.students import CourseData, StudentView, load_students
+from plugin.intake.apply import pending_events
+from plugin.rules.config import CourseConfig
+from plugin.rules.ledger import Decision
+from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
+from plugin.settings import Settings
+from plugin.status import NEW, WITHDRAWN
+from plugin.store.db import Store
+from plugin.store.models import Event, Submission
 
 WAITING = "waiting for module attestation"
 

@@ -11,33 +11,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .export_writers import ExportLine
-from .models import Assignment, LedgerEntry, NameMapping, Submission, User
-from .rules.ledger import Decision, Exported, StudentPlan, active_results, plan_student
-from .rules.results import AssignmentInfo, StudentOutcome, evaluate_student
-from .rules.submission import SubmissionState
-from .rules.text import has_control
-from .settings import CourseConfig, Settings
-from .state import to_state
-from .status import WITHDRAWN
-
-COURSE_GRADE_LABEL = "Slutbetyg"
-
-
-def identity_of(user: User | None, field_name: str) -> str | None:
-    """The student's Ladok identity from the configured Canvas field, if known."""
-    value = getattr(user, field_name, None) if user is not None else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def identity_problem(user: User | None, field_name: str) -> str | None:
-    """Why the student is held back from export (no usable identity), or None."""
-    identity = identity_of(user, field_name)
-    if identity is None:
-        return f"no {field_name}"
-    if has_control(identity):
-        return f"{field_name} contains a tab, newline or other control character"
-    return None
+from plugin.rules.config import CourseConfig
+from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
+from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
+from plugin.rules.submission import SubmissionState
+from plugin.settings import Settings
+from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission, User
+from plugin.store.state import to_state
 
 
 def person_text(user_id: int, user: User | None) -> str:
@@ -92,24 +72,6 @@ class CourseData:
             User.user_id.in_(missing)))}
         for user_id in missing:
             self.people[user_id] = person_text(user_id, users.get(user_id))
-
-    def line(self, student: StudentView, identity: str, decision: Decision) -> ExportLine:
-        """The export line of one decision."""
-        result = decision.result
-        grade, date = result.grade, result.date
-        graders = tuple(self.people.get(g, str(g)) for g in result.grader_ids)
-        graders += tuple(n for n in result.grader_names if n not in graders)
-        if decision.status == WITHDRAWN:  # show what was exported, for handling in Ladok
-            previous = student.ledger[result.code]
-            grade, date = previous.grade, dt.date.fromisoformat(previous.exam_date)
-            graders = previous.graders
-        return ExportLine(
-            course_code=self.course.ladok_code, component_code=result.code,
-            student_id=identity, canvas_user_id=student.user_id, student_name=student.name,
-            component_name=COURSE_GRADE_LABEL if result.is_course_grade else result.name,
-            credits=result.credits, grade=grade or "", exam_date=date,
-            graders=graders, status=decision.status,
-        )
 
 
 def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:

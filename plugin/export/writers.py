@@ -24,20 +24,8 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from .rules.text import has_control
-from .status import CORRECTION, NEW, WITHDRAWN
-
-__all__ = [
-    "CORRECTIONS_TSV",
-    "CSV_NAME",
-    "HEADERS",
-    "REPORT_TSV",
-    "STATUS_LABELS",
-    "XLSX_NAME",
-    "ExportLine",
-    "RunFilesWriter",
-    "format_report_line",
-]
+from plugin.rules.text import has_control
+from plugin.status import CORRECTION, NEW, WITHDRAWN
 
 REPORT_TSV = "ladok-report.tsv"
 CORRECTIONS_TSV = "corrections.tsv"

@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
-from . import heartbeat, worker
-from .clock import utcnow
-from .db import Store
-from .export_run import AlreadyRan, FilesNotWritten, materialise_missing, run_export
-from .ingest import apply_pending
-from .mail import alerts, dispatch
-from .models import CourseState, ExportRun
-from .settings import Settings, cron_trigger
-from .status import FULL, INCREMENTAL, SCHEDULE
+from plugin.clock import utcnow
+from plugin.export.publish import FilesNotWritten, materialise_missing
+from plugin.export.run import AlreadyRan, run_export
+from plugin.intake.apply import apply_pending
+from plugin.jobs import heartbeat, worker
+from plugin.mail import alerts, dispatch
+from plugin.settings import Settings, cron_trigger, redact
+from plugin.status import FULL, INCREMENTAL, SCHEDULE
+from plugin.store.db import Store
+from plugin.store.models import CourseState, ExportRun
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2
@@ -57,7 +58,7 @@ def _sync_mode(store: Store, course_id: int, now: dt.datetime) -> str:
 
 def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) -> int | None:
     """Re-sync every course, then export; the local date is claimed so it runs once."""
-    from .resync import resync_course
+    from plugin.intake.resync import resync_course
 
     now = now or utcnow()
     local_date = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
@@ -71,7 +72,7 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
                                    mode=_sync_mode(store, course.canvas_id, now))
             log.info("re-sync of course %s: %s", course.canvas_id, counts)
         except Exception as exc:  # the export still runs on what the events brought
-            message = worker.redact(str(exc), settings)
+            message = redact(str(exc), settings)
             log.warning("re-sync of course %s failed: %s", course.canvas_id, message)
             alerts.note(store, settings, "resync_failed",
                         f"nightly re-sync of course {course.canvas_id}: {message}")
@@ -86,7 +87,7 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
         return exc.run_id
     except Exception as exc:
         alerts.note(store, settings, "export_failed", f"nightly export of {local_date}: "
-                    f"{worker.redact(f'{type(exc).__name__}: {exc}', settings)}")
+                    f"{redact(f'{type(exc).__name__}: {exc}', settings)}")
         raise
     log.info("scheduled export run %s: %s files=%s", summary.run_id, summary.counts or
              "nothing new", summary.files)

@@ -18,21 +18,20 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import state
-from .canvas_client import (
+from plugin.canvas.client import (
     CanvasClient,
     CanvasError,
     CanvasSubmission,
     StudentSubmissions,
     client_from_settings,
 )
-from .clock import utcnow
-from .db import APPLY_LOCK_KEY, Store
-from .models import Assignment, CourseState, Submission, User
-from .models import Observation as ObservationRow
-from .rules.submission import Observation
-from .settings import Settings
-from .status import FULL, INCREMENTAL, SYNC_MODES
+from plugin.clock import utcnow
+from plugin.rules.submission import Observation
+from plugin.settings import Settings
+from plugin.status import FULL, INCREMENTAL, SYNC_MODES
+from plugin.store import state
+from plugin.store.db import APPLY_LOCK_KEY, Store
+from plugin.store.models import Assignment, CourseState, ObservationRow, Submission, User
 
 INCREMENTAL_MARGIN = dt.timedelta(hours=1)
 COUNTS = ("students", "submissions", "changed", "assignments", "identities", "requests")

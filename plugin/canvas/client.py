@@ -28,8 +28,8 @@ from canvasapi.paginated_list import PaginatedList
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
-from .canvas_events import _grader, canonical_json, parse_id, parse_time
-from .settings import Settings
+from plugin.canvas.events import canonical_json, parse_grader, parse_id, parse_time
+from plugin.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class CanvasSubmission:
             _id(raw["assignment_id"]), _text(raw["grade"]), _float(raw["score"]),
             parse_time(raw["posted_at"]), bool(raw["excused"]), parse_time(raw["submitted_at"]),
             _text(raw["workflow_state"]), parse_time(raw["graded_at"]),
-            _grader(raw["grader_id"], None), _float(raw["points_possible"]),
+            parse_grader(raw["grader_id"], None), _float(raw["points_possible"]),
             hashlib.sha256(canonical_json(raw).encode()).hexdigest(),
         )
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .db import SQLITE_BUSY_SECONDS, FileReplaced, Store, file_id, poll, sqlite_pragmas
-from .models import Event
+from plugin.intake.inbox_rows import COUNT_DUPLICATE, INSERT_NEW_SQLITE, statuses
+from plugin.store.db import SQLITE_BUSY_SECONDS, FileReplaced, Store, file_id, poll, sqlite_pragmas
+from plugin.store.models import Event
 
 COLUMNS = ("content_hash", "webhook_id", "event_name", "event_time", "received_at",
            "receive_count", "status", "reason", "course_id", "assignment_id", "user_id",
@@ -63,15 +63,14 @@ class _Compiled:
 class SqliteInbox:
     """Writes inbox rows to the store's SQLite file (locking as the module says)."""
 
-    def __init__(self, store: Store, synchronous: str, insert, duplicate):
-        """`insert`: the inbox's INSERT … ON CONFLICT DO NOTHING (no RETURNING: the row
-        count says what was new); `duplicate`: the duplicate count's UPDATE."""
+    def __init__(self, store: Store, synchronous: str):
+        """The INSERT … ON CONFLICT DO NOTHING has no RETURNING: the row count says what
+        was new."""
         self.store = store
         self.synchronous = synchronous
         self._dialect = store.engine.dialect
-        self._insert_statement = insert
-        self.insert = _Compiled(insert, self._dialect, COLUMNS)
-        self.duplicate = _Compiled(duplicate, self._dialect)
+        self.insert = _Compiled(INSERT_NEW_SQLITE, self._dialect, COLUMNS)
+        self.duplicate = _Compiled(COUNT_DUPLICATE, self._dialect)
         self._insert_sql: dict[int, str] = {1: self.insert.sql}
         self._local = threading.local()
 
@@ -83,7 +82,7 @@ class SqliteInbox:
         """The INSERT of `count` rows; its parameters are the rows' parameters in turn."""
         sql = self._insert_sql.get(count)
         if sql is None:
-            compiled = self._insert_statement.values([dict.fromkeys(COLUMNS)] * count).compile(
+            compiled = INSERT_NEW_SQLITE.values([dict.fromkeys(COLUMNS)] * count).compile(
                 dialect=self._dialect)
             if list(compiled.positiontup) != [f"{key}_m{i}" for i in range(count)
                                               for key in self.insert.order]:
@@ -118,19 +117,18 @@ class SqliteInbox:
             conn.close()
             raise FileReplaced(self.store.sqlite_file)
 
-    def write(self, group: list, statuses: Callable) -> list[str]:
-        """Insert the group's items (with `row` and `parameters`);
-        `statuses(rows, inserted, mark_duplicate)` gives each row's answer.
+    def write(self, group: list) -> list[str]:
+        """Insert the group's items (with `row` and `parameters`); each row's answer.
 
         A group that fits one statement is that statement alone, committing by itself; only
         a larger group needs a transaction around its statements.
         """
         conn = self._connection()
-        result = self._write(conn, group, statuses)
+        result = self._write(conn, group)
         self._check_file(conn)
         return result
 
-    def _write(self, conn: sqlite3.Connection, group: list, statuses: Callable) -> list[str]:
+    def _write(self, conn: sqlite3.Connection, group: list) -> list[str]:
         try:
             try:
                 if len(group) > ROWS_PER_STATEMENT:

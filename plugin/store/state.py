@@ -12,10 +12,9 @@ from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .db import Store
-from .models import Assignment, Dirty, Enrollment, Submission, User
-from .models import Observation as ObservationRow
-from .rules.submission import UNSET, Observation, SubmissionState, fold
+from plugin.rules.submission import UNSET, Observation, SubmissionState, fold
+from plugin.store.db import Store
+from plugin.store.models import Assignment, Dirty, Enrollment, ObservationRow, Submission, User
 
 
 def _insert(session: Session):

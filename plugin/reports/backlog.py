@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .ingest import oldest_pending
-from .models import Job
-from .status import QUEUED
+from plugin.intake.apply import oldest_pending
+from plugin.status import QUEUED
+from plugin.store.models import Job
 
 WAIT_LIMIT = dt.timedelta(minutes=5)
 

@@ -9,11 +9,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import jobs
-from .db import Store
-from .models import Job
-from .settings import Settings
-from .status import EXPORT, FULL, MANUAL, RESYNC
+from plugin.jobs import queue
+from plugin.settings import Settings, redact
+from plugin.status import EXPORT, FULL, MANUAL, RESYNC
+from plugin.store.db import Store
+from plugin.store.models import Job
 
 log = logging.getLogger(__name__)
 RENEW_SECONDS = 20
@@ -24,26 +24,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def redact(text: str, settings: Settings) -> str:
-    """`text` with every configured secret masked."""
-    for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
-                   *settings.admin_tokens, settings.smtp_password, settings.secret_key,
-                   settings.lti_private_key):
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
 def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
-    from .resync import resync_course
+    from plugin.intake.resync import resync_course
 
     return resync_course(store, settings, job.course_id, mode=params.get("mode", FULL),
                          progress=progress)
 
 
 def _export(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
-    from .export_run import run_export
-    from .resync import prepare_export
+    from plugin.export.run import run_export
+    from plugin.intake.resync import prepare_export
 
     for warning in prepare_export(store, settings, job.course_id):
         log.warning("before export: %s", warning)
@@ -66,14 +56,14 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
     try:
         params = json.loads(job.params or "{}")
         result = HANDLERS[job.kind](store, settings, job, params,
-                                    lambda counts: jobs.report(store, job.id, counts))
-        jobs.finish(store, job.id, progress=result)
+                                    lambda counts: queue.report(store, job.id, counts))
+        queue.finish(store, job.id, progress=result)
         log.info("job %s (%s) succeeded: %s", job.id, job.kind, result)
     except Exception as exc:  # a job's failure is recorded, never fatal to the scheduler
         message = redact(f"{type(exc).__name__}: {exc}", settings)
         log.warning("job %s (%s) failed: %s", job.id, job.kind, message)
-        jobs.finish(store, job.id, error=message)
-        from .mail import alerts
+        queue.finish(store, job.id, error=message)
+        from plugin.mail import alerts
 
         alerts.note(store, settings, f"{job.kind}_failed",
                     f"job {job.id} ({job.kind}, course {job.course_id or 'all'}): {message}")
@@ -84,7 +74,7 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
 def _keep_lease(store: Store, job_id: int, worker: str, stop: threading.Event) -> None:
     while not stop.wait(RENEW_SECONDS):
         try:
-            if not jobs.renew(store, job_id, worker):
+            if not queue.renew(store, job_id, worker):
                 return
         except Exception:  # a missed renewal is retried at the next tick
             log.exception("could not renew the lease of job %s", job_id)
@@ -95,7 +85,7 @@ def run_pending(store: Store, settings: Settings, worker: str | None = None,
     """Claim and run queued jobs until none is left (or `limit`); returns how many ran."""
     worker = worker or worker_name()
     done = 0
-    while done < limit and (job := jobs.claim(store, worker)) is not None:
+    while done < limit and (job := queue.claim(store, worker)) is not None:
         run_job(store, settings, job, worker)
         done += 1
     return done

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import delete, func, select
 
-from .clock import utcnow
-from .db import Store
-from .models import SignInFailure
+from plugin.clock import utcnow
+from plugin.store.db import Store
+from plugin.store.models import SignInFailure
 
 LIMIT = 5
 WINDOW = dt.timedelta(minutes=1)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from .status import IGNORED, QUEUED
+from plugin.status import IGNORED, QUEUED
 
 
 class UTCDateTime(TypeDecorator):
@@ -79,7 +79,7 @@ class Event(Base):
     )
 
 
-class Observation(Base):
+class ObservationRow(Base):
     """What one event or REST read said about one submission (the fold's input)."""
 
     __tablename__ = "observations"

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rules.submission import UNSET, Observation
+from plugin.rules.submission import UNSET, Observation
 
 SHARD_FACTOR = 10**13
 MAX_ID = 2**63 - 1  # what a BIGINT column holds
@@ -227,7 +227,7 @@ def _grade_fields(name: str, body: dict, shard: int | None) -> dict[str, Any]:
         fields["grade"] = _grade_value(body.get("grade"))
         fields["score"] = _number(body.get("score"))
         fields["points_possible"] = _number(body.get("points_possible"))
-        fields["grader_id"] = _grader(body.get("grader_id"), shard)
+        fields["grader_id"] = parse_grader(body.get("grader_id"), shard)
         if isinstance(body.get("muted"), bool):
             fields["posted"] = not body["muted"]
         if isinstance(body.get("excused"), bool):
@@ -248,7 +248,7 @@ def _grade_fields(name: str, body: dict, shard: int | None) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not UNSET}
 
 
-def _grader(value: Any, shard: int | None) -> int | None:
+def parse_grader(value: Any, shard: int | None) -> int | None:
     # Autograders show as null or negative ids: keep negatives so they can be told apart.
     if isinstance(value, str) and value.strip().startswith("-"):
         number = parse_id(value.strip()[1:])

@@ -1,0 +1,1 @@
+"""Students' results through the rules into the ledger and the export files."""

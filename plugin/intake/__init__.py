@@ -1,0 +1,1 @@
+"""Canvas facts into the store: the durable inbox, applying events, re-syncs."""

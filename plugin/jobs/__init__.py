@@ -1,0 +1,1 @@
+"""Background work: the job queue, its worker, the scheduler and its watchdogs."""

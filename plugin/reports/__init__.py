@@ -1,0 +1,1 @@
+"""Read-only views for pages, JSON and mail; nothing here writes."""

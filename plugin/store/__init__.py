@@ -1,0 +1,1 @@
+"""The database: engine and locks, models, grade-state writes, migrations."""
