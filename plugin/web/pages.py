@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 
-from ..course_view import CourseView, StudentRow, course_views
+from ..course_view import CourseView, StudentRow
+from ..course_view_cache import CourseViewCache
 from ..extensions import services
 from ..system_status import pending_events, system_status
 from .health import health_status
@@ -22,13 +23,22 @@ SORTS = {
 }
 
 
+def view_cache() -> CourseViewCache:
+    """This application's cache of course views (one per process, as the app is)."""
+    extensions = current_app.extensions
+    if "course_views" not in extensions:
+        svc = services()
+        extensions.setdefault("course_views", CourseViewCache(svc.store, svc.settings))
+    return extensions["course_views"]
+
+
 @bp.get("/")
 def index():
     """The courses the session may see, with per-module counts, problems and the system strip."""
     svc = services()
     courses = visible_courses()
     system = system_status(svc.store, svc.settings)  # as it stood when the page was asked for
-    views = course_views(svc.store, svc.settings, courses)
+    views = view_cache().views(courses)
     return render_template("overview.html", views=[views[c.canvas_id] for c in courses],
                            system=system, health=health_status(svc.store))
 
@@ -58,7 +68,7 @@ def course(canvas_id: int):
     course = course_or_404(canvas_id)
     svc = services()
     waiting = pending_events(svc.store)
-    view = course_views(svc.store, svc.settings, [course])[canvas_id]
+    view = view_cache().view(course)
     show = _choice("show", FILTERS, "all")
     sort = _choice("sort", SORTS, "name")
     query = request.args.get("q", "")[:200]
