@@ -60,17 +60,17 @@ class _Entry:
 class CourseViewCache:
     """Course views by course id, each computed once per version (single-flight per course)."""
 
-    def __init__(self, store: Store, settings: Settings, size: int = MAX_COURSES,
+    def __init__(self, store: Store, size: int = MAX_COURSES,
                  compute: Callable[..., dict[int, CourseView]] = course_views) -> None:
-        self.store, self.settings, self.size, self._compute = store, settings, size, compute
+        self.store, self.size, self._compute = store, size, compute
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._flights: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()  # guards the two dicts above; never held while computing
 
-    def view(self, course: CourseConfig) -> CourseView:
+    def view(self, settings: Settings, course: CourseConfig) -> CourseView:
         """The course's view: the cached one while its version holds, else computed afresh."""
         now = utcnow()
-        key = version(self.store, self.settings, course, now)
+        key = version(self.store, settings, course, now)
         course_id = course.canvas_id
         with self._lock:
             cached = self._hit(course_id, key, now)
@@ -82,7 +82,7 @@ class CourseViewCache:
                 cached = self._hit(course_id, key, now)
             if cached is not None:
                 return cached
-            view = self._compute(self.store, self.settings, [course], now=now)[course_id]
+            view = self._compute(self.store, settings, [course], now=now)[course_id]
             with self._lock:
                 self._entries[course_id] = _Entry(key, view, _expires(view, now))
                 self._entries.move_to_end(course_id)
@@ -90,9 +90,9 @@ class CourseViewCache:
                     self._entries.popitem(last=False)
         return view
 
-    def views(self, courses: list[CourseConfig]) -> dict[int, CourseView]:
+    def views(self, settings: Settings, courses: list[CourseConfig]) -> dict[int, CourseView]:
         """The views of `courses`, by course id."""
-        return {course.canvas_id: self.view(course) for course in courses}
+        return {course.canvas_id: self.view(settings, course) for course in courses}
 
     def _hit(self, course_id: int, key: tuple, now: dt.datetime) -> CourseView | None:
         entry = self._entries.get(course_id)

@@ -27,8 +27,7 @@ def view_cache() -> CourseViewCache:
     """This application's cache of course views (one per process, as the app is)."""
     extensions = current_app.extensions
     if "course_views" not in extensions:
-        svc = services()
-        extensions.setdefault("course_views", CourseViewCache(svc.store, svc.settings))
+        extensions.setdefault("course_views", CourseViewCache(services().store))
     return extensions["course_views"]
 
 
@@ -38,7 +37,7 @@ def index():
     svc = services()
     courses = visible_courses()
     system = system_status(svc.store, svc.settings)  # as it stood when the page was asked for
-    views = view_cache().views(courses)
+    views = view_cache().views(svc.settings, courses)
     return render_template("overview.html", views=[views[c.canvas_id] for c in courses],
                            system=system, health=health_status(svc.store))
 
@@ -68,7 +67,7 @@ def course(canvas_id: int):
     course = course_or_404(canvas_id)
     svc = services()
     waiting = pending_events(svc.store)
-    view = view_cache().view(course)
+    view = view_cache().view(svc.settings, course)
     show = _choice("show", FILTERS, "all")
     sort = _choice("sort", SORTS, "name")
     query = request.args.get("q", "")[:200]
