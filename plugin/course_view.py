@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from .db import Store
 from .export_run import RunSummary, run_export
 from .models import Assignment
 from .settings import CourseConfig, Settings
+from .status import CORRECTION, WITHDRAWN
 from .student_data import CourseData, StudentView, identity_of
 from .web.student_view import component_state
 
@@ -73,6 +75,12 @@ class CourseView:
                      for code in student.plan.owned_elsewhere]
         self.rows.append(StudentRow(student.user_id, student.name, identity, states, grades,
                                     reasons, problems, sum(m.earned for m in outcome.modules)))
+
+    @cached_property
+    def changes(self) -> list:
+        """The corrections and withdrawals among the dry run's lines (once per view, not per
+        page: a large course has thousands of lines)."""
+        return [line for line in self.summary.lines if line.status in (CORRECTION, WITHDRAWN)]
 
     @property
     def counts(self) -> dict[str, int]:

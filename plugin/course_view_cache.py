@@ -5,8 +5,9 @@ course); the pages are read far more often than the course changes. An entry is 
 version still matches: the course's change count (every write to its submissions, assignments
 and enrollments bumps it), the count of changes to stored users (names, identities), the newest
 export run (ledger entries and name mappings are written only by runs, for any course sharing
-a Ladok code), the course's configuration and the minute (attestation delays and due dates
-depend on the time). Concurrent readers of one course wait for one computation.
+a Ladok code) and the course's configuration. Time changes a view only where a course grade's
+attestation delay ends: an entry expires at the first such time after it was computed, and in
+any case after TIME_BUCKET. Concurrent readers of one course wait for one computation.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from .settings import CourseConfig, Settings
 from .state import USERS_CHANGED
 
 MAX_COURSES = 32  # entries kept per process; the least recently used goes first
+# A backstop for anything else that moves with time. Each process recomputes a large course
+# (seconds of CPU) when it passes, so not every minute.
+TIME_BUCKET = dt.timedelta(minutes=10)
 
 
 def version(store: Store, settings: Settings, course: CourseConfig,
@@ -37,12 +41,12 @@ def version(store: Store, settings: Settings, course: CourseConfig,
         users = select(Marker.value).where(Marker.key == USERS_CHANGED).scalar_subquery()
         runs = select(func.max(ExportRun.id)).scalar_subquery()
         row = session.execute(select(changes, users, runs)).one()
-    minute = now.replace(second=0, microsecond=0)
-    return (*row, course.fingerprint(), settings.student_id_field, minute)
+    bucket = (now - dt.datetime.min.replace(tzinfo=now.tzinfo)) // TIME_BUCKET
+    return (*row, course.fingerprint(), settings.student_id_field, bucket)
 
 
 def _expires(view: CourseView, now: dt.datetime) -> dt.datetime | None:
-    """The first course grade due after `now`: the view changes then, within the minute."""
+    """The first course grade due after `now`: the view changes then."""
     dues = [dt.datetime.fromisoformat(w["course_grade_due"]) for w in view.summary.waiting]
     return min((d for d in dues if d > now), default=None)
 
