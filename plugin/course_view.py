@@ -49,6 +49,8 @@ class CourseView:
     moments: dict[int, Counter] = field(default_factory=dict)
     modules: dict[str, Counter] = field(default_factory=dict)
     assignment_names: dict[int, str] = field(default_factory=dict)
+    # (language, user id) -> that student's table line as HTML: a cached view is rendered once.
+    row_html: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def add(self, data: CourseData, student: StudentView) -> None:
         """Count one evaluated student into the chart and the table."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, get_template_attribute, render_template, request
+from flask_babel import get_locale
 
 from ..course_view import CourseView, StudentRow
 from ..course_view_cache import CourseViewCache
 from ..extensions import services
 from ..system_status import pending_events, system_status
 from .health import health_status
-from .page_common import course_or_404, mask, page_blueprint, visible_courses
+from .page_common import components, course_or_404, mask, page_blueprint, visible_courses
 from .student_view import student_report
 
 bp = page_blueprint("overview")
@@ -56,6 +57,25 @@ def table_rows(view: CourseView, show: str, query: str, sort: str) -> list[Stude
     return sorted(rows, key=SORTS[sort])
 
 
+def row_renderer(view: CourseView, course):
+    """Renders a students-table line once per view and language; later pages reuse it.
+
+    The lines are most of the page's work (a course page shows up to PAGE_SIZE of them).
+    """
+    language = str(get_locale() or "en")
+    comps = components(view)
+    macro = get_template_attribute("macros.html", "student_row")
+
+    def render(row: StudentRow):
+        key = (language, row.user_id)
+        html = view.row_html.get(key)
+        if html is None:
+            html = view.row_html[key] = macro(row, comps, course, mask)
+        return html
+
+    return render
+
+
 def _choice(name: str, allowed, default: str) -> str:
     value = request.args.get(name, default)
     return value if value in allowed else default
@@ -79,7 +99,7 @@ def course(canvas_id: int):
         "course.html", view=view, course=course, rows=shown, matching=len(rows), page=page,
         pages=pages, first=(page - 1) * PAGE_SIZE + 1,
         show=show, sort=sort, query=query, mask=mask, waiting=waiting,
-        id_field=svc.settings.student_id_field)
+        id_field=svc.settings.student_id_field, row_html=row_renderer(view, course))
 
 
 @bp.get(f"/courses/<{ID}:canvas_id>/students/<{ID}:user_id>")
