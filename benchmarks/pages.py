@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # noqa: E402  (the ingest benchmark's server and load generator)
+from demo_config import demo_config  # noqa: E402
 
 COURSE = 565
 ADMIN_TOKEN = "bench-admin-token"
@@ -156,13 +157,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from plugin.settings import load_settings
-    from plugin.simulate import demo_course_toml
 
     with tempfile.TemporaryDirectory(prefix="canvas-ladok-pages-") as tmp_name:
         tmp = Path(tmp_name)
-        config = tmp / "canvas-ladok.toml"
-        config.write_text('[canvas]\nurl = "https://canvas.example.edu"\n'
-                          + demo_course_toml(extra='assignments = { "355" = "kmom01" }'))
+        config = demo_config(tmp / "canvas-ladok.toml")  # maps assignment 355 to kmom01
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("CANVAS_LADOK_") and k != "PROMETHEUS_MULTIPROC_DIR"}
         env.update({

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from plugin.export.students import CourseData, StudentView
 from plugin.reports.student import component_state
 from plugin.rules.config import CourseConfig
 from plugin.settings import Settings
+from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store
 from plugin.store.models import Assignment
 
@@ -49,6 +51,8 @@ class CourseView:
     moments: dict[int, Counter] = field(default_factory=dict)
     modules: dict[str, Counter] = field(default_factory=dict)
     assignment_names: dict[int, str] = field(default_factory=dict)
+    # (language, user id) -> that student's table line as HTML: a cached view is rendered once.
+    row_html: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def add(self, data: CourseData, student: StudentView) -> None:
         """Count one evaluated student into the chart and the table."""
@@ -75,6 +79,12 @@ class CourseView:
                      for code in student.plan.owned_elsewhere]
         self.rows.append(StudentRow(student.user_id, student.name, identity, states, grades,
                                     reasons, problems, sum(m.earned for m in outcome.modules)))
+
+    @cached_property
+    def changes(self) -> list:
+        """The corrections and withdrawals among the dry run's lines (once per view, not per
+        page: a large course has thousands of lines)."""
+        return [line for line in self.summary.lines if line.status in (CORRECTION, WITHDRAWN)]
 
     @property
     def counts(self) -> dict[str, int]:

@@ -174,13 +174,15 @@ class Dirty(Base):
 
 
 class CourseState(Base):
-    """Per-course bookkeeping: the config fingerprint used last, and sync watermarks."""
+    """Per-course bookkeeping: the config fingerprint used last, sync watermarks, a change count."""
 
     __tablename__ = "course_state"
     course_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     fingerprint: Mapped[str | None] = mapped_column(Text)
     last_sync_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_full_sync_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by every write to the course's applied state: the pages' cached view reads it.
+    changes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Job(Base):

@@ -8,13 +8,22 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import Integer, Text, bindparam, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.rules.submission import UNSET, Observation, SubmissionState, fold
 from plugin.store.db import Store
-from plugin.store.models import Assignment, Dirty, Enrollment, ObservationRow, Submission, User
+from plugin.store.models import (
+    Assignment,
+    CourseState,
+    Dirty,
+    Enrollment,
+    Marker,
+    ObservationRow,
+    Submission,
+    User,
+)
 
 
 def _insert(session: Session):
@@ -56,6 +65,7 @@ def upsert_assignment(session: Session, course_id: int, assignment_id: int,
         return  # an older assignment event never overwrites a newer one
     values = {"course_id": course_id, "assignment_id": assignment_id, "updated": when, **facts}
     upsert(session, Assignment, values, ("course_id", "assignment_id"))
+    course_changed(session, course_id)
     if old is None or facts.get("name", old.name) != old.name or facts.get(
             "points_possible", old.points_possible) != old.points_possible:
         mark_course_dirty(session, course_id)
@@ -64,8 +74,12 @@ def upsert_assignment(session: Session, course_id: int, assignment_id: int,
 def upsert_user(session: Session, user_id: int, facts: dict[str, Any]) -> None:
     """Store what is known of a Canvas user; absent facts keep their stored value."""
     facts = {k: v for k, v in facts.items() if v not in (None, "")}
-    if facts:
-        upsert(session, User, {"user_id": user_id, **facts}, ("user_id",))
+    if not facts:
+        return
+    old = session.get(User, user_id)
+    upsert(session, User, {"user_id": user_id, **facts}, ("user_id",))
+    if old is None or any(getattr(old, k) != v for k, v in facts.items()):
+        users_changed(session)
 
 
 def upsert_enrollment(session: Session, course_id: int, user_id: int, workflow_state: str,
@@ -77,6 +91,7 @@ def upsert_enrollment(session: Session, course_id: int, user_id: int, workflow_s
     upsert(session, Enrollment, {"course_id": course_id, "user_id": user_id,
                                  "state": workflow_state, "updated": when},
            ("course_id", "user_id"))
+    course_changed(session, course_id)
 
 
 def _encode(obs: Observation) -> str:
@@ -115,6 +130,7 @@ def record_observation(session: Session, course_id: int, assignment_id: int, use
         return False
     upsert(session, Submission, {**key, **_columns(new)}, tuple(key))
     mark_dirty(session, course_id, user_id)
+    course_changed(session, course_id)
     return True
 
 
@@ -183,3 +199,20 @@ def _mark_with_submissions(session: Session, *where) -> None:
     )
     stmt = _insert(session)(Dirty).from_select(["course_id", "user_id", "version"], students)
     session.execute(_bump_on_conflict(stmt))
+
+
+USERS_CHANGED = "users_changed"  # the Marker counting changes to any stored user
+
+
+def course_changed(session: Session, course_id: int) -> None:
+    """Count a write to the course's applied state (cached course views read the count)."""
+    stmt = _insert(session)(CourseState).values(course_id=course_id, changes=1)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["course_id"], set_={"changes": CourseState.changes + 1}))
+
+
+def users_changed(session: Session) -> None:
+    """Count a change to a stored user: a name or identity shows in every course they are in."""
+    stmt = _insert(session)(Marker).values(key=USERS_CHANGED, value="1")
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"value": cast(cast(Marker.value, Integer) + 1, Text)}))

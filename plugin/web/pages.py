@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, current_app, get_template_attribute, render_template, request
+from flask_babel import get_locale
 
 from plugin.extensions import services
-from plugin.reports.course import CourseView, StudentRow, course_views
+from plugin.reports.course import CourseView, StudentRow
+from plugin.reports.course_cache import CourseViewCache
 from plugin.reports.student import student_report
 from plugin.reports.system import pending_events, system_status
 from plugin.web.health import health_status
-from plugin.web.page_common import course_or_404, mask, page_blueprint, visible_courses
+from plugin.web.page_common import components, course_or_404, mask, page_blueprint, visible_courses
 
 bp = page_blueprint("overview")
 ID = "int(max=9223372036854775807)"
@@ -22,13 +24,21 @@ SORTS = {
 }
 
 
+def view_cache() -> CourseViewCache:
+    """This application's cache of course views (one per process, as the app is)."""
+    extensions = current_app.extensions
+    if "course_views" not in extensions:
+        extensions.setdefault("course_views", CourseViewCache(services().store))
+    return extensions["course_views"]
+
+
 @bp.get("/")
 def index():
     """The courses the session may see, with per-module counts, problems and the system strip."""
     svc = services()
     courses = visible_courses()
     system = system_status(svc.store, svc.settings)  # as it stood when the page was asked for
-    views = course_views(svc.store, svc.settings, courses)
+    views = view_cache().views(svc.settings, courses)
     return render_template("overview.html", views=[views[c.canvas_id] for c in courses],
                            system=system, health=health_status(svc.store))
 
@@ -47,6 +57,25 @@ def table_rows(view: CourseView, show: str, query: str, sort: str) -> list[Stude
     return sorted(rows, key=SORTS[sort])
 
 
+def row_renderer(view: CourseView, course):
+    """Renders a students-table line once per view and language; later pages reuse it.
+
+    The lines are most of the page's work (a course page shows up to PAGE_SIZE of them).
+    """
+    language = str(get_locale() or "en")
+    comps = components(view)
+    macro = get_template_attribute("macros.html", "student_row")
+
+    def render(row: StudentRow):
+        key = (language, row.user_id)
+        html = view.row_html.get(key)
+        if html is None:
+            html = view.row_html[key] = macro(row, comps, course, mask)
+        return html
+
+    return render
+
+
 def _choice(name: str, allowed, default: str) -> str:
     value = request.args.get(name, default)
     return value if value in allowed else default
@@ -58,7 +87,7 @@ def course(canvas_id: int):
     course = course_or_404(canvas_id)
     svc = services()
     waiting = pending_events(svc.store)
-    view = course_views(svc.store, svc.settings, [course])[canvas_id]
+    view = view_cache().view(svc.settings, course)
     show = _choice("show", FILTERS, "all")
     sort = _choice("sort", SORTS, "name")
     query = request.args.get("q", "")[:200]
@@ -70,7 +99,7 @@ def course(canvas_id: int):
         "course.html", view=view, course=course, rows=shown, matching=len(rows), page=page,
         pages=pages, first=(page - 1) * PAGE_SIZE + 1,
         show=show, sort=sort, query=query, mask=mask, waiting=waiting,
-        id_field=svc.settings.student_id_field)
+        id_field=svc.settings.student_id_field, row_html=row_renderer(view, course))
 
 
 @bp.get(f"/courses/<{ID}:canvas_id>/students/<{ID}:user_id>")
