@@ -57,19 +57,24 @@ def _read(settings, run_id, name="ladok-report.tsv") -> list[list[str]]:
         return [line.rstrip("\n").split("\t") for line in fh]
 
 
-def _add_unwritable_run(store, now: dt.datetime) -> int:
-    """A committed run whose ledger row cannot be rendered (as an older version recorded)."""
+def _add_run(store, now: dt.datetime, user_id: int, student_id: str) -> int:
+    """A committed run of one ledger row for `student_id`, its files not yet written."""
     with store.write() as session:
         run = ExportRun(created_at=now, course_id=565, trigger="cli",
                         files=json.dumps(["ladok-report.tsv"]), counts="{}")
         session.add(run)
         session.flush()
         session.execute(insert(LedgerEntry), [dict(
-            user_id=4242, ladok_code="DV1531", component_code="2205", version=1,
+            user_id=user_id, ladok_code="DV1531", component_code="2205", version=1,
             course_id=565, run_id=run.id, status="new", file="ladok-report.tsv",
-            student_id="19900101\t4242", student_name="X", component_name="Y", credits=2.5,
+            student_id=student_id, student_name="X", component_name="Y", credits=2.5,
             grade="G", exam_date="2025-10-01", graders="[]", exported_at=now)])
         return run.id
+
+
+def _add_unwritable_run(store, now: dt.datetime) -> int:
+    """A committed run whose ledger row cannot be rendered (as an older version recorded)."""
+    return _add_run(store, now, 4242, "19900101\t4242")
 
 
 def test_poisoned_student_and_grader_hold_back_one_student_and_export_the_rest_once(
@@ -125,17 +130,7 @@ def test_control_characters_in_names_become_spaces_in_every_file(client, store, 
 
 def test_recovery_writes_other_runs_when_one_cannot_be_rendered(store, settings, caplog):
     bad = _add_unwritable_run(store, LATER)
-    with store.write() as session:
-        good = ExportRun(created_at=LATER, course_id=565, trigger="cli",
-                         files=json.dumps(["ladok-report.tsv"]), counts="{}")
-        session.add(good)
-        session.flush()
-        session.execute(insert(LedgerEntry), [dict(
-            user_id=4243, ladok_code="DV1531", component_code="2205", version=1,
-            course_id=565, run_id=good.id, status="new", file="ladok-report.tsv",
-            student_id="19900101-4243", student_name="Y", component_name="M", credits=2.5,
-            grade="G", exam_date="2025-10-01", graders="[]", exported_at=LATER)])
-        good_id = good.id
+    good_id = _add_run(store, LATER, 4243, "19900101-4243")
     with caplog.at_level(logging.ERROR):
         recover(store, settings)
     assert not run_folder(settings, bad).exists()

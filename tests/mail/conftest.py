@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 
+from plugin.store.db import Store
 from tests.conftest import COURSE_TOML
 from tests.smtp_server import (
     SMTP_PASSWORD,
@@ -65,3 +69,21 @@ def config_file(tmp_path, smtp, smtp_mode):
 def environ(environ):
     """The test environment with the SMTP password."""
     return {**environ, "CANVAS_LADOK_SMTP_PASSWORD": SMTP_PASSWORD}
+
+
+def send_from_stores(settings, count: int, send: Callable[[Store], object]) -> list[Store]:
+    """`send` on `count` stores of their own (as many scheduler processes) at the same moment;
+    returns the stores, still open, for the caller to dispose of."""
+    stores = [Store(settings.database_url) for _ in range(count)]
+    start = threading.Barrier(count)
+
+    def sender(own: Store) -> None:
+        start.wait()
+        send(own)
+
+    threads = [threading.Thread(target=sender, args=(own,)) for own in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return stores

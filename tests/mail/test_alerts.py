@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import json
 import logging
-import threading
 
 import requests
 import responses
@@ -21,12 +20,11 @@ from plugin.jobs import queue, worker
 from plugin.mail import alerts
 from plugin.mail.dispatch import listen, tick
 from plugin.server import note_scheduler_restart
-from plugin.store.db import Store
 from plugin.store.models import Job, MailAlert
 from tests.conftest import post_event
 from tests.fake_canvas import FakeCanvas
 from tests.helpers import term
-from tests.mail.conftest import ADMINS
+from tests.mail.conftest import ADMINS, send_from_stores
 from tests.smtp_server import SMTP_PASSWORD, html_part, text_part
 
 NOW = dt.datetime(2026, 3, 1, 3, 0, tzinfo=dt.UTC)
@@ -64,18 +62,7 @@ def test_each_kind_is_sent_at_most_once_an_hour_to_the_admins(store, settings, s
 
 def test_two_schedulers_send_one_alert(store, settings, smtp):
     alerts.note(store, settings, "backlog", "queued jobs waiting over 5 minutes", NOW)
-    stores = [Store(settings.database_url) for _ in range(3)]
-    start = threading.Barrier(len(stores))
-
-    def sender(own: Store) -> None:
-        start.wait()
-        alerts.send_due(own, settings, NOW)
-
-    threads = [threading.Thread(target=sender, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    stores = send_from_stores(settings, 3, lambda own: alerts.send_due(own, settings, NOW))
     for own in stores:
         own.dispose()
     assert sent_kinds(smtp) == ["backlog"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import threading
 
 from sqlalchemy import select
 
@@ -19,7 +18,7 @@ from plugin.store.db import Store
 from plugin.store.models import LedgerEntry, MailReceipt, User
 from tests.conftest import post_event
 from tests.helpers import term
-from tests.mail.conftest import NOTIFY, PUBLIC_URL
+from tests.mail.conftest import NOTIFY, PUBLIC_URL, send_from_stores
 from tests.smtp_server import html_part, text_part
 
 LATER = dt.datetime(2026, 3, 1, 2, 30, tzinfo=dt.UTC)
@@ -134,18 +133,8 @@ def test_one_receipt_per_run_and_course_across_restarts_and_two_senders(
         client, store, settings, smtp):
     post_all(client, term(2))
     run = run_export(store, settings, now=LATER)
-    stores = [Store(settings.database_url) for _ in range(2)]  # two scheduler processes
-    start = threading.Barrier(2)
-
-    def sender(own: Store) -> None:
-        start.wait()
-        receipts.send_due(own, settings, LATER)
-
-    threads = [threading.Thread(target=sender, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # two scheduler processes
+    stores = send_from_stores(settings, 2, lambda own: receipts.send_due(own, settings, LATER))
     restarted = Store(settings.database_url)  # a scheduler started again later
     tick(restarted, settings, LATER + dt.timedelta(days=2))
     for own in [*stores, restarted]:
