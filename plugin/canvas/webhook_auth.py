@@ -189,15 +189,22 @@ class WebhookAuthenticator:
         key = self._keys.get(kid)  # the mapping is replaced whole, never mutated
         if key is not None and self._age() < JWKS_MAX_AGE_SECONDS:
             return key
+        down = None
         with self._lock:
             key = self._keys.get(kid)  # another thread may just have fetched it
             if (key is None or self._age() >= JWKS_MAX_AGE_SECONDS) and self._may_fetch():
-                self._refresh_keys()
+                down = self._refresh_keys()
                 key = self._keys.get(kid)
-            if key is not None and self._age() < JWKS_STALE_LIMIT_SECONDS:
-                return key
-            if self._fetch_failed:
-                raise AuthError(503, "JWT key set unavailable")
+            usable = key is not None and self._age() < JWKS_STALE_LIMIT_SECONDS
+            failed = self._fetch_failed
+        # Reported outside the lock: the report may write to the database, and every request
+        # needing a key waits on this lock.
+        if down is not None and self._on_unreachable is not None:
+            self._on_unreachable(down)
+        if usable:
+            return key
+        if failed:
+            raise AuthError(503, "JWT key set unavailable")
         raise AuthError(401, "unknown JWT key id")
 
     def _age(self) -> float:
@@ -210,30 +217,30 @@ class WebhookAuthenticator:
         last = self._fetched_at
         return last is None or self._clock() - last >= JWKS_REFETCH_INTERVAL_SECONDS
 
-    def _refresh_keys(self) -> None:
+    def _refresh_keys(self) -> float | None:
         """Fetch the key set and replace the cache; a failure keeps the cache and is
-        remembered (caller holds the lock)."""
+        remembered (caller holds the lock). Returns the seconds the set has been unreachable
+        once that is an hour or more, else None."""
         self._fetched_at = self._clock()
         try:
             keys = _load_rs256_keys(self._session, self._settings.jwks_url)
         except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
             logger.warning("JWT key set fetch failed: %s", type(exc).__name__)
             self._fetch_failed = True
-            self._note_unreachable()
-            return
+            return self._unreachable_for()
         self._fetch_failed = False
         self._failing_since = None
         self._keys = MappingProxyType(keys)
         self._loaded_at = self._fetched_at
+        return None
 
 
-    def _note_unreachable(self) -> None:
-        """After a failed fetch: once the set has been unreachable an hour, say so."""
+    def _unreachable_for(self) -> float | None:
+        """After a failed fetch: the seconds the set has been unreachable, once an hour."""
         if self._failing_since is None:
             self._failing_since = self._fetched_at
         down = self._fetched_at - self._failing_since
-        if self._on_unreachable is not None and down >= JWKS_ALERT_SECONDS:
-            self._on_unreachable(down)
+        return down if down >= JWKS_ALERT_SECONDS else None
 
 
 def _make_webhook(secret: str, clock: Clock) -> _ClockedWebhook | None:
