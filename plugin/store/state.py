@@ -205,7 +205,17 @@ USERS_CHANGED = "users_changed"  # the Marker counting changes to any stored use
 
 
 def course_changed(session: Session, course_id: int) -> None:
-    """Count a write to the course's applied state (cached course views read the count)."""
+    """Count a write to the course's applied state (cached course views read the count).
+
+    Views only ask whether the count moved, so one bump per course and transaction does.
+    """
+    transaction = session.get_transaction()
+    bumped = session.info.get("courses_changed")
+    if bumped is None or bumped[0] is not transaction:
+        bumped = session.info["courses_changed"] = (transaction, set())
+    if course_id in bumped[1]:
+        return
+    bumped[1].add(course_id)
     stmt = _insert(session)(CourseState).values(course_id=course_id, changes=1)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["course_id"], set_={"changes": CourseState.changes + 1}))
