@@ -7,8 +7,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import select
-
 from plugin.export.lines import identity_of
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
@@ -17,7 +15,6 @@ from plugin.rules.config import CourseConfig
 from plugin.settings import Settings
 from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store
-from plugin.store.models import Assignment
 
 MODULE_BUCKET = {"exported": "exported", "elsewhere": "exported", "new": "waiting",
                  "correction": "waiting", "attestation": "attestation"}
@@ -56,6 +53,8 @@ class CourseView:
 
     def add(self, data: CourseData, student: StudentView) -> None:
         """Count one evaluated student into the chart and the table."""
+        if not self.assignment_names:  # unmapped assignments are named from the same load
+            self.assignment_names = {i: a.name or "" for i, a in data.assignments.items()}
         outcome, due = student.outcome, student.plan.course_grade_due
         for moment in outcome.moments:
             kind = "passed" if moment.passed else "failed" if moment.grade else "ungraded"
@@ -102,13 +101,4 @@ def course_views(store: Store, settings: Settings, courses: list[CourseConfig],
                              everyone=True, now=now, on_student=view.add)
         view.summary = summary
         views[course.canvas_id] = view
-    _load_assignment_names(store, views)
     return views
-
-
-def _load_assignment_names(store: Store, views: dict[int, CourseView]) -> None:
-    with store.read() as session:
-        rows = session.execute(select(Assignment.course_id, Assignment.assignment_id,
-                                      Assignment.name).where(Assignment.course_id.in_(views)))
-        for course_id, assignment_id, name in rows:
-            views[course_id].assignment_names[assignment_id] = name or ""

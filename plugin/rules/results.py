@@ -550,7 +550,7 @@ def _course_grade(
     credits = sum(m.credits for m in course.modules)
     counted = [_counted(course, m, exported) for m in modules]
     if any(c is None for c in counted):
-        reason = _waiting(course, modules, outcomes, exported)
+        reason = _waiting(course, modules, outcomes, counted)
         return _course_line(course, credits, False, None, None, (), reason=reason)
     dates = [c.date for c in counted if c.date is not None]
     last = max(dates, default=None)
@@ -596,11 +596,11 @@ def _waiting(
     course: CourseConfig,
     modules: tuple[ComponentResult, ...],
     outcomes: Mapping[int, MomentOutcome],
-    exported: Mapping[str, ExportedResult],
+    counted: list[_Counted | None],
 ) -> str:
     """Why the course grade is not earned: the moments still open, else the modules' reasons."""
-    pairs = [(c, m) for c, m in zip(course.modules, modules, strict=True)
-             if _counted(course, m, exported) is None]
+    pairs = [(c, m) for c, m, n in zip(course.modules, modules, counted, strict=True)
+             if n is None]
     moments = sorted(m for c, _ in pairs for m in c.moments if not outcomes[m].passed)
     if moments:
         return "waiting for " + ", ".join(label(m) for m in moments)
