@@ -11,11 +11,12 @@ from plugin.intake.apply import apply_pending
 from plugin.intake.inbox import GroupCommit
 from plugin.live_events import assignment_event, enrollment_event, grade_event, submission_event
 from plugin.settings import Settings
+from plugin.simulate import DEMO_COURSE as COURSE
 from plugin.simulate import DEMO_MOMENTS, demo_term
+from plugin.simulate import DEMO_START as TERM_START
+from plugin.status import CLI
 from plugin.store.db import Store
 
-COURSE = 565
-TERM_START = dt.datetime(2025, 9, 8, 9, 0, tzinfo=dt.UTC)
 LATER = TERM_START + dt.timedelta(weeks=10)
 EXTRA_ASSIGNMENT = 399  # "Extra uppgift": matches no moment, so it is listed as unmapped
 
@@ -65,7 +66,7 @@ def fill_demo(store: Store, settings: Settings, students: int = 8) -> int | None
     inbox = GroupCommit(store, settings)
     _submit(inbox, demo_term(COURSE, students, TERM_START))
     apply_pending(store)
-    summary = run_export(store, settings, course_id=COURSE, trigger="cli")
+    summary = run_export(store, settings, course_id=COURSE, trigger=CLI)
     _submit(inbox, later_events())
     apply_pending(store)
     return summary.run_id

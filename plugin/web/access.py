@@ -61,8 +61,13 @@ def check_admin_token():
     if scheme.lower() != "bearer" or not token.strip():
         return error(401, "admin token required (Authorization: Bearer ...)",
                      **{"WWW-Authenticate": "Bearer"})
-    token = token.strip().encode()
-    valid = [hmac.compare_digest(token, t.encode()) for t in services().settings.admin_tokens]
-    if not any(valid):
+    if admin_token_number(token) is None:
         return error(403, "admin token not accepted")
     return None
+
+
+def admin_token_number(token: str) -> int | None:
+    """Which of the admin tokens `token` is (1-based), compared in constant time; or None."""
+    given = token.strip().encode()
+    matches = [hmac.compare_digest(given, t.encode()) for t in services().settings.admin_tokens]
+    return matches.index(True) + 1 if given and any(matches) else None

@@ -11,22 +11,22 @@ from plugin.export.run import run_export
 from plugin.export.writers import TSV_FOR_STATUS
 from plugin.extensions import services
 from plugin.jobs import queue
-from plugin.status import QUEUED, RUNNING
+from plugin.status import EXPORT, FULL, INCREMENTAL, QUEUED, RESYNC, RUNNING
 from plugin.store.models import Job
 from plugin.web.access import course_allowed, is_admin, who
-from plugin.web.page_common import course_or_404, mask, page_blueprint
+from plugin.web.admin import ID
+from plugin.web.page_common import course_or_404, page_blueprint
 
 bp = page_blueprint("actions")
 log = logging.getLogger(__name__)
-ID = "int(max=9223372036854775807)"
 
 
 @bp.post(f"/courses/<{ID}:canvas_id>/resync")
 def resync(canvas_id: int):
     """Queue a full re-sync of the course (or join the one queued) and show its progress."""
     course_or_404(canvas_id)
-    mode = "incremental" if request.form.get("mode") == "incremental" else "full"
-    job_id, _ = queue.enqueue(services().store, "resync", canvas_id, {"mode": mode})
+    mode = INCREMENTAL if request.form.get("mode") == INCREMENTAL else FULL
+    job_id, _ = queue.enqueue(services().store, RESYNC, canvas_id, {"mode": mode})
     log.info("re-sync of course %s requested by %s (job %s)", canvas_id, who(), job_id)
     return redirect(url_for("actions.job", job_id=job_id))
 
@@ -37,7 +37,7 @@ def _dry_run(canvas_id: int):
 
 
 def _preview_page(course, summary, notice: str | None = None, status: int = 200):
-    return render_template("preview.html", course=course, summary=summary, mask=mask,
+    return render_template("preview.html", course=course, summary=summary,
                            files=TSV_FOR_STATUS, notice=notice), status
 
 
@@ -59,7 +59,7 @@ def export_now(canvas_id: int):
     if len(summary.lines) != int(expected):
         notice = gettext("The results changed since your preview: check the lines again.")
         return _preview_page(course, summary, notice, 409)
-    job_id, _ = queue.enqueue(services().store, "export", canvas_id)
+    job_id, _ = queue.enqueue(services().store, EXPORT, canvas_id)
     log.info("export of course %s (%s lines) requested by %s (job %s)", canvas_id, expected,
              who(), job_id)
     return redirect(url_for("actions.job", job_id=job_id))

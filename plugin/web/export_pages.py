@@ -11,12 +11,11 @@ from plugin.export.publish import ledger_lines, materialise, run_folder
 from plugin.extensions import services
 from plugin.store.models import ExportRun
 from plugin.web.access import current_scope, is_admin, who
-from plugin.web.admin import run_json
-from plugin.web.page_common import mask, page_blueprint
+from plugin.web.admin import ID, run_json
+from plugin.web.page_common import page_blueprint
 
 bp = page_blueprint("exports")
 log = logging.getLogger(__name__)
-ID = "int(max=9223372036854775807)"
 RUNS_SHOWN = 500
 
 
@@ -62,7 +61,7 @@ def receipt(run_id: int):
     with services().store.read() as session:
         lines = [x for x in ledger_lines(session, run_id)
                  if codes is None or x.course_code in codes]
-    return render_template("receipt.html", run=run_json(run), lines=lines, mask=mask,
+    return render_template("receipt.html", run=run_json(run), lines=lines,
                            downloadable=_downloadable(run))
 
 

@@ -26,6 +26,7 @@ from pylti1p3.exception import (
     ToolConfException,
 )
 
+from plugin.canvas.events import parse_id
 from plugin.extensions import services
 from plugin.lti.storage import DatabaseLaunchStorage, DatabaseSessionService
 from plugin.lti.tool import KeySetUnavailable, Tool, ToolLaunch, build_tool, developer_key
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 ROLES = "https://purl.imsglobal.org/spec/lti/claim/roles"
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 LAUNCH_PREFIX = "lti1p3-launch-"
-MAX_ID = 2**63 - 1
 # What a malformed but signed-looking request can raise inside the library: refused, not a 500.
 REFUSALS = (LtiException, OIDCException, ToolConfException, ValueError, TypeError,
             AttributeError, KeyError)
@@ -143,11 +143,7 @@ def launch():
 
 
 def _custom_id(custom: Any, name: str) -> int | None:
-    value = custom.get(name) if isinstance(custom, dict) else None
-    text = str(value).strip() if isinstance(value, (str, int)) else ""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    return int(text) if 0 < int(text) <= MAX_ID else None
+    return parse_id(custom.get(name) if isinstance(custom, dict) else None) or None  # 0: none
 
 
 def admit(claims: dict[str, Any]):

@@ -140,6 +140,7 @@ def init_templates(app: Flask) -> None:
     app.add_template_filter(when)
     app.add_template_filter(components)
     app.add_template_global(bar)
+    app.add_template_global(mask)
     app.add_template_global(state_words)
     app.add_template_global(STATE_MARKS, "STATE_MARKS")
     app.add_template_global(BAR_X, "BAR_X")

@@ -10,11 +10,11 @@ from plugin.reports.course import CourseView, StudentRow
 from plugin.reports.course_cache import CourseViewCache
 from plugin.reports.student import student_report
 from plugin.reports.system import pending_events, system_status
+from plugin.web.admin import ID
 from plugin.web.health import health_status
-from plugin.web.page_common import components, course_or_404, mask, page_blueprint, visible_courses
+from plugin.web.page_common import components, course_or_404, page_blueprint, visible_courses
 
 bp = page_blueprint("overview")
-ID = "int(max=9223372036854775807)"
 FILTERS = ("all", "problems", "waiting")
 PAGE_SIZE = 250  # students per page of the table: a 2,000-student course renders fast
 SORTS = {
@@ -70,7 +70,7 @@ def row_renderer(view: CourseView, course):
         key = (language, row.user_id)
         html = view.row_html.get(key)
         if html is None:
-            html = view.row_html[key] = macro(row, comps, course, mask)
+            html = view.row_html[key] = macro(row, comps, course)
         return html
 
     return render
@@ -98,7 +98,7 @@ def course(canvas_id: int):
     return render_template(
         "course.html", view=view, course=course, rows=shown, matching=len(rows), page=page,
         pages=pages, first=(page - 1) * PAGE_SIZE + 1,
-        show=show, sort=sort, query=query, mask=mask, waiting=waiting,
+        show=show, sort=sort, query=query, waiting=waiting,
         id_field=svc.settings.student_id_field, row_html=row_renderer(view, course))
 
 
@@ -110,6 +110,6 @@ def student(canvas_id: int, user_id: int):
     report = student_report(svc.store, svc.settings, course, user_id)
     if report is None:
         abort(404)
-    return render_template("student.html", course=course, report=report, mask=mask,
+    return render_template("student.html", course=course, report=report,
                            id_field=svc.settings.student_id_field,
                            waiting=pending_events(svc.store))

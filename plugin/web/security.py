@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel, get_locale
+from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from plugin.settings import Settings
@@ -83,10 +83,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     frame = origin(settings.canvas_url)
-
-    @app.context_processor
-    def _language() -> dict:
-        return {"lang": str(get_locale() or "en")}
 
     @app.after_request
     def _headers(response: Response) -> Response:

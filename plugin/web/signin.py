@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import abort, make_response, redirect, render_template, request, session, url_for
@@ -10,20 +9,13 @@ from flask_babel import gettext
 
 from plugin.extensions import services
 from plugin.web import sign_in_limit
-from plugin.web.access import start_session
+from plugin.web.access import admin_token_number, start_session
 from plugin.web.page_common import page_blueprint, safe_next
 from plugin.web.security import LANGUAGE_COOKIE, LANGUAGES
 
 bp = page_blueprint("signin")
 log = logging.getLogger(__name__)
 YEAR = 365 * 24 * 3600
-
-
-def _token_number(token: str) -> int | None:
-    """Which of the admin tokens `token` is (1-based), compared in constant time; or None."""
-    given = token.strip().encode()
-    matches = [hmac.compare_digest(given, t.encode()) for t in services().settings.admin_tokens]
-    return matches.index(True) + 1 if given and any(matches) else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -35,7 +27,7 @@ def login():
     store, address = services().store, request.remote_addr or "unknown"
     if sign_in_limit.blocked(store, address):
         abort(429, gettext("Too many failed sign-ins from your address: wait a minute."))
-    number = _token_number(request.form.get("token", ""))
+    number = admin_token_number(request.form.get("token", ""))
     if number is None:
         sign_in_limit.record_failure(store, address)
         log.warning("failed sign-in from %s", address)
