@@ -36,6 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from demo_config import CONFIG
@@ -67,15 +68,13 @@ def noop_app():
 
 def serve(kind: str, bind: str) -> None:
     """Run `kind` under the project's gunicorn settings until terminated."""
-    from plugin import create_app, server
+    from plugin import server
     from plugin.cli import load_or_exit, open_store
 
     if kind == "real":
         settings = load_or_exit()
         open_store(settings).dispose()  # migrations, as `canvas-ladok web` does
-
-        def factory():
-            return create_app({"SETTINGS": settings})
+        factory = partial(server.served_app, settings)
     else:
         factory = noop_app
     server.run(factory, bind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 
 import click
 
@@ -58,10 +59,10 @@ def db_upgrade() -> None:
 
 
 def _web(bind: str, settings: Settings) -> None:
-    from plugin import create_app, server
+    from plugin import server
 
     open_store(settings).dispose()  # migrations applied before any worker starts
-    server.run(lambda: create_app({"SETTINGS": settings}), bind)
+    server.run(partial(server.served_app, settings), bind)
 
 
 @main.command()

@@ -3,7 +3,7 @@
 workers = 2
 # gunicorn's gthread worker with socket read/write timeouts (plugin/gunicorn_worker.py).
 worker_class = "plugin.gunicorn_worker.Worker"
-threads = 4
+threads = 8
 timeout = 60
 graceful_timeout = 20
 # Seconds a client may keep a started request waiting for its next bytes (answered 408).

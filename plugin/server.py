@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -38,6 +39,15 @@ class GunicornServer(BaseApplication):
 
     def load(self):
         return self.factory()
+
+
+def served_app(settings: Settings):
+    """The application a web worker serves: staff pages go to its render process."""
+    from plugin import create_app
+    from plugin.page_lane import with_page_lane
+
+    factory = partial(create_app, {"SETTINGS": settings})
+    return with_page_lane(factory(), factory)
 
 
 def prepare_metrics_dir() -> str:

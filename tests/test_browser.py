@@ -13,14 +13,12 @@ from werkzeug.serving import make_server
 from plugin.demo import fill_demo
 from plugin.export.publish import run_folder
 from plugin.jobs.worker import run_pending
+from tests.chrome import chrome, needs_browser
 from tests.conftest import ADMIN_TOKEN
 
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMEDRIVER.exists() and CHROMIUM.exists()),
-                       reason="browser absent: chromium and chromium-driver are not installed"),
+    needs_browser,
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 WAIT = 20  # seconds a condition may take before the test fails
@@ -40,18 +38,7 @@ def live_url(app):
 @pytest.fixture
 def browser(tmp_path):
     """Headless chromium that downloads into tmp_path/downloads and logs console and network."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = chrome("--window-size=1400,1000", logs=True)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     driver.execute_cdp_cmd("Browser.setDownloadBehavior",

@@ -10,9 +10,11 @@ import time
 import pytest
 import requests
 
+from plugin import gunicorn_conf
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
-SLOW_CLIENTS = 16  # twice the server's threads (2 workers x 4)
+SLOW_CLIENTS = 2 * gunicorn_conf.workers * gunicorn_conf.threads  # twice the threads
 HEALTHZ_LIMIT = 30.0
 
 

@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
+from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -24,6 +25,7 @@ from plugin.intake.apply import apply_pending
 from plugin.settings import load_settings
 from plugin.store.db import Store
 from plugin.store.migrate import upgrade
+from tests.chrome import chrome, needs_browser
 from tests.conftest import COURSE_TOML, WEBHOOK_TOKEN, post_event
 from tests.fake_platform import (
     INSTRUCTOR,
@@ -37,14 +39,7 @@ from tests.fake_platform import (
 )
 from tests.helpers import term
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--ignore-certificate-errors")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_browser]
 WAIT_SECONDS = 20
 
 
@@ -139,11 +134,7 @@ def world(tmp_path, monkeypatch) -> Iterator[SimpleNamespace]:
     for event in term(2):
         assert post_event(client, event).status_code == 202
     apply_pending(store)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = chrome("--ignore-certificate-errors")
     yield SimpleNamespace(driver=driver, platform=platform, canvas_url=canvas_url, app=app)
     driver.quit()
     for side in (canvas, tool):

@@ -24,7 +24,7 @@ from plugin.jobs import heartbeat
 from plugin.jobs.scheduler import recover
 from plugin.jobs.supervisor import Supervisor, next_delay
 from plugin.store.models import ExportRun, LedgerEntry, Marker
-from tests.conftest import ADMIN_TOKEN, post_event
+from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 from tests.helpers import term
 
 LATER = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -98,6 +98,8 @@ def test_poisoned_student_and_grader_hold_back_one_student_and_export_the_rest_o
     report = client.get("/api/courses/565/students/1002",
                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json
     assert "control character" in report["identity"]
+    page = sign_in(client, {"kind": "admin"}).get("/courses/565?q=1002").text
+    assert "held back: sis_user_id contains a tab, newline or other control character" in page
 
     _add_unwritable_run(store, LATER)
     env = {**os.environ, **environ, "CANVAS_LADOK_CONFIG": str(config_file)}

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from plugin.export.lines import identity_of
+from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
 from plugin.reports.student import component_state
@@ -70,8 +70,9 @@ class CourseView:
             self.modules.setdefault(result.code, Counter())[
                 MODULE_BUCKET.get(state, "not_earned")] += 1
         problems = list(outcome.manual)
-        if not identity and student.plan.decisions:
-            problems.append(f"held back: no {data.settings.student_id_field}")
+        held_back = identity_problem(student.user, data.settings.student_id_field)
+        if held_back and student.plan.decisions:
+            problems.append(f"held back: {held_back}")
         problems += [f"{code}: withdrawn — handle in Ladok" for code, s in states.items()
                      if s == "withdrawing"]
         problems += [f"{code}: exported from another Canvas course"
