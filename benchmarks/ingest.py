@@ -169,6 +169,7 @@ class Signer:
 class Response:
     status: int
     body: bytes
+    closing: bool = False  # the server said Connection: close
 
 
 def read_response(sock: socket.socket, buffer: bytearray | None = None) -> Response:
@@ -188,7 +189,8 @@ def read_response(sock: socket.socket, buffer: bytearray | None = None) -> Respo
             raise ConnectionError("connection closed")
         rest += chunk
     data[:] = rest[length:]
-    return Response(int(head.split(b" ", 2)[1]), rest[:length])
+    closing = re.search(rb"(?im)^connection:\s*close", head) is not None
+    return Response(int(head.split(b" ", 2)[1]), rest[:length], closing)
 
 
 # --- Python load generator ------------------------------------------------------------------
@@ -227,6 +229,9 @@ def drive(args: tuple) -> tuple[list[float], int, int, float]:
                 sock.sendall(request)
                 response = read_response(sock, buffer)
                 elapsed = time.perf_counter() - sent
+                if response.closing:  # a new connection for the next request, as HTTP says
+                    sock.close()
+                    sock = None
             except OSError:
                 errors += 1
                 if sock is not None:

@@ -32,7 +32,8 @@ SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 class Worker(ThreadWorker):
-    """gthread; each client socket gets SO_RCVTIMEO and SO_SNDTIMEO once, when first seen."""
+    """gthread; each client socket gets SO_RCVTIMEO and SO_SNDTIMEO once, when first seen,
+    and a keep-alive connection ends after `keepalive_requests` requests."""
 
     def init_process(self) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -45,3 +46,8 @@ class Worker(ThreadWorker):
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
             conn.timeouts_set = True
         super().enqueue_req(conn)
+
+    def handle_request(self, req, conn) -> bool:
+        if req.req_number >= gunicorn_conf.keepalive_requests:
+            req.must_close = True  # answered with Connection: close
+        return super().handle_request(req, conn)

@@ -4,6 +4,7 @@ off so /healthz still answers."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -81,6 +82,29 @@ def test_slow_clients_cannot_starve_healthz(start_server):
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_a_keep_alive_connection_is_closed_after_its_request_budget(start_server):
+    server = start_server()
+    budget = gunicorn_conf.keepalive_requests
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for number in range(1, budget + 1):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = read_head(reader)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            reader.read(int(re.search(rb"(?i)content-length: (\d+)", head).group(1)))
+            closing = re.search(rb"(?i)\r\nconnection: close\r\n", head) is not None
+            assert closing == (number == budget), number
+        assert reader.read() == b""  # the server closed it
+
+
+def read_head(reader) -> bytes:
+    """The status line and headers of the next response."""
+    lines = []
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        lines.append(line)
+    return b"".join(lines)
 
 
 @pytest.mark.parametrize("proxies, location", [
