@@ -58,11 +58,11 @@ def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-def _web(bind: str, settings: Settings) -> None:
+def _web(bind: str, settings: Settings, on_stop=()) -> None:
     from plugin import server
 
     open_store(settings).dispose()  # migrations applied before any worker starts
-    server.run(partial(server.served_app, settings), bind)
+    server.run(partial(server.served_app, settings), bind, on_stop)
 
 
 @main.command()
@@ -91,11 +91,7 @@ def serve(bind: str) -> None:
 
     scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"], on_exit=exited)
     scheduler.start()
-    try:
-        _web(bind, settings)
-    finally:
-        scheduler.stop()
-        store.dispose()
+    _web(bind, settings, on_stop=(scheduler.stop, store.dispose))
 
 
 @main.command()

@@ -18,6 +18,7 @@ import socket
 import struct
 import sys
 
+from gunicorn.workers.base import Worker as BaseWorker
 from gunicorn.workers.gthread import ThreadWorker
 
 from plugin import gunicorn_conf
@@ -46,6 +47,13 @@ class Worker(ThreadWorker):
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
             conn.timeouts_set = True
         super().enqueue_req(conn)
+
+    def handle_quit(self, sig, frame) -> None:
+        # gthread shuts its thread pool down here, inside the signal handler: when SIGQUIT
+        # (or SIGINT) lands while the main thread is in that pool's submit(), which holds the
+        # lock shutdown() needs, the worker hangs until the master kills it. Leaving without
+        # it is as quick: the pool's idle threads are ended as the interpreter exits.
+        BaseWorker.handle_quit(self, sig, frame)
 
     def handle_request(self, req, conn) -> bool:
         if req.req_number >= gunicorn_conf.keepalive_requests:

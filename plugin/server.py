@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -50,11 +50,11 @@ def served_app(settings: Settings):
     return with_page_lane(factory(), factory)
 
 
-def prepare_metrics_dir() -> str:
-    """A fresh folder for the workers' shared Prometheus counters."""
-    existing = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if existing:
-        return existing
+def prepare_metrics_dir() -> str | None:
+    """A fresh folder for the workers' shared Prometheus counters, unless one is configured
+    (PROMETHEUS_MULTIPROC_DIR): the new folder, or None."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
     path = tempfile.mkdtemp(prefix="canvas-ladok-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
@@ -73,10 +73,18 @@ def note_scheduler_restart(settings: Settings, returncode: int | None) -> None:
         store.dispose()
 
 
-def run(factory: Callable[[], Any], bind: str) -> None:
-    """Serve until stopped."""
-    path = prepare_metrics_dir()
+def run(factory: Callable[[], Any], bind: str,
+        on_stop: Iterable[Callable[[], None]] = ()) -> None:
+    """Serve until stopped; then, in the server process only, run `on_stop` in order."""
+    created = prepare_metrics_dir()
+    server_pid = os.getpid()
     try:
         GunicornServer(factory, gunicorn_options(bind)).run()
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        # gunicorn forks its workers inside run(), so a worker leaving unwinds through here
+        # too: it must not stop the scheduler or remove the metrics of the server it leaves.
+        if os.getpid() == server_pid:
+            for stop in on_stop:
+                stop()
+            if created:
+                shutil.rmtree(created, ignore_errors=True)

@@ -17,6 +17,7 @@ from plugin import create_app, page_lane
 from plugin.demo import fill_demo
 from plugin.live_events import grade_event
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_TOKEN, sign_in
+from tests.web_server import children
 
 CSRF = re.compile(r'name="csrf_token" value="[^"]+"')
 
@@ -114,20 +115,6 @@ def test_a_page_that_takes_too_long_answers_503(laned, demo, monkeypatch):
 
 
 # --- the real server -----------------------------------------------------------------------
-
-
-def children(pid: int) -> list[tuple[int, str, int]]:
-    """(pid, command line, nice) of `pid`'s child processes."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError):
-            continue  # ended while being looked at
-        if int(fields[1]) == pid:
-            found.append((int(stat.parent.name), command, int(fields[16])))
-    return found
 
 
 def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int, int]]:

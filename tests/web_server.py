@@ -43,6 +43,20 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+def children(pid: int) -> list[tuple[int, str, int]]:
+    """(pid, command line, nice value) of the processes whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue  # ended while being looked at
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append((int(stat.parent.name), command, int(fields[16])))
+    return found
+
+
 class WebServer:
     """`python -m plugin web` (or `serve`) in a process group of its own, so kill -9 reaches
     every process."""

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -156,7 +157,10 @@ def run_scheduler(settings: Settings, store: Store) -> None:
     def _stop(*_) -> None:
         if not scheduler.running:  # still recovering: nothing to finish
             raise SystemExit(0)
-        scheduler.shutdown(wait=False)
+        # Not here: the signal may land while the main loop is inside the job pool's
+        # submit(), holding the lock that shutdown() takes.
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False},
+                         name="scheduler-stop").start()
 
     # On SIGTERM stop taking work; a job already running finishes before the process exits.
     signal.signal(signal.SIGTERM, _stop)
