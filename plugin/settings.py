@@ -487,8 +487,10 @@ def _course_assignments(raw: Any, prefix: str, pattern: str, problems: _Problems
         if not str(key).isdigit():
             problems.add(full, "the key must be a Canvas assignment id")
             continue
-        if len(key) > len(str(MAX_ID)) or not check_id(problems, full, int(key)):
+        if len(key) > len(str(MAX_ID)):  # not even parsed: it could be any length
             problems.add(full, "the key is out of range for a Canvas id")
+            continue
+        if not check_id(problems, full, int(key)):
             continue
         moment = _moment(value, full, pattern, problems)
         if moment is not None:
