@@ -70,11 +70,6 @@ def _render(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]
     return status, list(headers.items()), body
 
 
-def _ready() -> int:
-    """Nothing: submitted once so the render process starts before the first page."""
-    return os.getpid()
-
-
 class PageLane:
     """WSGI middleware sending staff page views to the render process."""
 
@@ -85,7 +80,7 @@ class PageLane:
 
     def start(self) -> None:
         """Start the render process now rather than at the first page."""
-        self._executor().submit(_ready)
+        self._executor().submit(os.getpid)  # any call starts the process
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:

@@ -9,7 +9,6 @@ import re
 import signal
 import time
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from plugin import create_app, page_lane
 from plugin.demo import fill_demo
 from plugin.live_events import grade_event
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_TOKEN, sign_in
-from tests.web_server import children
+from tests.web_server import children, stat_fields
 
 CSRF = re.compile(r'name="csrf_token" value="[^"]+"')
 
@@ -133,19 +132,13 @@ def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int,
 
 
 def gone(pid: int, timeout: float) -> bool:
+    """Whether `pid` has ended (or is a zombie) within `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+    while (fields := stat_fields(pid)) is not None and fields[0] != "Z":
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
     return True
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "Z"
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,6 +25,7 @@ from plugin.jobs.supervisor import Supervisor, next_delay
 from plugin.store.models import ExportRun, LedgerEntry, Marker
 from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 from tests.helpers import term
+from tests.web_server import children
 
 LATER = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 POISONED_ID = "19900101\t1002"
@@ -181,16 +181,7 @@ def test_supervisor_restarts_a_process_that_exits_and_logs_it(caplog):
 
 def _children(pid: int, needle: str) -> list[int]:
     """Processes whose parent is `pid` and whose command line holds `needle`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue  # ended while being looked at
-        if ppid == pid and needle in cmdline:
-            found.append(int(stat.parent.name))
-    return found
+    return [child for child, command, _ in children(pid) if needle in command]
 
 
 def _wait(condition, what: str, timeout: float = 60.0):

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,36 +25,45 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (the state first), or None
+    once the process has ended or has been reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def running() -> Iterator[tuple[int, list[str]]]:
+    """(pid, stat fields) of every process that is not a zombie awaiting its reaper."""
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = stat_fields(entry.name)
+        if fields is not None and fields[0] != "Z":
+            yield int(entry.name), fields
+
+
 def group_alive(pgid: int) -> bool:
     """Whether a process of the group still runs (zombies, awaiting their reaper, do not)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
             return False
         return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process ended while being looked at
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(int(fields[2]) == pgid for _, fields in running())
 
 
 def children(pid: int) -> list[tuple[int, str, int]]:
     """(pid, command line, nice value) of the processes whose parent is `pid`."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for child, fields in running():
+        if int(fields[1]) != pid:
+            continue
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError):
+            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
             continue  # ended while being looked at
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append((int(stat.parent.name), command, int(fields[16])))
+        found.append((child, command, int(fields[16])))
     return found
 
 

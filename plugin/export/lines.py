@@ -20,9 +20,8 @@ def identity_of(user: User | None, field_name: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def identity_problem(user: User | None, field_name: str) -> str | None:
-    """Why the student is held back from export (no usable identity), or None."""
-    identity = identity_of(user, field_name)
+def identity_problem(identity: str | None, field_name: str) -> str | None:
+    """Why a student with `identity` (from identity_of) is held back from export, or None."""
     if identity is None:
         return f"no {field_name}"
     if has_control(identity):

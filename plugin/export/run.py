@@ -235,7 +235,7 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
     if not plan.decisions:
         return DONE if due is None else due
     identity = identity_of(student.user, data.settings.student_id_field)
-    problem = identity_problem(student.user, data.settings.student_id_field)
+    problem = identity_problem(identity, data.settings.student_id_field)
     lines = [] if problem else [_fit_line(export_line(data, student, identity, d))
                                 for d in plan.decisions]
     problem = problem or next(filter(None, map(_unwritable, lines)), None)

@@ -70,7 +70,7 @@ class CourseView:
             self.modules.setdefault(result.code, Counter())[
                 MODULE_BUCKET.get(state, "not_earned")] += 1
         problems = list(outcome.manual)
-        held_back = identity_problem(student.user, data.settings.student_id_field)
+        held_back = identity_problem(identity, data.settings.student_id_field)
         if held_back and student.plan.decisions:
             problems.append(f"held back: {held_back}")
         problems += [f"{code}: withdrawn — handle in Ladok" for code, s in states.items()

@@ -126,7 +126,7 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         student = next(load_students(session, data, [user_id], now))
         pending = pending_events(session, course.canvas_id)
     identity = identity_of(student.user, settings.student_id_field)
-    problem = identity_problem(student.user, settings.student_id_field)
+    problem = identity_problem(identity, settings.student_id_field)
     due = student.plan.course_grade_due
     outcome = student.outcome
     return {
