@@ -13,6 +13,7 @@ import pytest
 
 from plugin import create_app
 from plugin.settings import LtiSettings, load_settings
+from tests.conftest import sign_in, signed_in
 from tests.fake_platform import (  # noqa: F401  (config_file, environ: the LTI tool)
     CLAIM,
     INSTITUTION_ADMIN,
@@ -57,8 +58,10 @@ def launch(client, platform, roles, token=None, state=None, **claims):
 
 
 def session_of(client) -> dict:
+    """The cookie's values and, when signed in, the session's scope and who."""
     with client.session_transaction() as session:
-        return dict(session)
+        values = dict(session)
+    return {**values, **(signed_in(client) or {})}
 
 
 def follow(client, response):
@@ -334,8 +337,7 @@ def test_lti_pages_may_be_framed_by_canvas_only(client, platform):
 
 
 def test_student_session_not_from_lti_may_not_be_framed(client):
-    with client.session_transaction() as session:
-        session["scope"] = {"kind": "student", "course": 565, "user": 1001}
+    sign_in(client, {"kind": "student", "course": 565, "user": 1001})
     assert _frame_ancestors(client.get("/me")) == "'none'"
 
 
@@ -370,8 +372,7 @@ def test_entered_again_sends_a_signed_in_person_to_their_start(client, platform)
     response = launch(client, platform, [LEARNER], user=1001)
     assert client.get(response.location).location == "/me"
     assert client.get(response.location).location == "/me"
-    with client.session_transaction() as session:
-        session["scope"] = {"kind": "admin"}
+    sign_in(client, {"kind": "admin"})
     assert client.get(response.location).location == "/"
 
 

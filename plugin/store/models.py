@@ -310,3 +310,16 @@ class LtiState(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class WebSession(Base):
+    """A signed-in web session: its cookie holds a random key whose hash names this row."""
+
+    __tablename__ = "web_sessions"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)  # JSON: {"kind": ..., "course": ..., "user": ...}
+    who: Mapped[str] = mapped_column(Text)
+    # An administrator session's token, as an HMAC under the session secret (never the token).
+    token_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

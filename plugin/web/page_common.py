@@ -13,8 +13,9 @@ from werkzeug.exceptions import HTTPException
 
 from plugin.extensions import services
 from plugin.rules.config import CourseConfig
-from plugin.web.access import course_allowed, current_scope, is_admin
-from plugin.web.security import csrf
+from plugin.rules.text import has_control
+from plugin.web.access import course_allowed, current_scope, is_admin, who
+from plugin.web.security import protect_form
 
 PERSONNUMMER = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})$")
 
@@ -28,8 +29,9 @@ def mask(identity: str | None) -> str | None:
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to return to after sign-in (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A local path to return to after sign-in (never another host, never a header break)."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or has_control(target) or any(c.isspace() for c in target)):
         return url_for("overview.index")
     return target if not urlsplit(target).netloc else url_for("overview.index")
 
@@ -46,7 +48,7 @@ def _guard():
         if scope["kind"] == "student":  # a student sees only their own page: nothing here exists
             abort(404)
     if request.method == "POST":
-        csrf.protect()
+        protect_form()
     return None
 
 
@@ -141,6 +143,8 @@ def init_templates(app: Flask) -> None:
     app.add_template_filter(components)
     app.add_template_global(bar)
     app.add_template_global(mask)
+    app.add_template_global(current_scope, "signed_in_scope")
+    app.add_template_global(who, "signed_in_who")
     app.add_template_global(state_words)
     app.add_template_global(STATE_MARKS, "STATE_MARKS")
     app.add_template_global(BAR_X, "BAR_X")

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from plugin.settings import Settings
 from plugin.web.access import SESSION_LIFETIME
@@ -54,6 +54,14 @@ class PageSessionInterface(_Cookies):
         return super().save_session(app, session, response)
 
 
+def protect_form() -> None:
+    """The CSRF check of a form post; a Referer that is no URL fails it (400), not a 500."""
+    try:
+        csrf.protect()
+    except ValueError:  # behind HTTPS the library parses the Referer, which may not parse
+        raise CSRFError("The referrer header is not a valid URL.") from None
+
+
 def select_locale() -> str:
     """The language chosen with the switch, else the browser's, else English."""
     chosen = request.cookies.get(LANGUAGE_COOKIE)
@@ -86,6 +94,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        if request.endpoint != "static":  # pages, JSON and files may hold personal data
+            response.headers["Cache-Control"] = "no-store"
         if response.mimetype != "text/html":  # JSON and files are never framed or rendered
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             return response
