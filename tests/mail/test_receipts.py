@@ -175,6 +175,20 @@ def test_refusing_server_is_retried_with_backoff_and_the_export_is_not_delayed(
     assert (row.state, row.attempts) == ("sent", 4) and row.answer.startswith("250")
 
 
+def test_a_receipt_the_server_accepted_is_sent_once_whatever_it_answers_to_quit(
+        client, store, settings, smtp):
+    post_all(client, term(1))
+    run_export(store, settings, now=LATER)
+    smtp.quit_reply = "421 4.4.2 closing the connection"
+    minute = 0
+    while minute <= 26 * 60:  # past the whole retry window
+        tick(store, settings, LATER + dt.timedelta(minutes=minute))
+        minute += 1 if minute < 64 else 30
+    assert len(smtp.received) == 1
+    [row] = receipt_rows(store)
+    assert (row.state, row.attempts) == ("sent", 1) and row.answer.startswith("250")
+
+
 def test_receipt_is_given_up_after_a_day_of_refusals(client, store, settings, smtp):
     post_all(client, term(1))
     run_export(store, settings, now=LATER)
