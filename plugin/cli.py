@@ -36,6 +36,9 @@ def open_store(settings: Settings, migrate: bool = True):
 @click.group()
 def main() -> None:
     """canvas-ladok: Canvas course results into Ladok."""
+    from plugin import logs
+
+    logs.install()
 
 
 @main.command("check-config")

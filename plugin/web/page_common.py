@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from plugin.extensions import services
 from plugin.rules.config import CourseConfig
-from plugin.rules.text import has_control
+from plugin.rules.identity import mask
+from plugin.rules.text import has_control, shown
 from plugin.web.access import course_allowed, current_scope, is_admin, who
 from plugin.web.security import protect_form
-
-PERSONNUMMER = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})$")
-
-
-def mask(identity: str | None) -> str | None:
-    """A personnummer with its last four digits hidden (19900101-****); other ids as they are."""
-    if not identity:
-        return identity
-    match = PERSONNUMMER.match(identity.strip())
-    return f"{match.group(1)}-****" if match else identity
 
 
 def safe_next(target: str | None) -> str:
@@ -137,8 +128,15 @@ def state_words() -> dict[str, str]:
     return g.state_words
 
 
+def _as_shown(value):
+    """What a page shows of a value: text without control or bidirectional formatting
+    characters (a name from Canvas may hold them); markup made here as it is."""
+    return shown(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def init_templates(app: Flask) -> None:
     """The pages' template filters and helpers."""
+    app.jinja_env.finalize = _as_shown  # before any template is compiled
     app.add_template_filter(when)
     app.add_template_filter(components)
     app.add_template_global(bar)
