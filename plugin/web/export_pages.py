@@ -64,7 +64,7 @@ def runs():
         query = query.where(or_(ExportRun.course_id == course, ExportRun.course_id.is_(None)))
     with services().store.read() as session:
         shown = _shown(session, list(session.scalars(query)), course)
-    return render_template("exports.html", runs=shown)
+    return render_template("export_pages/runs.html", runs=shown)
 
 
 def _visible_run(run_id: int) -> ExportRun:
@@ -90,7 +90,7 @@ def receipt(run_id: int):
     with services().store.read() as session:
         lines = list(ledger_lines(session, run_id, course))
         [shown] = _shown(session, [run], course)
-    return render_template("receipt.html", run=shown, lines=lines,
+    return render_template("export_pages/run.html", run=shown, lines=lines,
                            downloadable=_downloadable(run))
 
 

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from plugin.extensions import services
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.identity import mask
 from plugin.rules.text import has_control, shown
 from plugin.web.access import course_allowed, current_scope, is_admin, who

@@ -23,7 +23,7 @@ def login():
     """The sign-in form; a valid administrator token starts an administrator session."""
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next=target)
+        return render_template("signin/login.html", next=target)
     store, address = services().store, request.remote_addr or "unknown"
     attempt = sign_in_limit.take_attempt(store, address)
     if attempt is None:
@@ -33,7 +33,7 @@ def login():
     if number is None:
         log.warning("failed sign-in from %s", address)
         error = gettext("That token is not accepted.")
-        return render_template("login.html", next=target, error=error), 403
+        return render_template("signin/login.html", next=target, error=error), 403
     sign_in_limit.give_back(store, attempt)
     # Logs name the token by its place in the list, never by its value.
     start_session({"kind": "admin"}, f"administrator (token {number})", token=token)
