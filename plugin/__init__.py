@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         signin,
         webhook,
     )
+    from plugin.web.bodies import WholeChunkedBody
 
     logs.install()
     app = Flask(__name__, instance_relative_config=False)
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # No route reads a body above max_body_bytes: a longer Content-Length is answered 413
     # before anything is read, a chunked body once it passes the limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.wsgi_app = WholeChunkedBody(app.wsgi_app, settings.max_body_bytes)
     if settings.trusted_proxies:  # X-Forwarded-* from that many proxies in front
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,

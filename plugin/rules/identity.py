@@ -37,7 +37,12 @@ def search_key(text: str) -> str:
 
 
 def is_identity(query: str, identity: str | None) -> bool:
-    """Whether `query` is the whole of `identity` (never a part: a search may reveal no
-    hidden digit)."""
+    """Whether `query` is the whole of `identity`, never a part of it (a search may reveal no
+    hidden digit): all the digits of one holding a personnummer, all the letters and digits
+    of another."""
+    if not identity:
+        return False
+    if len(_digits(identity)) >= FEWEST_DIGITS:
+        return _digits(query) == _digits(identity)
     key = search_key(query)
-    return bool(key and identity) and key == search_key(identity)
+    return bool(key) and key == search_key(identity)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, jsonify, request
-from gunicorn.http.errors import NoMoreData, ParseException
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -33,19 +32,13 @@ def _redirect_without_query(response: Response) -> Response:
 
 def register(app: Flask) -> None:
     """Answer HTTP errors as JSON; a lock timeout as 503 with Retry-After; a client that
-    stops sending its request (the server's read timeout) as 408, a broken chunked body
-    as 400."""
+    stops sending its request (the server's read timeout) as 408."""
     app.after_request(_redirect_without_query)
 
     @app.errorhandler(TimeoutError)
     @app.errorhandler(BlockingIOError)
     def _slow_client(_exc: OSError):
         return error(408, "request not received in time", Connection="close")
-
-    @app.errorhandler(ParseException)
-    @app.errorhandler(NoMoreData)
-    def _broken_body(_exc: Exception):  # gunicorn decodes a chunked body as it is read
-        return error(400, "request body is not valid chunked encoding", Connection="close")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

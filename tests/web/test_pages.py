@@ -9,7 +9,6 @@ import re
 import pytest
 
 from plugin import create_app
-from plugin.demo.fill import fill_demo
 from plugin.export.publish import run_folder
 from plugin.jobs import queue
 from plugin.jobs.worker import run_pending
@@ -17,12 +16,6 @@ from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 
 OTHER_COURSE = 1279362
 PAGES = ["/", "/courses/565", "/courses/565/students/1001", "/exports", "/exports/1"]
-
-
-@pytest.fixture
-def demo(app, store, settings):
-    """The demo course in every state; the id of its first export run."""
-    return fill_demo(store, settings)
 
 
 def csrf_token(client, path: str = "/login") -> str:
