@@ -47,11 +47,15 @@ class PageSessionInterface(_Cookies):
     def save_session(self, app: Flask, session, response) -> None:
         # The session is read here, not through flask.session, which would mark every
         # response "Vary: Cookie".
-        if session.get("lti"):
-            return self.lti.save_session(app, session, response)
-        if not session and session.modified:  # signed out: delete either kind of cookie
-            self.lti.save_session(app, session, response)
-        return super().save_session(app, session, response)
+        mine, other = (self.lti, self) if session.get("lti") else (self, self.lti)
+        if session.modified and (not session or self.get_cookie_name(app) in request.cookies):
+            # Signed out, or a session started where the browser may hold the other kind of
+            # cookie (an administrator opening a teacher's launch in a tab): that one is
+            # deleted first, so the browser keeps only the session meant.
+            ended = self.session_class()
+            ended.modified = True
+            _Cookies.save_session(other, app, ended, response)
+        _Cookies.save_session(mine, app, session, response)
 
 
 def protect_form() -> None:

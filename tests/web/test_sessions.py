@@ -10,7 +10,7 @@ import pytest
 
 from plugin import create_app
 from tests.conftest import ADMIN_TOKEN, sign_in
-from tests.web.test_pages import csrf_token
+from tests.web.test_pages import csrf_token, session_cookie
 
 OTHER_TOKEN = "other-token"  # the first of the test's admin tokens
 
@@ -79,8 +79,10 @@ def test_signing_in_starts_a_clean_session(app, demo):
     earlier = copy_of(teacher, app)
     response = teacher.post("/login", data={"token": ADMIN_TOKEN,
                                             "csrf_token": csrf_token(teacher)})
-    cookie = response.headers["Set-Cookie"]
+    cookie = session_cookie(response)
     assert "SameSite=Lax" in cookie and "Partitioned" not in cookie  # nothing of the LTI one
+    assert any("Partitioned" in c and "01 Jan 1970" in c  # the framed cookie is deleted
+               for c in response.headers.getlist("Set-Cookie"))
     assert opens(teacher, "/courses/1279362")  # the administrator's
     assert earlier.get("/courses/565").status_code == 302  # the earlier session is over
 
