@@ -1,8 +1,10 @@
 """A fake Ladok on loopback: HTTPS that requires a client certificate from its CA, answering
 the calls canvas-ladok makes with Ladok's JSON shapes, paging and refusals.
 
-Switches a test can throw: `fail(status, times)` (5xx), `hang(times)` (no answer until the
-client gives up), `refuse(student, text)` (a per-student refusal), `touch(result)` (someone else
+Switches a test can throw, each for the next requests (after `after` answered normally):
+`fail(status, times)` (5xx), `hang(times)` (no answer until the client gives up; with
+`applied=True` the request is carried out first, so only its answer is lost),
+`refuse(student, text)` (a per-student refusal), `touch(result)` (someone else
 changed a draft: the next update with the old `SenasteResultatandring` is stale),
 `klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there);
 and the `stranger` files hold a client certificate from another CA, which the server refuses.
@@ -63,8 +65,7 @@ class FakeLadok:
         self.seen: list[Seen] = []
         self.handshake_failures = 0
         self.lock = threading.Lock()
-        self._failures: list[int] = []
-        self._hangs = 0
+        self._plan: list[int | str | None] = []  # per request: None, a status, "hang"...
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
 
@@ -98,15 +99,18 @@ class FakeLadok:
 
     # Switches -----------------------------------------------------------------------------
 
-    def fail(self, status: int = 500, times: int = 1) -> None:
-        """The next `times` requests answer `status`."""
-        with self.lock:
-            self._failures.extend([status] * times)
+    def fail(self, status: int = 500, times: int = 1, after: int = 0) -> None:
+        """`times` requests answer `status`, once `after` more have been answered."""
+        self._schedule(status, times, after)
 
-    def hang(self, times: int = 1) -> None:
-        """The next `times` requests get no answer (until HANG_LIMIT or stop)."""
+    def hang(self, times: int = 1, after: int = 0, applied: bool = False) -> None:
+        """`times` requests get no answer (until HANG_LIMIT or stop); `applied`: they are
+        carried out first, so only the answer is lost."""
+        self._schedule("applied" if applied else "hang", times, after)
+
+    def _schedule(self, fault: int | str, times: int, after: int) -> None:
         with self.lock:
-            self._hangs += times
+            self._plan.extend([None] * after + [fault] * times)
 
     def refuse(self, student: Student, text: str = "Studenten har hinder",
                felgrupp: str = "commons.fel.grupp.domanregel") -> None:
@@ -157,12 +161,9 @@ class FakeLadok:
         except Refused as refusal:
             return refusal.status, refusal.body
 
-    def next_fault(self) -> tuple[int | None, bool]:
+    def next_fault(self) -> int | str | None:
         with self.lock:
-            if self._hangs:
-                self._hangs -= 1
-                return None, True
-            return (self._failures.pop(0) if self._failures else None), False
+            return self._plan.pop(0) if self._plan else None
 
     def _round(self, path: str, body: Any) -> dict:
         return self.data.round_json(path.split("/")[3])
@@ -283,12 +284,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = raw.decode("utf-8", "replace")
         with fake.lock:
             fake.seen.append(Seen(method, self.path, body, accept, ctype))
-        status, hung = fake.next_fault()
-        if hung:
+        fault = fake.next_fault()
+        wanted = KATALOG if self.path.startswith("/kataloginformation/") else RESULTAT
+        if isinstance(fault, str):
+            if fault == "applied":
+                with fake.lock:
+                    fake.answer(method, self.path, body)
             fake._stop.wait(HANG_LIMIT)
             self.close_connection = True
             return
-        wanted = KATALOG if self.path.startswith("/kataloginformation/") else RESULTAT
+        status: int | None = fault
         if status is not None:
             answer = {"FelUID": "x", "Felkategori": "commons.fel.kategori.applikationsfel",
                       "Meddelande": "Tekniskt fel"}

@@ -42,6 +42,7 @@ from plugin.ladok.model import (
     DraftUpdate,
     GradeScale,
     LadokResult,
+    LadokUser,
     NewDraft,
     StudyResult,
     WriteOutcome,
@@ -78,12 +79,8 @@ class _CertificateAdapter(HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         return super().proxy_manager_for(proxy, ssl_context=self._context, **kwargs)
 
-    def build_connection_pool_key_attributes(self, request: Any, verify: Any,
-                                             cert: Any = None) -> tuple[dict, dict]:
-        host, _ = super().build_connection_pool_key_attributes(request, True, None)
-        return host, {"ssl_context": self._context}
-
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # Instead of loading `verify`'s bundle into the context, as requests would:
         conn.cert_reqs, conn.ca_certs, conn.ca_cert_dir = "CERT_REQUIRED", None, None
 
 
@@ -137,10 +134,10 @@ class LadokClient:
 
     # Reads ------------------------------------------------------------------------------
 
-    def whoami(self) -> str:
-        """The user name Ladok knows the certificate by (a catalogue call)."""
+    def whoami(self) -> LadokUser:
+        """Whom Ladok knows the certificate as (a catalogue call)."""
         data = self._call("GET", "/kataloginformation/anvandare/autentiserad", media=KATALOG)
-        return str(data.get("Anvandarnamn", "")) if isinstance(data, dict) else ""
+        return LadokUser.from_json(_object(data, "a user"))
 
     def course_round(self, round_uid: str) -> CourseRound:
         """The round, its own education instance and its modules with their grade scales."""
@@ -153,6 +150,13 @@ class LadokClient:
         scales = (GradeScale.from_json(s) for s in data.get("Betygsskala") or []
                   if isinstance(s, dict))
         return {s.id: s for s in scales}
+
+    def study_results_page(self, instance_uid: str, round_uids: Sequence[str], *,
+                           states: Sequence[str] = OPEN_STATES, page: int = 1,
+                           limit: int | None = None) -> tuple[list[StudyResult], int]:
+        """One page of `study_results` and the total Ladok counts (e.g. to sample a round)."""
+        rows, total = next(self._pages(instance_uid, round_uids, states, (), page, limit))
+        return [StudyResult.from_json(r) for r in rows], total
 
     def study_results(self, instance_uid: str, round_uids: Sequence[str], *,
                       states: Sequence[str] = OPEN_STATES,
@@ -172,13 +176,13 @@ class LadokClient:
         return list(found.values())
 
     def _pages(self, instance_uid: str, round_uids: Sequence[str], states: Sequence[str],
-               student_uids: Sequence[str]) -> Iterator[tuple[list, int]]:
+               student_uids: Sequence[str], page: int = 1,
+               limit: int | None = None) -> Iterator[tuple[list, int]]:
         path = f"/resultat/studieresultat/rapportera/utbildningsinstans/{instance_uid}/sok"
-        page = 1
         while True:
             body: dict[str, Any] = {
                 "Filtrering": list(states), "KurstillfallenUID": list(round_uids),
-                "OrderBy": list(ORDER_BY), "Page": page, "Limit": self.page_size}
+                "OrderBy": list(ORDER_BY), "Page": page, "Limit": limit or self.page_size}
             if student_uids:
                 body["StudenterUID"] = list(student_uids)
             data = _object(self._call("PUT", path, body), "study results")

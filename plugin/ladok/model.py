@@ -48,6 +48,18 @@ def identity_key(identity: str) -> str:
 
 
 @dataclass(frozen=True)
+class LadokUser:
+    """Whom Ladok knows the certificate as."""
+
+    name: str  # Anvandarnamn
+    larosate_id: int | None
+
+    @classmethod
+    def from_json(cls, data: dict) -> LadokUser:
+        return cls(str(data.get("Anvandarnamn") or ""), _int(data.get("LarosateID")))
+
+
+@dataclass(frozen=True)
 class Grade:
     id: int
     code: str
