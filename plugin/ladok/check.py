@@ -135,7 +135,7 @@ def _modules(course: CourseConfig, round_: CourseRound, scales: dict[int, GradeS
             have = ", ".join(m.code for m in round_.modules) or "none"
             report.problem(f"module {module.code} is not on this round (Ladok has: {have})", 2)
             continue
-        report.say(f"module {module.code} → {found.code} {found.name!r}", 2)
+        report.say(f"module {module.code} → {found.code} {found.name!r} ({found.uid})", 2)
         if not found.reporting_allowed:
             report.problem("Ladok does not allow reporting results on it", 3)
         _scale_suits(found.scale_id, module.scale, scales, report)
