@@ -14,7 +14,7 @@ from plugin.ladok.certificate import CertificateError, load_client_certificate
 from plugin.ladok.client import LadokClient
 from plugin.ladok.errors import LadokError
 from plugin.ladok.model import ALL_STATES, CourseRound, GradeScale
-from plugin.rules.config import AF_GRADES, CourseConfig, ModuleConfig
+from plugin.rules.course_config import AF_GRADES, CourseConfig, ModuleConfig
 
 PASSING = {"GU": ("G",), "AF": AF_GRADES[:5]}  # the grades a module of each scale can send
 
