@@ -4,13 +4,13 @@ the environment, and errors that name the key; check-config says until when it i
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from plugin.cli import main
-from plugin.settings import ConfigError, load_settings
+from plugin.settings import load_settings
 from tests.conftest import COURSE_TOML
 from tests.helpers import course_toml
 from tests.ladok_pki import certificate_authority, issue
+from tests.settings.test_check_config_builds import check
+from tests.settings.test_settings import problems, write
 
 ROUND = "c601ee70-73da-11e8-b4e0-063f9afb40e3"
 PASSWORD_ENV = "CANVAS_LADOK_LADOK_CERT_PASSWORD"
@@ -19,18 +19,6 @@ PASSWORD_ENV = "CANVAS_LADOK_LADOK_CERT_PASSWORD"
 @pytest.fixture(scope="module")
 def issued():
     return issue(certificate_authority(), "canvas-ladok integration")
-
-
-def write(tmp_path, text):
-    path = tmp_path / "c.toml"
-    path.write_text(text)
-    return path
-
-
-def problems(tmp_path, text, env=None) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load_settings(write(tmp_path, text), env or {})
-    return info.value.problems
 
 
 def test_without_a_ladok_section_results_go_to_files_only(tmp_path):
@@ -120,17 +108,9 @@ def test_a_round_belongs_to_one_ladok_course(tmp_path):
                             "whose ladok_code 'DV1531' differs from 'DV1600'")
 
 
-def check_config(tmp_path, monkeypatch, text: str, env: dict | None = None):
-    monkeypatch.setenv("CANVAS_LADOK_CONFIG", str(write(tmp_path, text)))
-    monkeypatch.setenv("CANVAS_LADOK_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
-    for key, value in (env or {}).items():
-        monkeypatch.setenv(key, value)
-    return CliRunner().invoke(main, ["check-config"])
-
-
 def test_check_config_says_until_when_the_certificate_is_valid(tmp_path, monkeypatch, issued):
     issued.write_p12(tmp_path / "ladok.p12", "hemligt")
-    result = check_config(tmp_path, monkeypatch,
+    result = check(tmp_path, monkeypatch,
                           '[ladok]\ncertificate = "ladok.p12"\n' + COURSE_TOML,
                           {PASSWORD_ENV: "hemligt"})
     assert result.exit_code == 0, result.output
@@ -142,7 +122,7 @@ def test_check_config_says_until_when_the_certificate_is_valid(tmp_path, monkeyp
 def test_check_config_refuses_an_expired_certificate(tmp_path, monkeypatch):
     old = issue(certificate_authority(), "old", days=-1, starts=-400)
     old.write_pem(tmp_path / "old.pem")
-    result = check_config(tmp_path, monkeypatch,
+    result = check(tmp_path, monkeypatch,
                           '[ladok]\ncertificate = "old.pem"\n' + COURSE_TOML)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"ladok.certificate: the certificate is expired on " \
