@@ -8,13 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from plugin.ladok.certificate import CertificateError, load_client_certificate
 from plugin.ladok.client import LadokClient
 from plugin.ladok.errors import LadokError
 from plugin.ladok.model import ALL_STATES, CourseRound, GradeScale
 from plugin.rules.course_config import AF_GRADES, CourseConfig, ModuleConfig
+
+if TYPE_CHECKING:
+    from plugin.settings import Settings
 
 PASSING = {"GU": ("G",), "AF": AF_GRADES[:5]}  # the grades a module of each scale can send
 
@@ -34,7 +37,7 @@ class Report:
         self.say(f"problem: {text}", indent)
 
 
-def ladok_check(settings: Any, now: dt.datetime | None = None,
+def ladok_check(settings: Settings, now: dt.datetime | None = None,
                 connect: Callable[..., LadokClient] = LadokClient.from_settings) -> Report:
     """Check the Ladok set-up of `settings` against Ladok itself (reads only)."""
     report = Report()
@@ -55,7 +58,7 @@ def ladok_check(settings: Any, now: dt.datetime | None = None,
     return report
 
 
-def describe_certificate(settings: Any, now: dt.datetime) -> tuple[list[str], str | None]:
+def describe_certificate(settings: Settings, now: dt.datetime) -> tuple[list[str], str | None]:
     """Lines on the configured certificate (none without one), and why it cannot be used."""
     if not settings.ladok.certificate:
         return [], None
@@ -69,7 +72,7 @@ def describe_certificate(settings: Any, now: dt.datetime) -> tuple[list[str], st
         f"the certificate is {trouble}" if trouble else None)
 
 
-def _certificate(settings: Any, now: dt.datetime, report: Report) -> bool:
+def _certificate(settings: Settings, now: dt.datetime, report: Report) -> bool:
     lines, trouble = describe_certificate(settings, now)
     for line in lines:
         report.say(line)
@@ -78,7 +81,7 @@ def _certificate(settings: Any, now: dt.datetime, report: Report) -> bool:
     return trouble is None
 
 
-def _session(client: LadokClient, settings: Any, report: Report) -> None:
+def _session(client: LadokClient, settings: Settings, report: Report) -> None:
     user = client.whoami()
     report.say(f"connected to {settings.ladok.url} as {user.name or '(no name)'}")
     wanted = settings.ladok.larosate_id

@@ -17,7 +17,7 @@ import os
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 import urllib3.exceptions
@@ -47,6 +47,9 @@ from plugin.ladok.model import (
     StudyResult,
     WriteOutcome,
 )
+
+if TYPE_CHECKING:
+    from plugin.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ class LadokClient:
         self.session.mount("https://", adapter)
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> LadokClient:
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> LadokClient:
         """A client for `settings.ladok`, or LadokNotConfigured / LadokCertificateError."""
         ladok = settings.ladok
         if not ladok.configured:
@@ -242,10 +245,9 @@ class LadokClient:
             outcome.error = exc
             return
         except LadokRefusal as refused:
-            if refused.status == 401:
+            if not _per_line(refused):  # the request itself is wrong: no line goes in
                 outcome.unsent.extend(batch)
-                outcome.error = LadokCertificateError(
-                    f"Ladok did not accept the certificate: {refused.refusal.message}")
+                outcome.error = refused
                 return
             if len(batch) == 1:
                 outcome.refused.append((batch[0], refused.refusal))
@@ -331,6 +333,12 @@ class _Retryable(Exception):
     def __init__(self, text: str, sent: bool):
         super().__init__(text)
         self.sent = sent
+
+
+def _per_line(refused: LadokRefusal) -> bool:
+    """A refusal by one of Ladok's rules, which may concern one line of a batch (rather than
+    a refused certificate, a wrong address or an unacceptable request)."""
+    return refused.status in (400, 403, 409, 422) and bool(refused.refusal.felgrupp)
 
 
 def _object(data: Any, what: str) -> dict:

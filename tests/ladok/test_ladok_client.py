@@ -126,6 +126,20 @@ def test_a_refusal_for_one_student_is_that_students_alone(fake_ladok, ladok, lad
     assert len(fake_ladok.calls("POST", "/skapa$")) <= 3 + 2 * 7
 
 
+def test_a_module_the_certificate_may_not_report_on_refuses_only_its_lines(
+        fake_ladok, ladok, ladok_round):
+    fake_ladok.data.add_students(ladok_round, 4)
+    fake_ladok.deny(ladok_round.modules[0].uid)
+    mixed = [d for pair in zip(drafts_for(ladok, ladok_round, "2205"),
+                               drafts_for(ladok, ladok_round, "2225", grade=AF_B),
+                               strict=True) for d in pair]
+    outcome = ladok.create_drafts(mixed)
+    assert [d for d, _ in outcome.confirmed] == mixed[1::2]
+    assert [d for d, _ in outcome.refused] == mixed[0::2]
+    assert {(r.status, r.felgrupp) for _, r in outcome.refused} == {
+        (403, "commons.fel.grupp.auktorisering")}
+
+
 def test_a_draft_changed_in_ladok_since_it_was_read_is_refused_alone(
         fake_ladok, ladok, ladok_round):
     fake_ladok.data.add_students(ladok_round, 3)
@@ -213,6 +227,17 @@ def test_ladok_going_away_mid_run_leaves_the_rest_unsent(fake_ladok, make_client
     assert len(outcome.confirmed) == 100 and outcome.unsent == drafts[100:]
     assert isinstance(outcome.error, LadokUnavailable) and not outcome.uncertain
     assert len(fake_ladok.calls("POST", "/skapa$")) == 3
+
+
+def test_a_write_refused_as_a_whole_is_not_split_line_by_line(fake_ladok, make_client,
+                                                             ladok_round):
+    fake_ladok.data.add_students(ladok_round, 150)
+    drafts = drafts_for(make_client(), ladok_round)
+    wrong = make_client()
+    wrong.base_url += "/wrong-prefix"  # Ladok answers 404 without a rule of its own
+    outcome = wrong.create_drafts(drafts)
+    assert outcome.unsent == drafts and not (outcome.refused or outcome.confirmed)
+    assert outcome.error.status == 404 and wrong.requests == 1
 
 
 def test_a_certificate_from_another_ca_is_refused_without_retries(fake_ladok, make_client,
