@@ -3,7 +3,8 @@ the calls canvas-ladok makes with Ladok's JSON shapes, paging and refusals.
 
 Switches a test can throw, each for the next requests (after `after` answered normally):
 `fail(status, times)` (5xx), `hang(times)` (no answer until the client gives up; with
-`applied=True` the request is carried out first, so only its answer is lost),
+`applied=True` the request is carried out first, so only its answer is lost), `garble(times)`
+(the request is carried out, the answer is a page that is not JSON),
 `refuse(student, text)` (a per-student refusal), `touch(result)` (someone else
 changed a draft: the next update with the old `SenasteResultatandring` is stale),
 `klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there);
@@ -107,6 +108,10 @@ class FakeLadok:
         """`times` requests get no answer (until HANG_LIMIT or stop); `applied`: they are
         carried out first, so only the answer is lost."""
         self._schedule("applied" if applied else "hang", times, after)
+
+    def garble(self, times: int = 1, after: int = 0) -> None:
+        """`times` requests are carried out and answered 200 with a page that is not JSON."""
+        self._schedule("garbled", times, after)
 
     def _schedule(self, fault: int | str, times: int, after: int) -> None:
         with self.lock:
@@ -286,10 +291,13 @@ class _Handler(BaseHTTPRequestHandler):
             fake.seen.append(Seen(method, self.path, body, accept, ctype))
         fault = fake.next_fault()
         wanted = KATALOG if self.path.startswith("/kataloginformation/") else RESULTAT
+        if fault in ("applied", "garbled"):
+            with fake.lock:
+                fake.answer(method, self.path, body)
+        if fault == "garbled":
+            self._send(200, "<html>Underhåll pågår</html>", "text/html")
+            return
         if isinstance(fault, str):
-            if fault == "applied":
-                with fake.lock:
-                    fake.answer(method, self.path, body)
             fake._stop.wait(HANG_LIMIT)
             self.close_connection = True
             return
@@ -307,7 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, answer, wanted)
 
     def _send(self, status: int, answer: Any, media: str) -> None:
-        data = json.dumps(answer, ensure_ascii=False).encode()
+        text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+        data = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", f"{media};charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))

@@ -238,34 +238,29 @@ class LadokClient:
             return
         body = {"LarosateID": self.larosate_id, "Resultat": [i.to_json() for i in batch]}
         try:
-            data = self._call(method, path, body, write=True)
-        except (LadokUnavailable, LadokCertificateError) as exc:
-            lost = isinstance(exc, LadokUnavailable) and exc.uncertain
-            (outcome.uncertain if lost else outcome.unsent).extend(batch)
-            outcome.error = exc
-            return
+            data = _object(self._call(method, path, body, write=True), "the written results")
         except LadokRefusal as refused:
-            if not _per_line(refused):  # the request itself is wrong: no line goes in
-                outcome.unsent.extend(batch)
-                outcome.error = refused
-                return
-            if len(batch) == 1:
+            if _per_line(refused) and len(batch) == 1:
                 outcome.refused.append((batch[0], refused.refusal))
                 return
-            # Ladok refuses a whole batch for one line: halve it until each refusal is alone.
-            middle = len(batch) // 2
-            self._write(method, path, batch[:middle], outcome)
-            self._write(method, path, batch[middle:], outcome)
+            if _per_line(refused):
+                # Ladok refuses a whole batch for one line: halve it until each refusal is
+                # alone, so the other lines go in.
+                self._write(method, path, batch[:len(batch) // 2], outcome)
+                self._write(method, path, batch[len(batch) // 2:], outcome)
+                return
+            error: LadokError = refused  # the request itself is wrong: no line went in
+        except LadokError as exc:
+            error = exc
+        else:
+            _confirm(batch, data, outcome)
             return
-        answered = [LadokResult.from_json(r) for r in
-                    _object(data, "the written results").get("Resultat") or []
-                    if isinstance(r, dict)]
-        for item in batch:
-            result = next((r for r in answered if item.matches(r)), None)
-            if result is None:
-                outcome.uncertain.append(item)
-            else:
-                outcome.confirmed.append((item, result))
+        # Only an answer lost after sending, or one that cannot be read, may hide a write.
+        sent = not isinstance(error, (LadokRefusal, LadokCertificateError,
+                                      LadokNotConfigured)) and (
+            not isinstance(error, LadokUnavailable) or error.uncertain)
+        (outcome.uncertain if sent else outcome.unsent).extend(batch)
+        outcome.error = error
 
     # HTTP -------------------------------------------------------------------------------
 
@@ -303,7 +298,8 @@ class LadokClient:
     def _send(self, method: str, url: str, data: bytes | None,
               headers: dict[str, str]) -> requests.Response:
         if not url.startswith("https://"):
-            raise LadokError(f"ladok.url must be an https:// URL, got {self.base_url!r}")
+            raise LadokNotConfigured(f"ladok.url must be an https:// URL, got "
+                                     f"{self.base_url!r}")
         self.requests += 1
         try:
             return self.session.request(method, url, data=data, headers=headers,
@@ -333,6 +329,18 @@ class _Retryable(Exception):
     def __init__(self, text: str, sent: bool):
         super().__init__(text)
         self.sent = sent
+
+
+def _confirm(batch: list[Item], data: dict, outcome: WriteOutcome[Item]) -> None:
+    """Each item with the result Ladok answered for it (uncertain when it answered none)."""
+    answered = [LadokResult.from_json(r) for r in data.get("Resultat") or []
+                if isinstance(r, dict)]
+    for item in batch:
+        result = next((r for r in answered if item.matches(r)), None)
+        if result is None:
+            outcome.uncertain.append(item)
+        else:
+            outcome.confirmed.append((item, result))
 
 
 def _per_line(refused: LadokRefusal) -> bool:

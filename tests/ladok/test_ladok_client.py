@@ -218,6 +218,16 @@ def test_a_write_answered_500_is_uncertain_but_503_is_retried(fake_ladok, ladok,
     assert len(outcome.confirmed) == 2 and sleeps == [0.5]
 
 
+def test_a_write_answered_with_something_unreadable_is_uncertain(fake_ladok, ladok,
+                                                                 ladok_round):
+    fake_ladok.data.add_students(ladok_round, 2)
+    drafts = drafts_for(ladok, ladok_round)
+    fake_ladok.garble()
+    outcome = ladok.create_drafts(drafts)
+    assert outcome.uncertain == drafts and "is not JSON" in str(outcome.error)
+    assert len(fake_ladok.calls("POST", "/skapa$")) == 1
+
+
 def test_ladok_going_away_mid_run_leaves_the_rest_unsent(fake_ladok, make_client, ladok_round):
     fake_ladok.data.add_students(ladok_round, 250)
     ladok = make_client(retries=1)
