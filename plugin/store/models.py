@@ -293,7 +293,8 @@ class MailAlert(Base):
 
 
 class SignInFailure(Base):
-    """A failed page sign-in: the rate limit counts these per address."""
+    """A page sign-in attempt, counted per address by the rate limit (a right token's attempt
+    is removed again, so what stays are the failures)."""
 
     __tablename__ = "sign_in_failures"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
