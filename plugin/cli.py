@@ -8,6 +8,7 @@ from functools import partial
 
 import click
 
+from plugin.cli_advice import advice
 from plugin.settings import ConfigError, Settings, load_settings
 from plugin.status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
 
@@ -15,11 +16,13 @@ from plugin.status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
 def load_or_exit() -> Settings:
     """The settings, or every config problem on stderr and exit status 1."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"config error: {problem}", err=True)
         sys.exit(1)
+    click.get_current_context().meta[SETTINGS_KEY] = settings  # for the failure advice
+    return settings
 
 
 def open_store(settings: Settings, migrate: bool = True):
@@ -33,7 +36,35 @@ def open_store(settings: Settings, migrate: bool = True):
     return store
 
 
-@click.group()
+SETTINGS_KEY = "canvas_ladok.settings"
+
+
+class Command(click.Command):
+    """A command whose summary in the command list is its whole first paragraph."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return (self.short_help or self.help or "").split("\n\n")[0].replace("\n", " ").strip()
+
+
+class Group(Command, click.Group):
+    """A group of commands that turns expected failures into one line of advice."""
+
+    command_class = Command
+    group_class = type  # subgroups are of this class too
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            settings = ctx.meta.get(SETTINGS_KEY)
+            line = advice(exc, settings) if settings is not None else None
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+
+
+@click.group(cls=Group, context_settings={"max_content_width": 100})
+@click.version_option(package_name="canvas-ladok", message="canvas-ladok %(version)s")
 def main() -> None:
     """canvas-ladok: Canvas course results into Ladok."""
 
