@@ -73,7 +73,15 @@ def main() -> None:
 def check_config() -> None:
     """Validate the configuration file and environment; exit 1 on any problem."""
     settings = load_or_exit()
-    click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s))")
+    say_warnings(settings)
+    warned = f", {len(settings.warnings)} warning(s)" if settings.warnings else ""
+    click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s)){warned}")
+
+
+def say_warnings(settings: Settings) -> None:
+    """What would work but probably not as meant, on stderr."""
+    for warning in settings.warnings:
+        click.echo(f"config warning: {warning}", err=True)
 
 
 @main.group()
@@ -92,6 +100,7 @@ def db_upgrade() -> None:
 def _web(bind: str, settings: Settings, on_stop=()) -> None:
     from plugin import server
 
+    say_warnings(settings)
     open_store(settings).dispose()  # migrations applied before any worker starts
     server.run(partial(server.served_app, settings), bind, on_stop)
 

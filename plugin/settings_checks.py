@@ -4,7 +4,11 @@ of the columns and buffers the values end up in."""
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from plugin.settings_sections import Problems
@@ -29,7 +33,7 @@ def check_webhook_secret(problems: Problems, secret: str) -> None:
                      "not a Standard Webhooks secret: whsec_ followed by base64")
 
 
-def check_database_url(problems: Problems, url: str) -> None:
+def check_database_url(problems: Problems, url: str) -> bool:
     """An SQLite or PostgreSQL URL whose driver loads (no connection is made)."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
@@ -40,16 +44,18 @@ def check_database_url(problems: Problems, url: str) -> None:
         parsed = make_url(normalise_url(url))
     except Exception:
         problems.add("database_url", "not a database URL")  # it may hold a password
-        return
+        return False
     if parsed.get_backend_name() not in DATABASE_BACKENDS:
         problems.add("database_url", f"must be an sqlite:/// or postgresql:// URL, got "
                      f"{parsed.get_backend_name()!r}")
-        return
+        return False
     try:
         create_engine(parsed).dispose()
     except Exception as exc:  # a missing driver, an unknown option
         problems.add("database_url", f"cannot be used: {type(exc).__name__}: "
                      f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        return False
+    return True
 
 
 def check_id(problems: Problems, key: str, value: Any) -> bool:
@@ -74,3 +80,34 @@ def check_code(problems: Problems, key: str, value: Any) -> None:
 
     if isinstance(value, str) and has_control(value):
         problems.add(key, "must not contain a tab, newline or other control character")
+
+
+SECRET_KEY_MIN = 32  # characters: sessions are signed with it
+
+
+def check_secret_key(problems: Problems, key: str) -> None:
+    """A session-signing key long enough not to be guessed (it is never echoed)."""
+    if key and len(key) < SECRET_KEY_MIN:
+        problems.add("CANVAS_LADOK_SECRET_KEY",
+                     f"must be at least {SECRET_KEY_MIN} characters, it has {len(key)}: make "
+                     "one with python3 -c 'import secrets; print(secrets.token_hex(32))'")
+
+
+def check_writable_folder(problems: Problems, key: str, folder: Path) -> None:
+    """`folder` exists and takes a new file, or the nearest folder above it that exists takes
+    a new folder. Probes under unique names and removes them: processes starting at once
+    never disturb each other."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(existing))
+        if existing == folder:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=existing))
+    except OSError as exc:
+        doing = "written" if existing == folder else f"created in {existing}"
+        problems.add(key, f"the folder {folder} cannot be {doing}: {exc.strerror}")

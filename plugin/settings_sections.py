@@ -25,6 +25,8 @@ ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\
 class Problems(Protocol):
     def add(self, key: str, reason: str) -> None: ...
 
+    def unknown(self, key: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class LtiSettings:
@@ -122,7 +124,7 @@ def _table(raw: Any, name: str, kinds: dict[str, type], problems: Problems) -> d
     out = {}
     for key, value in raw.items():
         if key not in kinds:
-            problems.add(f"{name}.{key}", "unknown key")
+            problems.unknown(f"{name}.{key}")
         elif not isinstance(value, kinds[key]):
             problems.add(f"{name}.{key}", f"must be {kinds[key].__name__}, got {value!r}")
         else:

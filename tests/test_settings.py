@@ -8,7 +8,7 @@ import pytest
 
 from plugin.cli import main
 from plugin.settings import ConfigError, cron_trigger, load_settings
-from tests.conftest import COURSE_TOML
+from tests.conftest import COURSE_TOML, SECRET_KEY
 
 
 def write(tmp_path, text):
@@ -64,7 +64,8 @@ def test_secrets_come_from_the_environment_only(tmp_path):
 
 def test_unknown_environment_variable_is_an_error(tmp_path):
     found = problems(tmp_path, COURSE_TOML, {"CANVAS_LADOK_DATABSE_URL": "x"})
-    expected = f"{tmp_path / 'c.toml'}: CANVAS_LADOK_DATABSE_URL: unknown environment variable"
+    expected = (f"{tmp_path / 'c.toml'}: CANVAS_LADOK_DATABSE_URL: unknown environment variable;"
+                " did you mean CANVAS_LADOK_DATABASE_URL?")
     assert found == [expected]
 
 
@@ -150,7 +151,7 @@ def test_mail_lti_and_public_url_are_read_and_checked(tmp_path):
             '[lti]\nclient_id = "10000000000042"\ndeployment_ids = ["1:abc"]\n'
             + COURSE_TOML.replace('ladok_code = "DV1531"',
                                   'ladok_code = "DV1531"\nnotify = ["examiner@example.edu"]'))
-    env = {"CANVAS_LADOK_LTI_PRIVATE_KEY": rsa_pem(), "CANVAS_LADOK_SECRET_KEY": "s",
+    env = {"CANVAS_LADOK_LTI_PRIVATE_KEY": rsa_pem(), "CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
            "CANVAS_LADOK_SMTP_PASSWORD": "pw"}
     s = load_settings(write(tmp_path, text), env)
     assert s.public_url == "https://ladok.example.edu" and s.trusted_proxies == 1
@@ -190,7 +191,8 @@ def test_smtp_password_never_appears_in_problems(tmp_path):
 def test_lti_private_key_must_be_rsa_pem(tmp_path):
     text = ('public_url = "https://t.example"\n[lti]\nclient_id = "1"\ndeployment_ids = ["d"]\n'
             + COURSE_TOML)
-    env = {"CANVAS_LADOK_SECRET_KEY": "s", "CANVAS_LADOK_LTI_PRIVATE_KEY": "-----BEGIN nonsense"}
+    env = {"CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
+           "CANVAS_LADOK_LTI_PRIVATE_KEY": "-----BEGIN nonsense"}
     assert any("CANVAS_LADOK_LTI_PRIVATE_KEY" in p for p in problems(tmp_path, text, env))
 
 
