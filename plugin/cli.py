@@ -252,15 +252,30 @@ def mail_test(address: str) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Fill the demo course (Canvas id 565) with a term in every state the pages show."""
+@click.option("--reset", is_flag=True,
+              help="First remove everything stored of the demo course: its events, grades, "
+                   "export ledger and run folders.")
+def demo(reset: bool) -> None:
+    """Fill the demo course (Canvas id 565) with a term in every state the pages show.
+
+    On a database that already holds the course it stops and says so, unless --reset."""
     from plugin.demo.fill import COURSE, fill_demo
+    from plugin.demo.reset import held, remove_course
 
     settings = load_or_exit()
     if settings.course(COURSE) is None:
         raise click.ClickException(f"the demo needs course {COURSE} in the configuration "
                                    "(config/canvas-ladok.toml has it)")
     store = open_store(settings)
+    found = held(store, COURSE)
+    if found and not reset:
+        raise click.ClickException(
+            f"the database already holds course {COURSE} ({found.events} events, "
+            f"{found.runs} export runs): the demo would add another term and export it. "
+            f"Run `canvas-ladok demo --reset` to remove course {COURSE}'s stored data first, "
+            "or set CANVAS_LADOK_DATABASE_URL to a new database.")
+    if found:
+        click.echo(f"removed course {COURSE}: {remove_course(store, settings, COURSE)} rows")
     run_id = fill_demo(store, settings)
     click.echo(f"demo course {COURSE} filled; export run {run_id} went out before the later "
                "grades. Start `canvas-ladok serve` and open http://127.0.0.1:8000/ "
