@@ -130,6 +130,7 @@ def serve(bind: str) -> None:
         note_scheduler_restart(settings, code)
 
     scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"], on_exit=exited)
+    heartbeat.mark_starting(store)  # /healthz says starting, not down, until the first beat
     scheduler.start()
     _web(bind, settings, on_stop=(scheduler.stop, store.dispose))
 
@@ -137,10 +138,13 @@ def serve(bind: str) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler process: queued jobs and the nightly export."""
+    from plugin.jobs import heartbeat
     from plugin.jobs.scheduler import run_scheduler
 
     settings = load_or_exit()
-    run_scheduler(settings, open_store(settings))
+    store = open_store(settings)
+    heartbeat.mark_starting(store)  # a restarted scheduler is starting, not down
+    run_scheduler(settings, store)
 
 
 def _print_summary(summary) -> None:
