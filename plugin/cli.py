@@ -72,10 +72,14 @@ def main() -> None:
 @main.command("check-config")
 def check_config() -> None:
     """Validate the configuration file and environment; exit 1 on any problem."""
+    from sqlalchemy.engine import make_url
+
     settings = load_or_exit()
     say_warnings(settings)
     warned = f", {len(settings.warnings)} warning(s)" if settings.warnings else ""
     click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s)){warned}")
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"  database: {database}\n  exports:  {settings.export_dir}")
 
 
 def say_warnings(settings: Settings) -> None:

@@ -315,7 +315,7 @@ def _paths(top: dict[str, Any], from_env: set[str], base: Path,
         sqlite_file = sqlite_path(database_url) if "///" in database_url else None
         if sqlite_file:
             check_writable_folder(problems, "database_url", Path(sqlite_file).parent)
-    export_dir = where("export_dir") / top.get("export_dir", DEFAULT_EXPORT_DIR)
+    export_dir = (where("export_dir") / top.get("export_dir", DEFAULT_EXPORT_DIR)).resolve()
     check_writable_folder(problems, "export_dir", export_dir)
     return database_url, str(export_dir)
 

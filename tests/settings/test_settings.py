@@ -125,6 +125,34 @@ def test_check_config_accepts_the_shipped_config(monkeypatch):
     assert result.exit_code == 0, result.output
 
 
+def test_the_shipped_configs_commented_places_are_the_real_defaults(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shipped = Path(__file__).parents[2] / "config" / "canvas-ladok.toml"
+    (tmp_path / "config").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANVAS_LADOK_")}
+
+    def places(text: str) -> list[str]:
+        (tmp_path / "config" / "canvas-ladok.toml").write_text(text)
+        result = subprocess.run([sys.executable, "-m", "plugin", "check-config"], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[1:]
+
+    text = shipped.read_text()
+    uncommented, count = re.subn(r"^# ((database_url|export_dir) = .*)$", r"\1", text,
+                                 flags=re.M)
+    assert count == 2
+    assert places(text) == places(uncommented) == [
+        f"  database: sqlite:///{tmp_path / 'instance' / 'canvas-ladok.db'}",
+        f"  exports:  {tmp_path / 'instance' / 'exports'}"]
+    assert not (tmp_path / "instance").exists()  # checking made nothing
+
+
 LTI_PEM_BITS = 2048
 
 
