@@ -279,7 +279,8 @@ def demo(reset: bool) -> None:
     if found and not reset:
         raise click.ClickException(
             f"the database already holds course {COURSE} ({found.events} events, "
-            f"{found.runs} export runs): the demo would add another term and export it. "
+            f"{found.runs} export {'run' if found.runs == 1 else 'runs'}): the demo would add "
+            "another term and export it. "
             f"Run `canvas-ladok demo --reset` to remove course {COURSE}'s stored data first, "
             "or set CANVAS_LADOK_DATABASE_URL to a new database.")
     if found:

@@ -33,6 +33,8 @@ from plugin.settings.checks import (
     check_secret_key,
     check_webhook_secret,
     check_writable_folder,
+    kind_words,
+    wrong_type,
 )
 from plugin.settings.hints import unknown_key, unknown_variable
 from plugin.settings.sections import (
@@ -229,7 +231,7 @@ def _overlay_env(
         try:
             value = _parse_env_value(text, kind)
         except ValueError:
-            problems.add(name, f"not a valid {kind.__name__}")
+            problems.add(name, f"must be {kind_words(kind)}, got {text!r}")
             continue
         if not table:
             values[key] = value
@@ -244,8 +246,7 @@ def _check_type(problems: _Problems, key: str, value: Any, kind: type | tuple) -
     if kind == (int, float) and isinstance(value, bool):
         ok = False
     if not ok:
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        problems.add(key, f"must be {names}, got {type(value).__name__} {value!r}")
+        wrong_type(problems, key, value, kind)
     return ok
 
 

@@ -4,20 +4,52 @@ of the columns and buffers the values end up in."""
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from plugin.settings.sections import Problems
+from typing import Any, Protocol
 
 MAX_ID = 2**63 - 1  # ids are stored in BIGINT columns
 # A request body is held in memory whole; Canvas events are a few kilobytes.
 MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024
 MAX_DELAY_DAYS = 3650
 DATABASE_BACKENDS = ("sqlite", "postgresql")
+
+
+class Problems(Protocol):
+    def add(self, key: str, reason: str) -> None: ...
+
+    def unknown(self, key: str) -> None: ...
+
+# TOML's words for the types a key takes.
+KIND_WORDS = {int: "an integer", float: "a number", str: "a string (in quotes)",
+              bool: "true or false", list: "a list", dict: "a table",
+              dt.date: "a date like 2025-09-01 (no quotes)"}
+
+
+def kind_words(kind: type | tuple[type, ...]) -> str:
+    """What a value of `kind` is called in a TOML file: int or float is "a number"."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if set(kinds) == {int, float}:
+        return "a number"
+    return " or ".join(KIND_WORDS.get(k, k.__name__) for k in kinds)
+
+
+def written(value: Any) -> str:
+    """`value` as a TOML file writes it: true, 2025-09-01, 'text', [1, 2]."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value)
+
+
+def wrong_type(problems: Problems, key: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    """The problem of a value of the wrong type, in TOML's words."""
+    problems.add(key, f"must be {kind_words(kind)}, got {written(value)}")
 
 
 def check_webhook_secret(problems: Problems, secret: str) -> None:

@@ -43,7 +43,7 @@ def test_demo_twice_stops_and_reset_starts_the_course_over(runner, client, store
 
     again = CliRunner().invoke(main, ["demo"])
     assert again.exit_code == 1
-    assert (f"Error: the database already holds course 565 ({events} events, 1 export runs): "
+    assert (f"Error: the database already holds course 565 ({events} events, 1 export run): "
             "the demo would add another term and export it. Run `canvas-ladok demo --reset`"
             in again.output), again.output
     assert "Traceback" not in again.output

@@ -60,7 +60,7 @@ EVERY_PROBLEM = [
     "variable CANVAS_LADOK_CANVAS_TOKEN instead",
     "canvas.url: must be an http:// or https:// URL, got 'canvas.example.edu'",
     "courses[0].moment_pattern: must have one capturing group",
-    "courses[0].modules[0].credits: must be int or float, got str '2.5'",
+    "courses[0].modules[0].credits: must be a number, got '2.5'",
     "courses[0].modules: 'kmom03' belongs to both '2205' and '2215'",
     "public_url: must be an http:// or https:// URL, got 'ladok.example.edu'",
     "CANVAS_LADOK_LTI_PRIVATE_KEY: required when lti.client_id is set",
@@ -124,9 +124,9 @@ def test_a_type_error_hides_neither_the_rules_nor_adds_follow_ons(tmp_path):
     text = (COURSE + GU.format(code="a", credits="'2,5'", moments="['kmom01', 'kmom02']")
             + GU.format(code="a", credits=1, moments="['kmom2']") + af)
     assert problems(tmp_path, text) == [
-        "courses[0].modules[0].credits: must be int or float, got str '2,5'",
-        "courses[0].modules[2].credits: must be int or float, got str 'many'",
-        "courses[0].modules[2].final: must be bool, got str 'yes'",
+        "courses[0].modules[0].credits: must be a number, got '2,5'",
+        "courses[0].modules[2].credits: must be a number, got 'many'",
+        "courses[0].modules[2].final: must be true or false, got 'yes'",
         "courses[0].modules: duplicate module code 'a'",
     ]
 
@@ -134,9 +134,9 @@ def test_a_type_error_hides_neither_the_rules_nor_adds_follow_ons(tmp_path):
 def test_a_duplicate_course_is_said_even_when_both_have_other_problems(tmp_path):
     text = (COURSE + "pass_percent = 'half'\n" + COURSE.replace("'X'", "7"))
     assert problems(tmp_path, text) == [
-        "courses[0].pass_percent: must be int or float, got str 'half'",
+        "courses[0].pass_percent: must be a number, got 'half'",
         "courses[1].canvas_id: duplicate canvas_id 1",
-        "courses[1].ladok_code: must be str, got int 7",
+        "courses[1].ladok_code: must be a string (in quotes), got 7",
     ]
 
 
@@ -201,3 +201,16 @@ def test_no_warnings_once_deliveries_and_pages_can_be_had(tmp_path, env):
     result = check_config(tmp_path, COURSE_TOML, {**env, "CANVAS_LADOK_SECRET_KEY": SECRET_KEY})
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.splitlines()[0].endswith("ok (2 course(s))")
+
+
+@pytest.mark.parametrize("text, env, problem", [
+    (COURSE.replace("2025-01-01", "'2025-01-01'"), {},
+     "courses[0].start: must be a date like 2025-09-01 (no quotes), got '2025-01-01'"),
+    ("[mail]\nadmins = 'ops@example.edu'\n", {},
+     "mail.admins: must be a list, got 'ops@example.edu'"),
+    ("trusted_proxies = true\n", {}, "trusted_proxies: must be an integer, got true"),
+    ("", {"CANVAS_LADOK_MAX_BODY_BYTES": "256k"},
+     "CANVAS_LADOK_MAX_BODY_BYTES: must be an integer, got '256k'"),
+])
+def test_a_wrong_type_is_said_in_the_files_words(tmp_path, text, env, problem):
+    assert problems(tmp_path, text, env) == [problem]

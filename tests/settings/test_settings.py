@@ -72,7 +72,7 @@ def test_unknown_environment_variable_is_an_error(tmp_path):
 @pytest.mark.parametrize("text, key, reason", [
     ("x = [", "(file)", "not valid TOML"),
     ("colour = 1", "colour", "unknown key"),
-    ("max_body_bytes = 'big'", "max_body_bytes", "must be int"),
+    ("max_body_bytes = 'big'", "max_body_bytes", "must be an integer, got 'big'"),
     ("timezone = 'Mars/Base'", "timezone", "unknown time zone"),
     ("export_schedule = '30 3 * *'", "export_schedule", "5 fields"),
     ("sqlite_synchronous = 'off'", "sqlite_synchronous", "must be"),
