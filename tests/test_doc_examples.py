@@ -159,3 +159,31 @@ def test_every_documented_mail_server_address_is_one_check_config_takes():
             parse_smtp_url(example)
         except ValueError as exc:
             pytest.fail(f"{name}: {url}: {exc}")
+
+
+def test_the_documented_webhook_delivery_is_answered_as_shown(tmp_path):
+    import json
+    from urllib.parse import urlsplit
+
+    from plugin import create_app
+    from plugin.settings import load_settings
+    from plugin.store.migrate import upgrade
+
+    block = next(b for d in DOCS for b in blocks(d) if b.text.startswith("curl "))
+    command, answer = block.text.rstrip("\n").rsplit("\n", 1)
+    words = shlex.split(command)
+    options = {w: words[i + 1] for i, w in enumerate(words) if w in ("-X", "-H", "-d")}
+    url = urlsplit(next(w for w in words if w.startswith("https://")))
+    token = dict(p.split("=", 1) for p in url.query.split("&"))["token"]
+    settings = load_settings(SHIPPED, {
+        "CANVAS_LADOK_WEBHOOK_TOKEN": token, "CANVAS_LADOK_EXPORT_DIR": str(tmp_path / "x"),
+        "CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
+    app = create_app({"SETTINGS": settings, "TESTING": True})
+    try:
+        upgrade(app.extensions["canvas_ladok"].store)
+        name, _, value = options["-H"].partition(": ")
+        response = app.test_client().open(f"{url.path}?{url.query}", method=options["-X"],
+                                          headers={name: value}, data=options["-d"])
+        assert response.json == json.loads(answer), block.name
+    finally:
+        app.extensions["canvas_ladok"].store.dispose()
