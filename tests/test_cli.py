@@ -18,6 +18,7 @@ from urllib3.util import Retry
 from plugin.cli import main
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+PROCESS = pytest.mark.slow  # runs the command in a process of its own
 
 
 def run_cli(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -46,12 +47,14 @@ def one_line_of_advice(result: subprocess.CompletedProcess | object) -> str:
 
 
 @SQLITE
+@PROCESS
 def test_resync_without_a_canvas_token_says_which_variable_to_set(cli_env):
     line = one_line_of_advice(run_cli(cli_env, "resync", "565"))
     assert "set CANVAS_LADOK_CANVAS_TOKEN" in line
 
 
 @SQLITE
+@PROCESS
 def test_a_canvas_url_without_a_scheme_is_a_config_error_naming_the_key(cli_env):
     result = run_cli({**cli_env, "CANVAS_LADOK_CANVAS_URL": "canvas.example.edu",
                       "CANVAS_LADOK_CANVAS_TOKEN": "a-canvas-token"}, "resync", "565")
@@ -88,6 +91,7 @@ def test_canvas_failures_during_a_resync_are_one_line_of_advice(
 
 
 @SQLITE
+@PROCESS
 def test_an_unreachable_database_is_one_line_naming_it_without_its_password(cli_env):
     url = "postgresql://ops:hunter2-password@127.0.0.1:1/canvas_ladok"
     line = one_line_of_advice(run_cli({**cli_env, "CANVAS_LADOK_DATABASE_URL": url},
@@ -118,6 +122,7 @@ def test_a_bug_still_shows_its_traceback(runner, monkeypatch):
 
 
 @SQLITE
+@PROCESS
 def test_version_prints_the_installed_version(cli_env):
     from importlib.metadata import version
 

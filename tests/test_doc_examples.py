@@ -125,6 +125,7 @@ def run(command: str, workdir: Path) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
 
 
+@pytest.mark.slow  # each command in a process of its own
 @pytest.mark.parametrize("doc", [d for d in DOCS if configured_sessions(d)],
                          ids=lambda d: d.name)
 def test_each_documented_session_prints_what_the_document_shows(doc, tmp_path):

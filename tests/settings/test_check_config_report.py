@@ -101,6 +101,7 @@ def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> li
     return [p.removeprefix(f"{path}: ") for p in info.value.problems]
 
 
+@pytest.mark.slow  # check-config in a process of its own
 def test_every_problem_of_a_file_in_one_run_each_once(tmp_path):
     result = check_config(tmp_path, EVERYTHING,
                           {"CANVAS_LADOK_ADMIN_TOKEN": "x", "CANVAS_LADOK_WEBHOOK_TOKEN": "y"})
@@ -183,6 +184,7 @@ WARNINGS = ["(webhook): no way to authenticate Canvas's deliveries is configured
             "CANVAS_LADOK_SECRET_KEY: not set, so the pages answer 503"]
 
 
+@pytest.mark.slow  # check-config in a process of its own
 def test_a_service_that_takes_no_webhook_and_serves_no_pages_is_ok_with_warnings(tmp_path):
     result = check_config(tmp_path, COURSE_TOML)
     assert result.returncode == 0, result.stderr
@@ -193,6 +195,7 @@ def test_a_service_that_takes_no_webhook_and_serves_no_pages_is_ok_with_warnings
         assert line.startswith(f"config warning: {tmp_path / 'canvas-ladok.toml'}: {warning}")
 
 
+@pytest.mark.slow  # check-config in a process of its own
 @pytest.mark.parametrize("env", [
     {"CANVAS_LADOK_WEBHOOK_TOKEN": WEBHOOK_TOKEN},
     {"CANVAS_LADOK_CANVAS_JWKS_URL": "https://sso.canvaslms.com/api/lti/security/jwks"},

@@ -125,6 +125,7 @@ def test_check_config_accepts_the_shipped_config(monkeypatch):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow  # check-config in a process of its own
 def test_the_shipped_configs_commented_places_are_the_real_defaults(tmp_path):
     import os
     import re

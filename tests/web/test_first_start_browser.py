@@ -15,6 +15,8 @@ def test_a_newcomer_opens_the_service_started_as_the_readme_says(start_server, t
     from selenium.webdriver.common.by import By
 
     server = start_server("serve")  # the webhook token only: no CANVAS_LADOK_SECRET_KEY
+    assert "config warning: " in server.tail() and "CANVAS_LADOK_SECRET_KEY: not set" in (
+        server.tail())  # said at the start too
     driver = chrome("--window-size=1200,800", "--lang=en")
     try:
         driver.get(f"{server.url}/")
