@@ -76,6 +76,7 @@ def check_config() -> None:
 
     settings = load_or_exit()
     say_warnings(settings)
+    _check_ladok_certificate(settings)
     warned = f", {len(settings.warnings)} warning(s)" if settings.warnings else ""
     click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s)){warned}")
     database = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -86,6 +87,21 @@ def say_warnings(settings: Settings) -> None:
     """What would work but probably not as meant, on stderr."""
     for warning in settings.warnings:
         click.echo(f"config warning: {warning}", err=True)
+
+
+def _check_ladok_certificate(settings: Settings) -> None:
+    """Say until when the Ladok certificate is valid; exit 1 when it cannot be used now."""
+    import datetime as dt
+
+    from plugin.ladok.check import describe_certificate
+
+    lines, problem = describe_certificate(settings, dt.datetime.now(dt.UTC))
+    for line in lines:
+        click.echo(line)
+    if problem:
+        click.echo(f"config error: {settings.config_path}: ladok.certificate: {problem}",
+                   err=True)
+        sys.exit(1)
 
 
 @main.group()
@@ -257,6 +273,20 @@ def mail_test(address: str) -> None:
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@main.command("ladok-check")
+def ladok_check() -> None:
+    """Check the Ladok set-up against Ladok itself (reads only); exit 1 on any problem."""
+    from plugin.ladok.check import ladok_check as check
+
+    report = check(load_or_exit())
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        click.echo(f"ladok-check: {report.problems} problem(s) to put right", err=True)
+        sys.exit(1)
+    click.echo("ladok-check: ok")
 
 
 @main.command()

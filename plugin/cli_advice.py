@@ -1,8 +1,8 @@
 """The one line a command prints for an expected failure: what went wrong and what to do.
 
 Expected failures are those of the outside world or of the setup (no Canvas token, Canvas or
-the database unreachable, a folder that cannot be written), never bugs: a bug keeps its
-traceback. A new kind of failure (another remote service) adds its type to ADVISORS."""
+Ladok or the database unreachable, a folder that cannot be written), never bugs: a bug keeps
+its traceback. A new kind of failure (another remote service) adds its type to ADVISORS."""
 
 from __future__ import annotations
 
@@ -12,9 +12,16 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError
 
 from plugin.canvas.client import CanvasError, CanvasNotConfigured
+from plugin.ladok.errors import (
+    LadokCertificateError,
+    LadokError,
+    LadokNotConfigured,
+    LadokUnavailable,
+)
 from plugin.settings import Settings
 
 CANVAS_SETUP = "docs/canvas-setup.md"
+LADOK_SETUP = "docs/ladok.md"
 
 
 def _canvas(exc: CanvasError, settings: Settings) -> str:
@@ -35,6 +42,18 @@ def _canvas(exc: CanvasError, settings: Settings) -> str:
         return (f"{exc}: check that canvas.url ({settings.canvas_url}) is right and that this "
                 "machine reaches it, then try again")
     return f"{exc}: try again later"
+
+
+def _ladok(exc: LadokError, settings: Settings) -> str:
+    if isinstance(exc, LadokNotConfigured):
+        return f"{exc}: set the [ladok] section in {settings.config_path} ({LADOK_SETUP})"
+    if isinstance(exc, LadokCertificateError):
+        return (f"{exc}: check ladok.certificate, CANVAS_LADOK_LADOK_CERT_PASSWORD and "
+                f"ladok.ca_file ({LADOK_SETUP}); `canvas-ladok ladok-check` tells more")
+    if isinstance(exc, LadokUnavailable):
+        return (f"{exc}: check that ladok.url ({settings.ladok.url}) is right and that this "
+                "machine reaches it, then try again")
+    return f"{exc}: `canvas-ladok ladok-check` tells whether the set-up is right"
 
 
 def _database(exc: DBAPIError, settings: Settings) -> str:
@@ -61,6 +80,7 @@ def _file(exc: OSError, settings: Settings) -> str | None:
 
 ADVISORS: dict[type[BaseException], Callable[..., str | None]] = {
     CanvasError: _canvas,
+    LadokError: _ladok,
     DBAPIError: _database,
     OSError: _file,
 }

@@ -145,3 +145,20 @@ def test_docs_cli_describes_every_command():
     for name in main.commands:
         assert f"canvas-ladok {name}" in text, f"docs/cli.md does not describe {name}"
 
+
+
+@SQLITE
+@pytest.mark.parametrize("error, advice", [
+    ("LadokUnavailable", "check that ladok.url () is right and that this machine reaches it"),
+    ("LadokCertificateError", "check ladok.certificate, CANVAS_LADOK_LADOK_CERT_PASSWORD"),
+    ("LadokNotConfigured", "set the [ladok] section in "),
+])
+def test_ladok_failures_are_one_line_of_advice(runner, monkeypatch, error, advice):
+    from plugin.ladok import errors
+
+    def unreachable(*_args, **_kwargs):
+        raise getattr(errors, error)("Ladok: connection refused")
+
+    monkeypatch.setattr("plugin.intake.resync.resync_course", unreachable)
+    line = one_line_of_advice(CliRunner().invoke(main, ["resync", "565"]))
+    assert line.startswith("Error: Ladok: connection refused: ") and advice in line, line

@@ -83,16 +83,41 @@ def test_the_documents_have_examples_of_each_kind():
     assert sum(len(configured_sessions(doc)) for doc in DOCS) >= 4
 
 
+CERT_PASSWORD = "a-certificate-password"
+
+
+def with_the_files_it_names(text: str, folder: Path) -> str:
+    """`text` with the certificate files it names (`certificate = "/etc/…"`) made in
+    `folder` as an operator would have them, and the paths pointing there."""
+    from tests.ladok_pki import certificate_authority, issue
+
+    ca = certificate_authority()
+
+    def provide(match: re.Match) -> str:
+        key, path = match.group(1), folder / Path(match.group(2)).name
+        if key == "ca_file":
+            ca.write_cert(path)
+        elif path.suffix == ".p12":
+            issue(ca, "canvas-ladok").write_p12(path, CERT_PASSWORD)
+        else:
+            issue(ca, "canvas-ladok").write_pem(path, CERT_PASSWORD)
+        return f'{key} = "{path}"'
+
+    return re.sub(r'^(certificate|ca_file) = "(/[^"]+)"', provide, text, flags=re.M)
+
+
 @pytest.mark.parametrize("block", snippets(), ids=lambda b: b.name)
 def test_each_documented_configuration_passes_check_config(block, tmp_path, monkeypatch):
     for name in [n for n in os.environ if n.startswith("CANVAS_LADOK_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "canvas-ladok.toml").write_text(block.text)
+    (tmp_path / "config" / "canvas-ladok.toml").write_text(
+        with_the_files_it_names(block.text, tmp_path))
     secrets = {"CANVAS_LADOK_WEBHOOK_TOKEN": "a-webhook-token",
                "CANVAS_LADOK_SECRET_KEY": "k" * 64, "CANVAS_LADOK_LTI_PRIVATE_KEY": lti_key(),
-               "CANVAS_LADOK_SMTP_PASSWORD": "a-password"}
+               "CANVAS_LADOK_SMTP_PASSWORD": "a-password",
+               "CANVAS_LADOK_LADOK_CERT_PASSWORD": CERT_PASSWORD}
     result = CliRunner().invoke(main, ["check-config"], env=secrets)
     assert result.exit_code == 0, f"{block.name}:\n{result.output}"
     assert "warning" not in result.output

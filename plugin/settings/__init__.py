@@ -37,6 +37,13 @@ from plugin.settings.checks import (
     wrong_type,
 )
 from plugin.settings.hints import unknown_key, unknown_variable
+from plugin.settings.ladok import (
+    LADOK_KEYS,
+    LadokSettings,
+    build_ladok,
+    check_ladok_rounds,
+    check_shared_rounds,
+)
 from plugin.settings.sections import (
     LTI_KEYS,
     MAIL_KEYS,
@@ -60,6 +67,7 @@ SECRET_ENV = {
     "CANVAS_LADOK_SECRET_KEY": "secret_key",
     "CANVAS_LADOK_LTI_PRIVATE_KEY": "lti_private_key",
     "CANVAS_LADOK_SMTP_PASSWORD": "smtp_password",
+    "CANVAS_LADOK_LADOK_CERT_PASSWORD": "ladok_cert_password",
 }
 RESERVED_ENV = {"CANVAS_LADOK_CONFIG", "CANVAS_LADOK_TEST_POSTGRES_URL"}
 STUDENT_ID_FIELDS = ("sis_user_id", "integration_id", "login_id")
@@ -92,6 +100,7 @@ class Settings:
     trusted_proxies: int = 0
     lti: LtiSettings = field(default_factory=LtiSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    ladok: LadokSettings = field(default_factory=LadokSettings)
     courses: tuple[CourseConfig, ...] = ()
     canvas_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
@@ -100,6 +109,7 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     lti_private_key: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+    ladok_cert_password: str = field(default="", repr=False)
     config_path: str = ""
     # What would work but probably not as meant (no webhook authentication, no pages).
     warnings: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -113,7 +123,7 @@ def redact(text: str, settings: Settings) -> str:
     """`text` with every configured secret masked."""
     for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
                    *settings.admin_tokens, settings.smtp_password, settings.secret_key,
-                   settings.lti_private_key):
+                   settings.lti_private_key, settings.ladok_cert_password):
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
@@ -134,14 +144,14 @@ CANVAS_KEYS: dict[str, type] = {"url": str, "jwks_url": str, "jwt_issuer": str}
 COURSE_KEYS = {
     "canvas_id", "ladok_code", "start", "timezone", "pass_grades", "pass_percent",
     "grade_thresholds", "final_grade_delay_days", "moment_pattern", "assignments", "modules",
-    "notify",
+    "notify", "ladok_rounds",
 }
 MODULE_KEYS = {"code", "name", "credits", "scale", "moments", "grade_from", "final"}
 # Every table of the file and its keys ("" is the top level): unknown keys are compared
 # with all of them. A new table of settings adds its line here.
 TABLES: dict[str, set[str]] = {
     "canvas": set(CANVAS_KEYS), "lti": set(LTI_KEYS), "mail": set(MAIL_KEYS),
-    "courses": COURSE_KEYS, "courses.modules": MODULE_KEYS,
+    "ladok": set(LADOK_KEYS), "courses": COURSE_KEYS, "courses.modules": MODULE_KEYS,
 }
 TABLES[""] = set(TOP_SCALARS) | {t for t in TABLES if "." not in t}
 # The tables whose keys CANVAS_LADOK_<TABLE>_<KEY> overrides, with each key's type.
@@ -288,6 +298,8 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         trusted_proxies=top.get("trusted_proxies", 0),
         lti=lti,
         mail=build_mail(values.get("mail", {}), problems),
+        ladok=build_ladok(values.get("ladok", {}), base, secrets["ladok_cert_password"],
+                          problems),
         courses=courses,
         canvas_token=secrets["canvas_token"],
         webhook_secret=secrets["webhook_secret"],
@@ -296,6 +308,7 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         secret_key=secrets["secret_key"],
         lti_private_key=secrets["lti_private_key"],
         smtp_password=secrets["smtp_password"],
+        ladok_cert_password=secrets["ladok_cert_password"],
         config_path=problems.source,
     )
 
@@ -464,8 +477,8 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
     if not isinstance(raw, list):
         problems.add("courses", "must be an array of tables ([[courses]])")
         return ()
-    courses = []
     seen: set[int] = set()
+    built: list[tuple[int, CourseConfig]] = []
     for index, item in enumerate(raw):
         prefix = f"courses[{index}]"
         if not isinstance(item, dict):
@@ -478,8 +491,9 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
             seen.add(canvas_id)
         course = _build_course(item, prefix, default_tz, problems)
         if course is not None:
-            courses.append(course)
-    return tuple(courses)
+            built.append((index, course))
+    check_shared_rounds(built, problems)
+    return tuple(course for _, course in built)
 
 
 def _build_course(
@@ -532,6 +546,9 @@ def _course_scalars(
     _course_lists(item, prefix, kw, problems)
     if "notify" in item:
         kw["notify"] = check_addresses(problems, f"{prefix}.notify", item["notify"])
+    if "ladok_rounds" in item:
+        kw["ladok_rounds"] = check_ladok_rounds(problems, f"{prefix}.ladok_rounds",
+                                                item["ladok_rounds"])
 
 
 def _course_pattern(item: dict, kw: dict, prefix: str, problems: _Problems) -> str | None:

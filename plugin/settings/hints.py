@@ -47,8 +47,11 @@ def _secret(key: str, secrets: Collection[str], cutoff: float | None = None) -> 
     if spelled in parts:
         return parts[spelled]
     last = spelled.rsplit("_", 1)[-1]
-    ending = [name for part, name in parts.items() if part.endswith(f"_{last}")]
-    return ending[0] if len(ending) == 1 and last not in ("URL", "KEY", "ID") else None
+    if last in ("URL", "KEY", "ID"):  # too common an ending to tell a secret by
+        return None
+    ending = [part for part in parts if part.endswith(f"_{last}")]
+    near = closest(spelled, ending, cutoff=0)  # `mail.password`: SMTP's, not the certificate's
+    return parts[near] if near else None
 
 
 def _parent(table: str) -> str | None:
