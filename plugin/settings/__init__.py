@@ -485,9 +485,9 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
             problems.add(prefix, "must be a table")
             continue
         canvas_id = item.get("canvas_id")
-        if canvas_id in seen:  # said even when the course has other problems too
-            problems.add(f"{prefix}.canvas_id", f"duplicate canvas_id {canvas_id}")
-        if isinstance(canvas_id, int):
+        if isinstance(canvas_id, int) and not isinstance(canvas_id, bool):
+            if canvas_id in seen:  # said even when the course has other problems too
+                problems.add(f"{prefix}.canvas_id", f"duplicate canvas_id {canvas_id}")
             seen.add(canvas_id)
         course = _build_course(item, prefix, default_tz, problems)
         if course is not None:

@@ -216,6 +216,8 @@ def test_no_warnings_once_deliveries_and_pages_can_be_had(tmp_path, env):
     ("[mail]\nadmins = 'ops@example.edu'\n", {},
      "mail.admins: must be a list, got 'ops@example.edu'"),
     ("trusted_proxies = true\n", {}, "trusted_proxies: must be an integer, got true"),
+    (COURSE.replace("canvas_id = 1", "canvas_id = [1]") + COURSE, {},
+     "courses[0].canvas_id: must be an integer, got [1]"),
     ("", {"CANVAS_LADOK_MAX_BODY_BYTES": "256k"},
      "CANVAS_LADOK_MAX_BODY_BYTES: must be an integer, got '256k'"),
 ])
