@@ -57,7 +57,7 @@ def test_rounds_do_not_change_the_courses_fingerprint(tmp_path):
     ('mode = "draft"', "ladok.mode", 'must be "files" or "drafts", got \'draft\''),
     ('url = "http://api.ladok.se"', "ladok.url", "must be an https:// URL"),
     ('url = "api.ladok.se"', "ladok.url", "must be an http:// or https:// URL"),
-    ('larosate_id = "29"', "ladok.larosate_id", "must be int"),
+    ('larosate_id = "29"', "ladok.larosate_id", "must be an integer, got '29'"),
     ("larosate_id = 0", "ladok.larosate_id", "a positive integer, got 0"),
     ("larosate_id = true", "ladok.larosate_id", "a positive integer, got True"),
     ('certificate = "missing.pem"', "ladok.certificate", "missing.pem: not found"),
