@@ -7,16 +7,15 @@ import datetime as dt
 import os
 import re
 import signal
-import time
 from functools import partial
 
 import pytest
 
-from plugin import create_app, page_lane
+from plugin import create_app, page_lane, page_renderer
 from plugin.demo import fill_demo
 from plugin.live_events import grade_event
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_TOKEN, sign_in
-from tests.web_server import children, stat_fields
+from tests.web_server import gone, render_processes
 
 CSRF = re.compile(r'name="csrf_token" value="[^"]+"')
 
@@ -39,7 +38,7 @@ def answered_by(response) -> tuple[int, int]:
 
 
 def lowered(nice: int) -> int:
-    return min(nice + page_lane.NICE, 19)
+    return min(nice + page_renderer.NICE, 19)
 
 
 @pytest.fixture
@@ -107,38 +106,13 @@ def test_a_render_process_that_dies_is_replaced_and_no_page_is_lost(laned, demo)
 
 def test_a_page_that_takes_too_long_answers_503(laned, demo, monkeypatch):
     client = sign_in(laned.test_client(), {"kind": "admin"})
-    monkeypatch.setattr(page_lane, "RENDER_TIMEOUT", 0.0001)
+    monkeypatch.setattr(page_lane, "PAGE_WAIT", 0.0001)
     slow = client.get("/courses/565")
     assert slow.status_code == 503
     assert "try again" in slow.text
 
 
 # --- the real server -----------------------------------------------------------------------
-
-
-def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int, int]]:
-    """worker pid -> (render process pid, its nice value), once every worker has a render
-    process that has lowered its priority (it does so as it starts)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        workers = {pid: nice for pid, _, nice in children(master)}
-        found = {worker: (pid, nice) for worker in workers
-                 for pid, command, nice in children(worker)
-                 if "spawn_main" in command and nice != workers[worker]}
-        if workers and len(found) == len(workers):
-            return found
-        assert time.monotonic() < deadline, "no lowered render process beside every worker"
-        time.sleep(0.1)
-
-
-def gone(pid: int, timeout: float) -> bool:
-    """Whether `pid` has ended (or is a zombie) within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while (fields := stat_fields(pid)) is not None and fields[0] != "Z":
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 @pytest.mark.slow
@@ -149,4 +123,4 @@ def test_each_worker_starts_a_lowered_render_process_that_ends_with_it(start_ser
     worker, (render, nice) = next(iter(lanes.items()))
     assert nice == lowered(os.getpriority(os.PRIO_PROCESS, worker))
     os.kill(worker, signal.SIGKILL)  # no chance to stop its pool
-    assert gone(render, timeout=3 * page_lane.PARENT_CHECK + 5)
+    assert gone(render, timeout=3 * page_renderer.BEAT + 5)

@@ -67,6 +67,31 @@ def children(pid: int) -> list[tuple[int, str, int]]:
     return found
 
 
+def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int, int]]:
+    """worker pid -> (render process pid, its nice value), once every worker has a render
+    process that has lowered its priority (it does so as it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = {pid: nice for pid, _, nice in children(master)}
+        found = {worker: (pid, nice) for worker in workers
+                 for pid, command, nice in children(worker)
+                 if "spawn_main" in command and nice != workers[worker]}
+        if workers and len(found) == len(workers):
+            return found
+        assert time.monotonic() < deadline, "no lowered render process beside every worker"
+        time.sleep(0.1)
+
+
+def gone(pid: int, timeout: float) -> bool:
+    """Whether `pid` has ended (or is a zombie) within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while (fields := stat_fields(pid)) is not None and fields[0] != "Z":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 class WebServer:
     """`python -m plugin web` (or `serve`) in a process group of its own, so kill -9 reaches
     every process."""
