@@ -7,6 +7,8 @@ import datetime as dt
 import os
 import re
 import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
@@ -124,3 +126,77 @@ def test_each_worker_starts_a_lowered_render_process_that_ends_with_it(start_ser
     assert nice == lowered(os.getpriority(os.PRIO_PROCESS, worker))
     os.kill(worker, signal.SIGKILL)  # no chance to stop its pool
     assert gone(render, timeout=3 * page_renderer.BEAT + 5)
+
+
+# --- a hung render process -------------------------------------------------------------------
+
+
+@pytest.fixture
+def quick_watch(monkeypatch):
+    """A render process counts as hung after 2 s without a sign of life (5 s in service)."""
+    monkeypatch.setattr(page_renderer, "HUNG_AFTER", 2.0)
+
+
+def load(app, path: str = "/courses/565", **headers):
+    return sign_in(app.test_client(), {"kind": "admin"}).get(path, headers=headers)
+
+
+def test_pages_beyond_the_bound_answer_503_at_once_and_a_hung_renderer_is_replaced(
+        laned, demo, quick_watch):
+    hung, _ = answered_by(load(laned))
+    os.kill(hung, signal.SIGSTOP)
+    extra = 3
+    try:
+        with ThreadPoolExecutor(page_lane.WAITING + extra) as pool:
+            loads = [pool.submit(load, laned) for _ in range(page_lane.WAITING + extra)]
+            answers = [future.result(timeout=60) for future in loads]
+    finally:
+        if not gone(hung, 0):
+            os.kill(hung, signal.SIGCONT)
+    assert [a.status_code for a in answers] == [503] * len(answers)
+    assert all(a.headers["Retry-After"] == str(page_lane.RETRY_AFTER) for a in answers)
+    busy = [a for a in answers if "Many pages are being prepared" in a.text]
+    late = [a for a in answers if "could not be prepared in time" in a.text]
+    assert (len(busy), len(late)) == (extra, page_lane.WAITING)
+    assert gone(hung, timeout=5)
+    health = laned.test_client().get("/healthz").json
+    assert health["status"] == "degraded"
+    assert re.search(r"a page renderer hung \(gave no sign of life for \d+ s\) and was "
+                     r"replaced at \d\d:\d\d:\d\d UTC", health["reason"]), health
+    again = load(laned)
+    assert again.status_code == 200 and answered_by(again)[0] not in (hung, os.getpid())
+
+
+def test_the_503_page_speaks_the_visitors_language(laned, demo, monkeypatch):
+    monkeypatch.setattr(page_lane, "PAGE_WAIT", 0.0001)
+    answer = load(laned, **{"Accept-Language": "sv"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert "Sidan kunde inte förberedas i tid" in answer.text
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_a_render_process_stuck_on_one_page_counts_as_hung(laned):
+    renderer = laned.wsgi_app._current()
+    now = time.monotonic()
+    assert renderer.problem(now) is None or not renderer.pid  # starting, or alive and idle
+    renderer.life[page_renderer.ALIVE_AT] = now
+    renderer.life[page_renderer.BUSY_SINCE] = now - page_renderer.RENDER_LIMIT - 1
+    assert renderer.problem(now) == "spent over 120 s on one page"
+    renderer.life[page_renderer.BUSY_SINCE] = 0.0
+    renderer.life[page_renderer.ALIVE_AT] = now - page_renderer.HUNG_AFTER - 1
+    assert renderer.problem(now) == "gave no sign of life for 6 s"
+
+
+def test_healthz_reports_a_replaced_renderer_for_five_minutes(client, store):
+    from plugin.jobs import heartbeat
+    from plugin.web.health import note_renderer_hung
+
+    heartbeat.beat(store)
+    assert client.get("/healthz").json == {"status": "ok"}
+    now = dt.datetime.now(dt.UTC)
+    note_renderer_hung(store, "gave no sign of life for 5 s", now - dt.timedelta(minutes=4))
+    body = client.get("/healthz").json
+    assert body["status"] == "degraded"
+    assert body["reason"].startswith("a page renderer hung (gave no sign of life for 5 s)")
+    note_renderer_hung(store, "gave no sign of life for 5 s", now - dt.timedelta(minutes=6))
+    assert client.get("/healthz").json == {"status": "ok"}

@@ -166,16 +166,16 @@ def test_restart_delays_double_up_to_a_minute():
 
 
 def test_supervisor_restarts_a_process_that_exits_and_logs_it(caplog):
-    exits: list[int] = []
+    exits: list[tuple[int, str]] = []
     supervisor = Supervisor([sys.executable, "-c", "raise SystemExit(3)"],
-                            on_exit=exits.append, first_delay=0.01)
+                            on_exit=lambda *exit: exits.append(exit), first_delay=0.01)
     with caplog.at_level(logging.WARNING, logger="plugin.jobs.supervisor"):
         supervisor.start()
         deadline = time.monotonic() + 60
         while supervisor.restarts < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         supervisor.stop()
-    assert supervisor.restarts >= 3 and set(exits) == {3}
+    assert supervisor.restarts >= 3 and set(exits) == {(3, "exited with status 3")}
     assert "scheduler process exited with status 3: restarting" in caplog.text
 
 

@@ -93,16 +93,17 @@ def gone(pid: int, timeout: float) -> bool:
 
 
 class WebServer:
-    """`python -m plugin web` (or `serve`) in a process group of its own, so kill -9 reaches
-    every process."""
+    """`python -m plugin web` (or `serve`; or another `module` running the same command line)
+    in a process group of its own, so kill -9 reaches every process."""
 
-    def __init__(self, env: dict[str, str], log: Path, command: str = "web") -> None:
+    def __init__(self, env: dict[str, str], log: Path, command: str = "web",
+                 module: str = "plugin") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "plugin", command, "--bind", f"127.0.0.1:{self.port}"],
+                [sys.executable, "-m", module, command, "--bind", f"127.0.0.1:{self.port}"],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
