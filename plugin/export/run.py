@@ -19,6 +19,7 @@ from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
+from plugin.export import receipts
 from plugin.export.lines import export_line, identity_of, identity_problem
 from plugin.export.publish import FilesNotWritten, materialise, reason
 from plugin.export.students import CourseData, StudentView, load_students
@@ -31,8 +32,7 @@ from plugin.export.writers import (
     format_report_line,
 )
 from plugin.intake.apply import apply_pending, pending_events, refresh_courses
-from plugin.mail import receipts
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
 from plugin.rules.results import mapped_by_name, renamed_assignments
 from plugin.rules.text import spaced
