@@ -13,7 +13,7 @@ Pages never take a worker's threads from the webhook and /healthz: at most WAITI
 requests wait for the render process at a time (the rest answer 503 at once), none waits
 longer than PAGE_WAIT, and a watch thread kills a render process that hangs and starts
 another, records it for /healthz and counts it. A render process that dies by itself is
-replaced too, and the request it had is rendered in the worker.
+replaced at the next page, and the request it had is rendered in the worker.
 """
 
 from __future__ import annotations
@@ -67,12 +67,14 @@ class PageLane:
                 self._renderer = Renderer(self.factory)
             return self._renderer
 
-    def _replace(self, old: Renderer) -> bool:
-        """Drop `old` and start its successor; False when another thread already did."""
+    def _replace(self, old: Renderer, start: bool) -> bool:
+        """Drop `old`, and start its successor now if `start` (else at the next page); False
+        when another thread already did."""
         with self._lock:
             current = self._renderer is old
-            if current and not self._closed.is_set():
-                self._renderer = Renderer(self.factory)
+            if current:
+                self._renderer = (Renderer(self.factory)
+                                  if start and not self._closed.is_set() else None)
         old.close()
         return current
 
@@ -87,7 +89,9 @@ class PageLane:
                 self._replace_hung(renderer, why)
 
     def _replace_died(self, renderer: Renderer) -> None:
-        if self._replace(renderer):
+        # The successor starts at the next page: one that cannot start is not started again
+        # and again while nobody asks for a page.
+        if self._replace(renderer, start=False):
             log.warning("the page render process stopped; starting another")
             metrics.RENDERERS_REPLACED.labels("died").inc()
 
@@ -98,7 +102,7 @@ class PageLane:
         log.warning("the page render process (pid %s) %s: killing it and starting another",
                     renderer.pid or "not yet known", why)
         renderer.kill()
-        if not self._replace(renderer):
+        if not self._replace(renderer, start=True):
             return
         metrics.RENDERERS_REPLACED.labels("hung").inc()
         note_renderer_hung(self.app.extensions["canvas_ladok"].store, why)

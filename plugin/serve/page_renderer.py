@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -74,6 +75,15 @@ def _render(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]
     return status, list(headers.items()), body
 
 
+def _is_child(pid: int) -> bool:
+    """Whether `pid` is a live child of this process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] != "Z" and int(fields[1]) == os.getpid()
+
+
 class Renderer:
     """A render process seen from its worker: a pool of one, and the numbers it shares."""
 
@@ -104,6 +114,10 @@ class Renderer:
                 self._pidfd = os.pidfd_open(self.pid)
             except ProcessLookupError:
                 self._pidfd = -1
+            else:
+                if not _is_child(self.pid):  # it ended and its pid went to another process
+                    os.close(self._pidfd)
+                    self._pidfd = -1
         return self._pidfd
 
     def exited(self) -> bool:
