@@ -72,7 +72,8 @@ def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int,
     process that has lowered its priority (it does so as it starts)."""
     deadline = time.monotonic() + timeout
     while True:
-        workers = {pid: nice for pid, _, nice in children(master)}
+        workers = {pid: nice for pid, command, nice in children(master)
+                   if "scheduler" not in command}  # `serve` has one beside its workers
         found = {worker: (pid, nice) for worker in workers
                  for pid, command, nice in children(worker)
                  if "spawn_main" in command and nice != workers[worker]}

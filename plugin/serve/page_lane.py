@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
@@ -46,6 +47,9 @@ RETRY_AFTER = 5  # seconds, in a 503's Retry-After
 WATCH_EVERY = 2 * BEAT
 
 
+_lanes: weakref.WeakSet[PageLane] = weakref.WeakSet()  # this process's, for close_all
+
+
 class PageLane:
     """WSGI middleware sending staff page views to the render process."""
 
@@ -55,6 +59,7 @@ class PageLane:
         self._lock = threading.Lock()
         self._waiting = threading.BoundedSemaphore(WAITING)
         self._closed = threading.Event()
+        _lanes.add(self)
 
     def start(self) -> None:
         """Start the render process now rather than at the first page, and watch it."""
@@ -100,7 +105,7 @@ class PageLane:
         from plugin.web.health import note_renderer_hung
 
         log.warning("the page render process (pid %s) %s: killing it and starting another",
-                    renderer.pid or "not yet known", why)
+                    renderer.pid, why)
         renderer.kill()
         if not self._replace(renderer, start=True):
             return
@@ -161,12 +166,18 @@ class PageLane:
         return response(environ, start_response)
 
     def close(self) -> None:
-        """Stop watching and stop the render process."""
+        """Stop watching and end the render process."""
         self._closed.set()
         with self._lock:
             renderer, self._renderer = self._renderer, None
         if renderer is not None:
             renderer.close()
+
+
+def close_all() -> None:
+    """Stop every render process of this process (a web worker leaving)."""
+    for lane in list(_lanes):
+        lane.close()
 
 
 def with_page_lane(app: Flask, factory: Callable[[], Flask]) -> Flask:

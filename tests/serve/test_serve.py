@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.web_server import children, group_alive
+from tests.web_server import children, gone, group_alive, render_processes
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
@@ -54,3 +54,18 @@ def test_serve_stops_every_process_promptly_on_a_signal_to_it_alone(start_server
         assert time.monotonic() < deadline, f"still running:\n{server.tail()}"
         time.sleep(0.1)
     assert "restarting" not in server.tail() and "SIGKILL" not in server.tail()
+
+
+def test_serve_stops_promptly_with_a_page_renderer_hung(start_server):
+    server = start_server("serve")
+    processes(server.process.pid)
+    renderers = render_processes(server.process.pid)
+    for render, _ in renderers.values():
+        os.kill(render, signal.SIGSTOP)  # hung: only SIGKILL ends it
+    server.process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    while group_alive(server.process.pid):
+        assert time.monotonic() - started < STOP_LIMIT, f"still running:\n{server.tail()}"
+        time.sleep(0.1)
+    assert "SIGKILL" not in server.tail()
+    assert all(gone(render, 0) for render, _ in renderers.values())
