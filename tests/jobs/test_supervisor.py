@@ -1,9 +1,11 @@
-"""`serve` kills and restarts a scheduler that hangs (no heartbeat for the limit: 5 minutes),
-with backoff, logged and alerted; the heartbeat reaches it as systemd's watchdog message from
-the scheduler's own pid."""
+"""`serve` keeps its scheduler running: one that exits, or that hangs (no heartbeat for the
+limit: 5 minutes), is killed if need be and started again, with backoff, logged and alerted.
+The heartbeat reaches the supervisor as systemd's watchdog message, from the scheduler's own
+pid only."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -13,7 +15,7 @@ import pytest
 import requests
 
 from plugin.jobs import heartbeat, supervisor
-from plugin.jobs.supervisor import Beats, Supervisor
+from plugin.jobs.supervisor import Beats, Supervisor, next_delay
 from tests.conftest import COURSE_TOML
 from tests.smtp_server import Recorder
 from tests.smtp_server import start_server as start_smtp
@@ -24,34 +26,49 @@ BEATING = ("import time\nfrom plugin.jobs.supervisor import notify\n"
 SILENT = "import time\ntime.sleep(60)\n"
 
 
-def supervised(code: str, hang_after: float, restarts: int = 1) -> list[tuple[int, str]]:
-    """What happened to `code`'s process, each time, until it had been restarted `restarts`
+def test_restart_delays_double_up_to_a_minute():
+    delays = [None]
+    for _ in range(8):
+        delays.append(next_delay(delays[-1]))
+    assert delays[1:] == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+def supervised(code: str, restarts: int, **options) -> list[tuple[int, str]]:
+    """What happened to `code`'s process each time, until it had been restarted `restarts`
     times."""
     exits: list[tuple[int, str]] = []
     watched = Supervisor([sys.executable, "-c", code], first_delay=0.01,
-                         hang_after=hang_after, on_exit=lambda *exit: exits.append(exit))
+                         on_exit=lambda *exit: exits.append(exit), **options)
     watched.start()
     deadline = time.monotonic() + 60
     while watched.restarts < restarts and time.monotonic() < deadline:
         time.sleep(0.05)
     watched.stop()
+    assert watched.restarts >= restarts
     return exits
 
 
+def test_supervisor_restarts_a_process_that_exits_and_logs_it(caplog):
+    with caplog.at_level(logging.WARNING, logger="plugin.jobs.supervisor"):
+        exits = supervised("raise SystemExit(3)", restarts=3)
+    assert set(exits) == {(3, "exited with status 3")}
+    assert "scheduler process exited with status 3: restarting" in caplog.text
+
+
 def test_a_child_without_heartbeats_is_killed_and_restarted():
-    exits = supervised(SILENT, hang_after=1)
-    assert exits and exits[0] == (-signal.SIGKILL, "gave no heartbeat for 1 s and was killed")
+    exits = supervised(SILENT, restarts=1, hang_after=1)
+    assert exits[0] == (-signal.SIGKILL, "gave no heartbeat for 1 s and was killed")
 
 
 def test_a_child_that_beats_is_left_to_run():
-    exits = supervised(BEATING, hang_after=3)  # beats for 6 s, twice the limit
-    assert exits and exits[0] == (0, "exited with status 0")
+    exits = supervised(BEATING, restarts=1, hang_after=3)  # beats for 6 s, twice the limit
+    assert exits[0] == (0, "exited with status 0")
 
 
 def test_only_the_childs_own_heartbeats_count(monkeypatch):
     beats = Beats()
     monkeypatch.setenv("NOTIFY_SOCKET", beats.address)
-    supervisor.notify()  # this process, not the one listened for
+    supervisor.notify()  # from this process, not the one listened for
     assert not beats.heard_from(os.getpid() + 1, 0.5)
     supervisor.notify()
     assert beats.heard_from(os.getpid(), 0.5)
@@ -60,7 +77,7 @@ def test_only_the_childs_own_heartbeats_count(monkeypatch):
 
 # --- `serve` ---------------------------------------------------------------------------------
 
-HANG_SECONDS = 25  # above the scheduler's 15-second beat: it stands for the 5 minutes
+HANG_SECONDS = 25  # stands for the 5 minutes; above the scheduler's 15-second beat
 
 
 def schedulers(master: int) -> list[int]:
@@ -68,11 +85,31 @@ def schedulers(master: int) -> list[int]:
 
 
 def wait_for(condition, what: str, server, timeout: float = 90.0):
+    """Poll `condition()` until it gives something true; fail with the server's log."""
     deadline = time.monotonic() + timeout
     while not (found := condition()):
         assert time.monotonic() < deadline, f"{what} did not happen:\n{server.tail()}"
         time.sleep(0.2)
     return found
+
+
+def healthz(server) -> dict:
+    return requests.get(f"{server.url}/healthz", timeout=10).json()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_restarts_a_scheduler_that_dies_and_healthz_says_degraded_meanwhile(
+        start_server):
+    server = start_server("serve")
+    wait_for(lambda: healthz(server)["status"] == "ok", "the first heartbeat", server)
+    [scheduler] = wait_for(lambda: schedulers(server.process.pid), "a scheduler", server)
+    os.kill(scheduler, signal.SIGKILL)
+    wait_for(lambda: healthz(server)["status"] == "degraded", "/healthz degraded", server)
+    wait_for(lambda: [p for p in schedulers(server.process.pid) if p != scheduler],
+             "a new scheduler process", server)
+    wait_for(lambda: healthz(server)["status"] == "ok", "the new heartbeat", server)
+    assert "scheduler process exited with status -9: restarting" in server.tail()
 
 
 @pytest.mark.slow
@@ -87,8 +124,7 @@ def test_serve_kills_and_restarts_a_hung_scheduler_and_alerts(start_server, serv
     server_env["HANG_SECONDS"] = str(HANG_SECONDS)
     try:
         server = start_server("serve", module="tests.jobs.short_hang_limit")
-        health = lambda: requests.get(f"{server.url}/healthz", timeout=10).json()  # noqa: E731
-        wait_for(lambda: health()["status"] == "ok", "the scheduler's first heartbeat", server)
+        wait_for(lambda: healthz(server)["status"] == "ok", "the first heartbeat", server)
         [hung] = schedulers(server.process.pid)
         os.kill(hung, signal.SIGSTOP)
         stopped = time.monotonic()
@@ -96,7 +132,7 @@ def test_serve_kills_and_restarts_a_hung_scheduler_and_alerts(start_server, serv
         assert time.monotonic() - stopped > HANG_SECONDS - heartbeat.BEAT_SECONDS - 1
         wait_for(lambda: [p for p in schedulers(server.process.pid) if p != hung],
                  "a new scheduler process", server)
-        wait_for(lambda: health()["status"] == "ok", "the new scheduler's heartbeat", server)
+        wait_for(lambda: healthz(server)["status"] == "ok", "the new heartbeat", server)
         wait_for(lambda: mail.received, "the alert mail", server)
     finally:
         smtp.stop()
