@@ -42,7 +42,23 @@ def main() -> None:
 def check_config() -> None:
     """Validate the configuration file and environment; exit 1 on any problem."""
     settings = load_or_exit()
+    _check_ladok_certificate(settings)
     click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s))")
+
+
+def _check_ladok_certificate(settings: Settings) -> None:
+    """Say until when the Ladok certificate is valid; exit 1 when it cannot be used now."""
+    import datetime as dt
+
+    from plugin.ladok.check import describe_certificate
+
+    lines, problem = describe_certificate(settings, dt.datetime.now(dt.UTC))
+    for line in lines:
+        click.echo(line)
+    if problem:
+        click.echo(f"config error: {settings.config_path}: ladok.certificate: {problem}",
+                   err=True)
+        sys.exit(1)
 
 
 @main.group()
@@ -210,6 +226,20 @@ def mail_test(address: str) -> None:
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@main.command("ladok-check")
+def ladok_check() -> None:
+    """Check the Ladok set-up against Ladok itself (reads only); exit 1 on any problem."""
+    from plugin.ladok.check import ladok_check as check
+
+    report = check(load_or_exit())
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        click.echo(f"ladok-check: {report.problems} problem(s) to put right", err=True)
+        sys.exit(1)
+    click.echo("ladok-check: ok")
 
 
 @main.command()

@@ -40,6 +40,9 @@ class CourseConfig:
     modules: tuple[ModuleConfig, ...] = ()
     # Who gets the course's export receipts; not part of the fingerprint (no result depends on it).
     notify: tuple[str, ...] = field(default=(), repr=False)
+    # Ladok's course rounds ("kurstillfällen") the course reports drafts for; no result depends
+    # on them either.
+    ladok_rounds: tuple[str, ...] = field(default=(), repr=False)
 
     def moment_of_name(self, name: str | None) -> int | None:
         """The moment an assignment name denotes by `moment_pattern`, or None."""

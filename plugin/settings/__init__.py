@@ -31,6 +31,12 @@ from plugin.settings.checks import (
     check_range,
     check_webhook_secret,
 )
+from plugin.settings.ladok import (
+    LadokSettings,
+    build_ladok,
+    check_ladok_rounds,
+    check_shared_rounds,
+)
 from plugin.settings.sections import (
     LtiSettings,
     MailSettings,
@@ -52,6 +58,7 @@ SECRET_ENV = {
     "CANVAS_LADOK_SECRET_KEY": "secret_key",
     "CANVAS_LADOK_LTI_PRIVATE_KEY": "lti_private_key",
     "CANVAS_LADOK_SMTP_PASSWORD": "smtp_password",
+    "CANVAS_LADOK_LADOK_CERT_PASSWORD": "ladok_cert_password",
 }
 RESERVED_ENV = {"CANVAS_LADOK_CONFIG", "CANVAS_LADOK_TEST_POSTGRES_URL"}
 STUDENT_ID_FIELDS = ("sis_user_id", "integration_id", "login_id")
@@ -81,6 +88,7 @@ class Settings:
     trusted_proxies: int = 0
     lti: LtiSettings = field(default_factory=LtiSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    ladok: LadokSettings = field(default_factory=LadokSettings)
     courses: tuple[CourseConfig, ...] = ()
     canvas_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
@@ -89,6 +97,7 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     lti_private_key: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+    ladok_cert_password: str = field(default="", repr=False)
     config_path: str = ""
 
     def course(self, canvas_id: int) -> CourseConfig | None:
@@ -100,7 +109,7 @@ def redact(text: str, settings: Settings) -> str:
     """`text` with every configured secret masked."""
     for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
                    *settings.admin_tokens, settings.smtp_password, settings.secret_key,
-                   settings.lti_private_key):
+                   settings.lti_private_key, settings.ladok_cert_password):
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
@@ -121,7 +130,7 @@ CANVAS_KEYS: dict[str, type] = {"url": str, "jwks_url": str, "jwt_issuer": str}
 COURSE_KEYS = {
     "canvas_id", "ladok_code", "start", "timezone", "pass_grades", "pass_percent",
     "grade_thresholds", "final_grade_delay_days", "moment_pattern", "assignments", "modules",
-    "notify",
+    "notify", "ladok_rounds",
 }
 MODULE_KEYS = {"code", "name", "credits", "scale", "moments", "grade_from", "final"}
 
@@ -215,7 +224,7 @@ def _check_type(problems: _Problems, key: str, value: Any, kind: type | tuple) -
 
 def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], base: Path,
            problems: _Problems) -> Settings:
-    known = set(TOP_SCALARS) | {"canvas", "courses", "lti", "mail"}
+    known = set(TOP_SCALARS) | {"canvas", "courses", "lti", "mail", "ladok"}
     for key in values:
         if key not in known:
             problems.add(key, "unknown key")
@@ -256,6 +265,8 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         trusted_proxies=top.get("trusted_proxies", 0),
         lti=lti,
         mail=build_mail(values.get("mail", {}), problems),
+        ladok=build_ladok(values.get("ladok", {}), base, secrets["ladok_cert_password"],
+                          problems),
         courses=courses,
         canvas_token=secrets["canvas_token"],
         webhook_secret=secrets["webhook_secret"],
@@ -264,6 +275,7 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         secret_key=secrets["secret_key"],
         lti_private_key=secrets["lti_private_key"],
         smtp_password=secrets["smtp_password"],
+        ladok_cert_password=secrets["ladok_cert_password"],
         config_path=problems.source,
     )
 
@@ -365,8 +377,8 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
     if not isinstance(raw, list):
         problems.add("courses", "must be an array of tables ([[courses]])")
         return ()
-    courses = []
     seen: set[int] = set()
+    built: list[tuple[int, CourseConfig]] = []
     for index, item in enumerate(raw):
         prefix = f"courses[{index}]"
         if not isinstance(item, dict):
@@ -378,8 +390,9 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
         if course.canvas_id in seen:
             problems.add(f"{prefix}.canvas_id", f"duplicate canvas_id {course.canvas_id}")
         seen.add(course.canvas_id)
-        courses.append(course)
-    return tuple(courses)
+        built.append((index, course))
+    check_shared_rounds(built, problems)
+    return tuple(course for _, course in built)
 
 
 def _build_course(
@@ -432,6 +445,9 @@ def _course_scalars(
     _course_lists(item, prefix, kw, problems)
     if "notify" in item:
         kw["notify"] = check_addresses(problems, f"{prefix}.notify", item["notify"])
+    if "ladok_rounds" in item:
+        kw["ladok_rounds"] = check_ladok_rounds(problems, f"{prefix}.ladok_rounds",
+                                                item["ladok_rounds"])
 
 
 def _course_pattern(kw: dict, prefix: str, problems: _Problems) -> None:
