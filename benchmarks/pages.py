@@ -13,7 +13,7 @@ webhook throughput while people load course pages.
    clients load the course page without pause over keep-alive connections; alternating,
    --rounds times; prints events/s of each, the pages loaded and their median time, and the
    median ratio (target >= 0.8). Then the memory (RSS, PSS and private) of each web worker and
-   of its page render process, from /proc (Linux).
+   of its page render process, from /proc (Linux), and how many renderers were replaced.
 
     python benchmarks/pages.py [--students 2000] [--rounds 5] [--seconds 6]
 """
@@ -176,6 +176,17 @@ def print_memory(master: int) -> None:
                 print(f"            its page renderer {pid}: {line}")
 
 
+def renderers_replaced(port: int) -> str:
+    """The server's count of page renderers replaced (a renderer wrongly taken for hung under
+    load would show here), from GET /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{ingest.HOST}:{port}/metrics", timeout=30) as answer:
+        lines = [line for line in answer.read().decode().splitlines()
+                 if line.startswith("canvas_ladok_page_renderers_replaced_total")]
+    return ", ".join(lines) or "none"
+
+
 def webhook_under_reads(env: dict[str, str], cookie: str, args) -> None:
     """Part 2: webhook events/s alone and while readers load course pages."""
     secret = env["CANVAS_LADOK_WEBHOOK_SECRET"]
@@ -204,6 +215,7 @@ def webhook_under_reads(env: dict[str, str], cookie: str, args) -> None:
                   f"(p99 {busy.p99_ms:.1f} ms); {len(pages)} course pages loaded, "
                   f"median {page_ms:.0f} ms, p90 {p90_ms:.0f} ms; ratio {ratio:.2f}")
         print_memory(server.process.pid)
+        print(f"page renderers replaced during the run: {renderers_replaced(server.port)}")
     finally:
         server.stop()
     print(f"webhook with readers / alone: median {statistics.median(ratios):.2f} "

@@ -127,6 +127,8 @@ def test_a_hung_renderer_holds_back_no_delivery_or_health_probe_and_is_replaced(
     odd = [answer for answer in answers if answer[1] not in (200, 503)]
     assert answers and not odd, odd
     assert max(seconds for seconds, _ in answers) < 15, answers
+    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert 'canvas_ladok_page_renderers_replaced_total{reason="hung"} 1.0' in metrics
     new = render_processes(server.process.pid)[worker][0]
     assert new != hung
     assert requests.get(server.url + PAGE, cookies=cookies, timeout=30).status_code == 200
