@@ -12,7 +12,8 @@ webhook throughput while people load course pages.
    signed grade events, the ingest benchmark's load generator) alone, and while --readers
    clients load the course page without pause over keep-alive connections; alternating,
    --rounds times; prints events/s of each, the pages loaded and their median time, and the
-   median ratio (target >= 0.8).
+   median ratio (target >= 0.8). Then the memory (RSS, PSS and private) of each web worker and
+   of its page render process, from /proc (Linux), and how many renderers were replaced.
 
     python benchmarks/pages.py [--students 2000] [--rounds 5] [--seconds 6]
 """
@@ -143,6 +144,52 @@ class Readers:
         return self.times
 
 
+def children(pid: int) -> dict[int, str]:
+    """pid -> command line of the processes whose parent is `pid` (Linux /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(stat.parent.name)] = command.decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # ended while being looked at
+    return found
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """Rss, Pss and the private part (Private_Clean + Private_Dirty) of `pid`, in MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) / 1024
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "private": fields["Private_Clean"] + fields["Private_Dirty"]}
+
+
+def print_memory(master: int) -> None:
+    """Each web worker's memory and its page render process's, side by side."""
+    workers = [pid for pid, command in children(master).items() if "--serve" in command]
+    for worker in sorted(workers):
+        line = "  ".join(f"{k} {v:6.1f}" for k, v in memory_mib(worker).items())
+        print(f"memory MiB: worker {worker}: {line}")
+        for pid, command in children(worker).items():
+            if "spawn_main" in command:
+                line = "  ".join(f"{k} {v:6.1f}" for k, v in memory_mib(pid).items())
+                print(f"            its page renderer {pid}: {line}")
+
+
+def renderers_replaced(port: int) -> str:
+    """The server's count of page renderers replaced (a renderer wrongly taken for hung under
+    load would show here), from GET /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{ingest.HOST}:{port}/metrics", timeout=30) as answer:
+        lines = [line for line in answer.read().decode().splitlines()
+                 if line.startswith("canvas_ladok_page_renderers_replaced_total")]
+    return ", ".join(lines) or "none"
+
+
 def webhook_under_reads(env: dict[str, str], cookie: str, args) -> None:
     """Part 2: webhook events/s alone and while readers load course pages."""
     secret = env["CANVAS_LADOK_WEBHOOK_SECRET"]
@@ -170,6 +217,8 @@ def webhook_under_reads(env: dict[str, str], cookie: str, args) -> None:
                   f"with {args.readers} page readers {busy.events_per_second:7.0f} events/s "
                   f"(p99 {busy.p99_ms:.1f} ms); {len(pages)} course pages loaded, "
                   f"median {page_ms:.0f} ms, p90 {p90_ms:.0f} ms; ratio {ratio:.2f}")
+        print_memory(server.process.pid)
+        print(f"page renderers replaced during the run: {renderers_replaced(server.port)}")
     finally:
         server.stop()
     print(f"webhook with readers / alone: median {statistics.median(ratios):.2f} "

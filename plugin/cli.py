@@ -148,11 +148,12 @@ def serve(bind: str) -> None:
     store.dispose()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    def exited(code: int) -> None:
+    def exited(code: int, what: str) -> None:
         heartbeat.mark_stopped(store)  # /healthz says degraded until the scheduler beats again
-        note_scheduler_restart(settings, code)
+        note_scheduler_restart(settings, code, what)
 
-    scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"], on_exit=exited)
+    scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"], on_exit=exited,
+                           hang_after=heartbeat.DOWN_AFTER.total_seconds())
     heartbeat.mark_starting(store)  # /healthz says starting, not down, until the first beat
     scheduler.start()
     _web(bind, settings, on_stop=(scheduler.stop, store.dispose))

@@ -21,6 +21,8 @@ KNOWN_EVENTS = {
 EVENTS = Counter("canvas_ladok_events", "Canvas events received", ["event_name", "outcome"])
 WEBHOOK_SECONDS = Histogram("canvas_ladok_webhook_seconds", "Webhook handling time",
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+RENDERERS_REPLACED = Counter("canvas_ladok_page_renderers_replaced",
+                             "Page render processes replaced", ["reason"])  # hung, died
 
 
 def count_event(name: str, outcome: str) -> None:

@@ -209,8 +209,8 @@ def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator:
     """Start servers on the test database; any left running are killed at the end."""
     started: list[WebServer] = []
 
-    def start(command: str = "web") -> WebServer:
-        server = WebServer(server_env, tmp_path / "server.log", command)
+    def start(command: str = "web", module: str = "plugin") -> WebServer:
+        server = WebServer(server_env, tmp_path / "server.log", command, module)
         started.append(server)
         server.wait_ready()
         return server

@@ -67,18 +67,44 @@ def children(pid: int) -> list[tuple[int, str, int]]:
     return found
 
 
+def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int, int]]:
+    """worker pid -> (render process pid, its nice value), once every worker has a render
+    process that has lowered its priority (it does so as it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = {pid: nice for pid, command, nice in children(master)
+                   if "scheduler" not in command}  # `serve` has one beside its workers
+        found = {worker: (pid, nice) for worker in workers
+                 for pid, command, nice in children(worker)
+                 if "spawn_main" in command and nice != workers[worker]}
+        if workers and len(found) == len(workers):
+            return found
+        assert time.monotonic() < deadline, "no lowered render process beside every worker"
+        time.sleep(0.1)
+
+
+def gone(pid: int, timeout: float) -> bool:
+    """Whether `pid` has ended (or is a zombie) within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while (fields := stat_fields(pid)) is not None and fields[0] != "Z":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 class WebServer:
-    """`python -m plugin web` (or `serve`) in a process group of its own, so kill -9 reaches
-    every process."""
+    """`python -m plugin web` (or `serve`; or another `module` running the same command line)
+    in a process group of its own, so kill -9 reaches every process."""
 
     def __init__(self, env: dict[str, str], log: Path, command: str = "web",
-                 cwd: Path | None = None) -> None:
+                 module: str = "plugin", cwd: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "plugin", command, "--bind", f"127.0.0.1:{self.port}"],
+                [sys.executable, "-m", module, command, "--bind", f"127.0.0.1:{self.port}"],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
             )
 

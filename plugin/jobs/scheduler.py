@@ -18,7 +18,7 @@ from plugin.clock import utcnow
 from plugin.export.publish import FilesNotWritten, materialise_missing
 from plugin.export.run import AlreadyRan, run_export
 from plugin.intake.apply import apply_pending
-from plugin.jobs import heartbeat, mail_tick, worker
+from plugin.jobs import heartbeat, mail_tick, supervisor, worker
 from plugin.mail import alerts
 from plugin.settings import Settings, cron_trigger, redact
 from plugin.status import FULL, INCREMENTAL, SCHEDULE
@@ -115,11 +115,14 @@ def recover(store: Store, settings: Settings) -> None:
 
 
 def beat(store: Store) -> None:
-    """Tell the web side the scheduler is alive; a missed beat is logged, not fatal."""
+    """Tell the web side and the supervisor (`serve`) that the scheduler is alive; a missed
+    beat is logged, not fatal."""
     try:
         heartbeat.beat(store)
     except Exception as exc:  # e.g. the lock held by a long export: the next beat retries
         log.warning("heartbeat not written: %s", type(exc).__name__)
+        return
+    supervisor.notify()
 
 
 def build(store: Store, settings: Settings) -> BlockingScheduler:

@@ -54,9 +54,11 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
         "Is the scheduler process running? See /healthz and its log."),
     "scheduler_restarted": (
         "Schemaläggaren startades om",
-        "Processen avslutades oväntat och startades igen; se loggen för orsaken.",
+        "Processen avslutades oväntat, eller hängde sig (inga livstecken på 5 minuter) och "
+        "stoppades, och startades igen; se meddelandet nedan och loggen för orsaken.",
         "The scheduler process restarted",
-        "The process exited unexpectedly and was started again; see the log for why."),
+        "The process exited unexpectedly, or hung (no heartbeat for 5 minutes) and was "
+        "killed, and was started again; see the message below and the log for why."),
     "jwks_unreachable": (
         "Canvas JWT-nycklar har inte kunnat hämtas på en timme",
         "Signerade händelser avvisas när de sparade nycklarna är ett dygn gamla: kontrollera "

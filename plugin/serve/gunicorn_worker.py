@@ -48,6 +48,17 @@ class Worker(ThreadWorker):
             conn.timeouts_set = True
         super().enqueue_req(conn)
 
+    def run(self) -> None:
+        from plugin.serve import page_lane  # the app has imported it; the arbiter need not
+
+        try:
+            super().run()
+        finally:
+            # Before the interpreter's exit, which would wait for each render process to
+            # finish what it does: one still starting, or hung, would hold the worker (and
+            # the server's stop) until it is killed.
+            page_lane.close_all()
+
     def handle_quit(self, sig, frame) -> None:
         # gthread shuts its thread pool down here, inside the signal handler: when SIGQUIT
         # (or SIGINT) lands while the main thread is in that pool's submit(), which holds the

@@ -3,71 +3,51 @@
 A course page of a large course costs milliseconds of CPU per view, a webhook delivery a
 fraction of one, and under load both want the same cores. Each worker hands GET and HEAD
 requests for the staff pages (LANE_ENDPOINTS) to its own render process, started at nice
-NICE, and answers with what comes back; the webhook, the JSON API, sign-in, forms and
-downloads stay in the worker at normal priority. When CPU is short the kernel gives it to
-the webhook first: Canvas's deliveries keep their pace and a page takes a little longer.
-Threads in the same process could not do this: the interpreter lock would make a webhook
-thread wait for a page thread the kernel had put aside.
++10 (page_renderer.py), and answers with what comes back; the webhook, the JSON API,
+sign-in, forms and downloads stay in the worker at normal priority. When CPU is short the
+kernel gives it to the webhook first: Canvas's deliveries keep their pace and a page takes a
+little longer. Threads in the same process could not do this: the interpreter lock would make
+a webhook thread wait for a page thread the kernel had put aside.
 
-The render process builds the same application from a picklable factory and keeps its own
-cache of course views. If it dies, the request is rendered in the worker and a new render
-process is started for the next one.
+Pages never take a worker's threads from the webhook and /healthz: at most WAITING page
+requests wait for the render process at a time (the rest answer 503 at once), none waits
+longer than PAGE_WAIT, and a watch thread kills a render process that hangs and starts
+another, records it for /healthz and counts it. A render process that dies by itself is
+replaced at the next page, and the request it had is rendered in the worker.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import os
-import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, TimeoutError
+from concurrent.futures import CancelledError, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
 from typing import Any
 
-from flask import Flask
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from flask import Flask, render_template
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
-from werkzeug.test import run_wsgi_app
+
+from plugin import metrics
+from plugin.serve import gunicorn_conf
+from plugin.serve.page_renderer import BEAT, Renderer
 
 log = logging.getLogger(__name__)
 
-NICE = 10  # added to the worker's nice value: about a tenth of the CPU when it is contested
 LANE_ENDPOINTS = frozenset({"overview.index", "overview.course", "overview.student"})
-RENDER_TIMEOUT = 120.0  # seconds; a cold 20,000-student course under full load fits
-PARENT_CHECK = 2.0  # seconds between the render process's checks that its worker lives
-
-_app: Flask | None = None  # the render process's application
-
-
-def _start(factory: Callable[[], Flask], parent: int) -> None:
-    """Render process start: lower the priority, build the app, leave with the worker."""
-    global _app
-    os.nice(NICE)
-    _app = factory()
-
-    def watch() -> None:  # a worker killed with SIGKILL cannot stop its pool
-        while os.getppid() == parent:
-            threading.Event().wait(PARENT_CHECK)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+# Page requests a worker lets wait for its render process at once: half its threads, so the
+# other half always serve deliveries and health probes whatever people do.
+WAITING = max(1, gunicorn_conf.threads // 2)
+PAGE_WAIT = 15.0  # seconds; the page then answers 503 (its drawing goes on and is cached)
+RETRY_AFTER = 5  # seconds, in a 503's Retry-After
+WATCH_EVERY = 2 * BEAT
 
 
-def _render(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    """One request through the render process's app: status, headers, body."""
-    environ = dict(environ)
-    environ.update({"wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
-                    "wsgi.version": (1, 0), "wsgi.multithread": False,
-                    "wsgi.multiprocess": True, "wsgi.run_once": False})
-    app_iter, status, headers = run_wsgi_app(_app, environ, buffered=True)
-    try:
-        body = b"".join(app_iter)
-    finally:
-        getattr(app_iter, "close", lambda: None)()
-    return status, list(headers.items()), body
+_lanes: weakref.WeakSet[PageLane] = weakref.WeakSet()  # this process's, for close_all
 
 
 class PageLane:
@@ -75,26 +55,62 @@ class PageLane:
 
     def __init__(self, app: Flask, factory: Callable[[], Flask]) -> None:
         self.app, self.inner, self.factory = app, app.wsgi_app, factory
-        self._pool: ProcessPoolExecutor | None = None
+        self._renderer: Renderer | None = None
         self._lock = threading.Lock()
+        self._waiting = threading.BoundedSemaphore(WAITING)
+        self._closed = threading.Event()
+        _lanes.add(self)
 
     def start(self) -> None:
-        """Start the render process now rather than at the first page."""
-        self._executor().submit(os.getpid)  # any call starts the process
+        """Start the render process now rather than at the first page, and watch it."""
+        self._current()
+        threading.Thread(target=self._watch, name="renderer-watch", daemon=True).start()
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _current(self) -> Renderer:
         with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    1, mp_context=get_context("spawn"), initializer=_start,
-                    initargs=(self.factory, os.getpid()))
-            return self._pool
+            if self._renderer is None:
+                self._renderer = Renderer(self.factory)
+            return self._renderer
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, old: Renderer, start: bool) -> bool:
+        """Drop `old`, and start its successor now if `start` (else at the next page); False
+        when another thread already did."""
         with self._lock:
-            if self._pool is broken:
-                self._pool = None
-        broken.shutdown(wait=False, cancel_futures=True)
+            current = self._renderer is old
+            if current:
+                self._renderer = (Renderer(self.factory)
+                                  if start and not self._closed.is_set() else None)
+        old.close()
+        return current
+
+    def _watch(self) -> None:
+        while not self._closed.wait(WATCH_EVERY):
+            renderer = self._renderer
+            if renderer is None:
+                continue
+            if renderer.exited():
+                self._replace_died(renderer)
+            elif why := renderer.problem(time.monotonic()):
+                self._replace_hung(renderer, why)
+
+    def _replace_died(self, renderer: Renderer) -> None:
+        # The successor starts at the next page: one that cannot start is not started again
+        # and again while nobody asks for a page.
+        if self._replace(renderer, start=False):
+            log.warning("the page render process stopped; starting another")
+            metrics.RENDERERS_REPLACED.labels("died").inc()
+
+    def _replace_hung(self, renderer: Renderer, why: str) -> None:
+        """Kill a hung render process, start another, and report it."""
+        from plugin.web.health import note_renderer_hung
+
+        log.warning("the page render process (pid %s) %s: killing it and starting another",
+                    renderer.pid, why)
+        renderer.kill()
+        if not self._replace(renderer, start=True):
+            return
+        metrics.RENDERERS_REPLACED.labels("hung").inc()
+        note_renderer_hung(self.app.extensions["canvas_ladok"].store, why)
 
     def for_lane(self, environ: dict[str, Any]) -> bool:
         """Whether the request is a staff page view."""
@@ -109,26 +125,59 @@ class PageLane:
     def __call__(self, environ: dict[str, Any], start_response) -> Iterable[bytes]:
         if not self.for_lane(environ):
             return self.inner(environ, start_response)
-        plain = {k: v for k, v in environ.items() if isinstance(v, str)}
-        pool = self._executor()
+        if not self._waiting.acquire(blocking=False):
+            return self._unavailable(environ, start_response, busy=True)
         try:
-            status, headers, body = pool.submit(_render, plain).result(RENDER_TIMEOUT)
+            return self._render(environ, start_response)
+        finally:
+            self._waiting.release()
+
+    def _render(self, environ: dict[str, Any], start_response) -> Iterable[bytes]:
+        renderer = self._current()
+        plain = {k: v for k, v in environ.items() if isinstance(v, str)}
+        future = None
+        try:
+            future = renderer.submit(plain)
+            status, headers, body = future.result(PAGE_WAIT)
         except BrokenProcessPool:
-            log.warning("the page render process stopped; rendering here and starting another")
-            self._restart(pool)
-            return self.inner(environ, start_response)
+            if renderer.hung:  # killed by the watch: the page may be what hangs it
+                return self._unavailable(environ, start_response)
+            self._replace_died(renderer)
+            return self.inner(environ, start_response)  # this page is drawn here
         except TimeoutError:
-            busy = ServiceUnavailable("The page is taking long to prepare; try again shortly.")
-            return busy(environ, start_response)
+            future.cancel()  # if still queued; a page being drawn is finished and cached
+            return self._unavailable(environ, start_response)
+        except (CancelledError, RuntimeError):  # still queued, or shut down, when replaced
+            return self._unavailable(environ, start_response)
         start_response(status, headers)
         return [body]
 
+    def _unavailable(self, environ: dict[str, Any], start_response,
+                     busy: bool = False) -> Iterable[bytes]:
+        """503 with Retry-After, as the error page in the visitor's language."""
+        with self.app.request_context(environ):
+            message = (gettext("Many pages are being prepared right now: try again in a few "
+                               "seconds.") if busy else
+                       gettext("The page could not be prepared in time: try again in a few "
+                               "seconds."))
+            page = render_template("error.html", code=503, message=message)
+            response = self.app.finalize_request(
+                (page, 503, {"Retry-After": str(RETRY_AFTER)}))
+        return response(environ, start_response)
+
     def close(self) -> None:
-        """Stop the render process."""
+        """Stop watching and end the render process."""
+        self._closed.set()
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            renderer, self._renderer = self._renderer, None
+        if renderer is not None:
+            renderer.close()
+
+
+def close_all() -> None:
+    """Stop every render process of this process (a web worker leaving)."""
+    for lane in list(_lanes):
+        lane.close()
 
 
 def with_page_lane(app: Flask, factory: Callable[[], Flask]) -> Flask:

@@ -60,15 +60,18 @@ def prepare_metrics_dir() -> str | None:
     return path
 
 
-def note_scheduler_restart(settings: Settings, returncode: int | None) -> None:
-    """Record the alert for a scheduler process that exited and is being started again."""
+def note_scheduler_restart(settings: Settings, returncode: int | None,
+                           what: str | None = None) -> None:
+    """Record the alert for a scheduler process that exited, or hung and was killed, and is
+    being started again."""
     from plugin.mail import alerts
     from plugin.store.db import Store
 
+    what = what or f"exited with status {returncode}"
     store = Store(settings.database_url, settings.sqlite_synchronous)
     try:
         alerts.note(store, settings, "scheduler_restarted",
-                    f"the scheduler process exited with status {returncode}; starting it again")
+                    f"the scheduler process {what}; starting it again")
     finally:
         store.dispose()
 

@@ -1,5 +1,5 @@
 """One bad record never stops the others: poisoned identities and names, unwritable runs,
-a scheduler that exits."""
+a scheduler that is down (its restarts: tests/jobs/test_supervisor.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
-import requests
 from sqlalchemy import insert
 
 from plugin.export.publish import run_folder
@@ -21,11 +19,9 @@ from plugin.export.run import run_export
 from plugin.intake.apply import apply_pending
 from plugin.jobs import heartbeat
 from plugin.jobs.scheduler import recover
-from plugin.jobs.supervisor import Supervisor, next_delay
 from plugin.store.models import ExportRun, LedgerEntry, Marker
 from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 from tests.helpers import term
-from tests.web_server import children
 
 LATER = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 POISONED_ID = "19900101\t1002"
@@ -162,59 +158,6 @@ def test_healthz_is_degraded_while_the_scheduler_is_down(client, store):
     heartbeat.beat(store, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=6))
     body = client.get("/healthz").json
     assert body["status"] == "degraded" and "heartbeat" in body["reason"]
-
-
-def test_restart_delays_double_up_to_a_minute():
-    delays = [None]
-    for _ in range(8):
-        delays.append(next_delay(delays[-1]))
-    assert delays[1:] == [1, 2, 4, 8, 16, 32, 60, 60]
-
-
-@pytest.mark.slow  # starts processes
-def test_supervisor_restarts_a_process_that_exits_and_logs_it(caplog):
-    exits: list[int] = []
-    supervisor = Supervisor([sys.executable, "-c", "raise SystemExit(3)"],
-                            on_exit=exits.append, first_delay=0.01)
-    with caplog.at_level(logging.WARNING, logger="plugin.jobs.supervisor"):
-        supervisor.start()
-        deadline = time.monotonic() + 60
-        while supervisor.restarts < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        supervisor.stop()
-    assert supervisor.restarts >= 3 and set(exits) == {3}
-    assert "scheduler process exited with status 3: restarting" in caplog.text
-
-
-def _children(pid: int, needle: str) -> list[int]:
-    """Processes whose parent is `pid` and whose command line holds `needle`."""
-    return [child for child, command, _ in children(pid) if needle in command]
-
-
-def _wait(condition, what: str, timeout: float = 60.0):
-    """Poll `condition()` until it gives something true; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s"
-        time.sleep(0.1)
-    return result
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_serve_restarts_a_scheduler_that_dies_and_healthz_says_degraded_meanwhile(
-        start_server):
-    server = start_server("serve")
-    health = lambda: requests.get(f"{server.url}/healthz", timeout=10).json()  # noqa: E731
-    _wait(lambda: health()["status"] == "ok", "the scheduler's first heartbeat")
-    [scheduler] = _wait(lambda: _children(server.process.pid, "plugin scheduler"),
-                        "a scheduler process")
-    os.kill(scheduler, signal.SIGKILL)
-    _wait(lambda: health()["status"] == "degraded", "/healthz saying degraded")
-    _wait(lambda: [p for p in _children(server.process.pid, "plugin scheduler")
-                   if p != scheduler], "a new scheduler process")
-    _wait(lambda: health()["status"] == "ok", "the new scheduler's heartbeat")
-    assert "scheduler process exited with status -9: restarting" in server.tail()
 
 
 def test_an_export_job_whose_files_fail_is_failed_and_its_files_written_later(

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
@@ -15,9 +16,9 @@ import pytest
 from plugin import create_app
 from plugin.demo.fill import fill_demo
 from plugin.demo.live_events import grade_event
-from plugin.serve import page_lane
+from plugin.serve import page_lane, page_renderer
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_TOKEN, sign_in
-from tests.web_server import children, stat_fields
+from tests.web_server import gone, render_processes
 
 pytestmark = pytest.mark.slow  # every test starts render processes
 CSRF = re.compile(r'name="csrf_token" value="[^"]+"')
@@ -41,7 +42,7 @@ def answered_by(response) -> tuple[int, int]:
 
 
 def lowered(nice: int) -> int:
-    return min(nice + page_lane.NICE, 19)
+    return min(nice + page_renderer.NICE, 19)
 
 
 @pytest.fixture
@@ -109,38 +110,13 @@ def test_a_render_process_that_dies_is_replaced_and_no_page_is_lost(laned, demo)
 
 def test_a_page_that_takes_too_long_answers_503(laned, demo, monkeypatch):
     client = sign_in(laned.test_client(), {"kind": "admin"})
-    monkeypatch.setattr(page_lane, "RENDER_TIMEOUT", 0.0001)
+    monkeypatch.setattr(page_lane, "PAGE_WAIT", 0.0001)
     slow = client.get("/courses/565")
     assert slow.status_code == 503
     assert "try again" in slow.text
 
 
 # --- the real server -----------------------------------------------------------------------
-
-
-def render_processes(master: int, timeout: float = 30.0) -> dict[int, tuple[int, int]]:
-    """worker pid -> (render process pid, its nice value), once every worker has a render
-    process that has lowered its priority (it does so as it starts)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        workers = {pid: nice for pid, _, nice in children(master)}
-        found = {worker: (pid, nice) for worker in workers
-                 for pid, command, nice in children(worker)
-                 if "spawn_main" in command and nice != workers[worker]}
-        if workers and len(found) == len(workers):
-            return found
-        assert time.monotonic() < deadline, "no lowered render process beside every worker"
-        time.sleep(0.1)
-
-
-def gone(pid: int, timeout: float) -> bool:
-    """Whether `pid` has ended (or is a zombie) within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while (fields := stat_fields(pid)) is not None and fields[0] != "Z":
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -150,4 +126,78 @@ def test_each_worker_starts_a_lowered_render_process_that_ends_with_it(start_ser
     worker, (render, nice) = next(iter(lanes.items()))
     assert nice == lowered(os.getpriority(os.PRIO_PROCESS, worker))
     os.kill(worker, signal.SIGKILL)  # no chance to stop its pool
-    assert gone(render, timeout=3 * page_lane.PARENT_CHECK + 5)
+    assert gone(render, timeout=3 * page_renderer.BEAT + 5)
+
+
+# --- a hung render process -------------------------------------------------------------------
+
+
+@pytest.fixture
+def quick_watch(monkeypatch):
+    """A render process counts as hung after 2 s without a sign of life (5 s in service)."""
+    monkeypatch.setattr(page_renderer, "HUNG_AFTER", 2.0)
+
+
+def load(app, path: str = "/courses/565", **headers):
+    return sign_in(app.test_client(), {"kind": "admin"}).get(path, headers=headers)
+
+
+def test_pages_beyond_the_bound_answer_503_at_once_and_a_hung_renderer_is_replaced(
+        laned, demo, quick_watch):
+    hung, _ = answered_by(load(laned))
+    os.kill(hung, signal.SIGSTOP)
+    extra = 3
+    try:
+        with ThreadPoolExecutor(page_lane.WAITING + extra) as pool:
+            loads = [pool.submit(load, laned) for _ in range(page_lane.WAITING + extra)]
+            answers = [future.result(timeout=60) for future in loads]
+    finally:
+        if not gone(hung, 0):
+            os.kill(hung, signal.SIGCONT)
+    assert [a.status_code for a in answers] == [503] * len(answers)
+    assert all(a.headers["Retry-After"] == str(page_lane.RETRY_AFTER) for a in answers)
+    busy = [a for a in answers if "Many pages are being prepared" in a.text]
+    late = [a for a in answers if "could not be prepared in time" in a.text]
+    assert (len(busy), len(late)) == (extra, page_lane.WAITING)
+    assert gone(hung, timeout=5)
+    health = laned.test_client().get("/healthz").json
+    assert health["status"] == "degraded"
+    assert re.search(r"a page renderer hung \(gave no sign of life for \d+ s\) and was "
+                     r"replaced at \d\d:\d\d:\d\d UTC", health["reason"]), health
+    again = load(laned)
+    assert again.status_code == 200 and answered_by(again)[0] not in (hung, os.getpid())
+
+
+def test_the_503_page_speaks_the_visitors_language(laned, demo, monkeypatch):
+    monkeypatch.setattr(page_lane, "PAGE_WAIT", 0.0001)
+    answer = load(laned, **{"Accept-Language": "sv"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert "Sidan kunde inte förberedas i tid" in answer.text
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_a_render_process_stuck_on_one_page_counts_as_hung(laned):
+    renderer = laned.wsgi_app._current()
+    now = time.monotonic()
+    assert renderer.problem(now) is None or not renderer.pid  # starting, or alive and idle
+    renderer.life[page_renderer.ALIVE_AT] = now
+    renderer.life[page_renderer.BUSY_SINCE] = now - page_renderer.RENDER_LIMIT - 1
+    assert renderer.problem(now) == "spent over 120 s on one page"
+    renderer.life[page_renderer.BUSY_SINCE] = 0.0
+    renderer.life[page_renderer.ALIVE_AT] = now - page_renderer.HUNG_AFTER - 1
+    assert renderer.problem(now) == "gave no sign of life for 6 s"
+
+
+def test_healthz_reports_a_replaced_renderer_for_five_minutes(client, store):
+    from plugin.jobs import heartbeat
+    from plugin.web.health import note_renderer_hung
+
+    heartbeat.beat(store)
+    assert client.get("/healthz").json == {"status": "ok"}
+    now = dt.datetime.now(dt.UTC)
+    note_renderer_hung(store, "gave no sign of life for 5 s", now - dt.timedelta(minutes=4))
+    body = client.get("/healthz").json
+    assert body["status"] == "degraded"
+    assert body["reason"].startswith("a page renderer hung (gave no sign of life for 5 s)")
+    note_renderer_hung(store, "gave no sign of life for 5 s", now - dt.timedelta(minutes=6))
+    assert client.get("/healthz").json == {"status": "ok"}

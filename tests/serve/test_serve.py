@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.web_server import children, group_alive
+from tests.web_server import children, gone, group_alive, render_processes
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
@@ -85,3 +85,18 @@ def test_healthz_says_starting_not_down_until_the_new_scheduler_beats(server_env
         assert all(answer["status"] in ("starting", "ok") for answer in seen), seen
     finally:
         server.kill()
+
+
+def test_serve_stops_promptly_with_a_page_renderer_hung(start_server):
+    server = start_server("serve")
+    processes(server.process.pid)
+    renderers = render_processes(server.process.pid)
+    for render, _ in renderers.values():
+        os.kill(render, signal.SIGSTOP)  # hung: only SIGKILL ends it
+    server.process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    while group_alive(server.process.pid):
+        assert time.monotonic() - started < STOP_LIMIT, f"still running:\n{server.tail()}"
+        time.sleep(0.1)
+    assert "SIGKILL" not in server.tail()
+    assert all(gone(render, 0) for render, _ in renderers.values())
