@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -379,7 +380,16 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
             problems.add(f"{prefix}.canvas_id", f"duplicate canvas_id {course.canvas_id}")
         seen.add(course.canvas_id)
         courses.append(course)
-    return tuple(courses)
+    return with_rooms(courses)
+
+
+def with_rooms(courses: list[CourseConfig]) -> tuple[CourseConfig, ...]:
+    """Each course told which configured courses share its ladok_code (they decide retakes)."""
+    rooms: dict[str, list[int]] = {}
+    for course in courses:
+        rooms.setdefault(course.ladok_code, []).append(course.canvas_id)
+    return tuple(dataclasses.replace(c, rooms=tuple(sorted(rooms[c.ladok_code])))
+                 for c in courses)
 
 
 def _build_course(
