@@ -13,12 +13,14 @@ from plugin.canvas.events import parse
 from plugin.demo import fill_demo
 from plugin.export.run import run_export
 from plugin.intake.apply import apply_pending
+from plugin.intake.gaps import fill_store
 from plugin.intake.inbox import GroupCommit
-from plugin.intake.resync import lookup_missing_identities, resync_course
+from plugin.intake.resync import resync_course
 from plugin.live_events import assignment_event, grade_event, submission_event
 from plugin.reports import course as course_view
 from plugin.reports import course_cache as course_view_cache
 from plugin.reports.course_cache import CourseViewCache
+from plugin.store.models import User
 from tests.conftest import COURSE_TOML, post_event
 from tests.fake_canvas import FakeCanvas
 from tests.helpers import course_toml
@@ -51,7 +53,7 @@ def computations(monkeypatch) -> list[int]:
 
 
 @pytest.fixture
-def demo(app, store, settings):
+def demo(app, store, settings, canvas_users_unknown):
     return fill_demo(store, settings)
 
 
@@ -113,10 +115,13 @@ def test_an_identity_lookup_makes_the_next_view_recompute(admin_client, demo, st
                                                           rsps, computations):
     held_back = "held back: no sis_user_id"
     assert held_back in admin_client.get("/courses/565").text
+    rsps.reset()  # Canvas now knows the student the demo's export asked about in vain
     fake = FakeCanvas(rsps, students=0)
     fake.users[1101] = fake.user_json(1101)
+    with store.write() as session:
+        session.get(User, 1101).looked_up_at = None
     client = CanvasClient(settings.canvas_url, settings.canvas_token, sleep=lambda _: None)
-    assert lookup_missing_identities(store, settings, 565, client) == 1
+    assert fill_store(store, settings, 565, client) == {"students": 1}
     assert held_back not in admin_client.get("/courses/565").text
     assert computations == [565, 565]
 

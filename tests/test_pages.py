@@ -20,7 +20,7 @@ PAGES = ["/", "/courses/565", "/courses/565/students/1001", "/exports", "/export
 
 
 @pytest.fixture
-def demo(app, store, settings):
+def demo(app, store, settings, canvas_users_unknown):
     """The demo course in every state; the id of its first export run."""
     return fill_demo(store, settings)
 

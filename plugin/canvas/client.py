@@ -16,7 +16,7 @@ import email.utils
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,10 @@ STATUS_MESSAGES = {
     404: "{what} not found in Canvas (404)",
 }
 PageInfo = tuple[int, dt.datetime]  # response number, HTTP Date
+# A roster lookup asks for this many students at once: one request (one page) each.
+ROSTER_PAGE = 100
+# Every enrollment state, so students whose enrollment ended are found too.
+ROSTER_STATES = ("active", "invited", "completed", "inactive", "rejected")
 SUBMISSION_KEYS = ("assignment_id", "grade", "score", "posted_at", "excused", "submitted_at",
                    "workflow_state", "graded_at", "grader_id", "points_possible")
 
@@ -87,6 +91,12 @@ UNAUTHORIZED_LISTENERS: list[Callable[[str], Any]] = []
 def on_unauthorized(listener: Callable[[str], Any]) -> None:
     """Call `listener(message)` in this process whenever Canvas refuses the token (401)."""
     UNAUTHORIZED_LISTENERS.append(listener)
+
+
+def refused_token(exc: BaseException) -> bool:
+    """True when `exc` is Canvas refusing the token (401): its listeners have been told."""
+    return isinstance(exc, CanvasError) and exc.status == 401
+
 # Loggers that see requests; a filter on a logger applies to the records it creates.
 REQUEST_LOGGERS = ("canvasapi", "canvasapi.requester", "urllib3", "urllib3.connectionpool",
                    "urllib3.util.retry", "requests", __name__)
@@ -347,10 +357,17 @@ class CanvasClient:
                                                   include=["email"])
         return [CanvasUser.from_json(u) for u, _ in self._paged(found, f"course {course_id}")]
 
-    def user(self, user_id: int) -> CanvasUser:
-        """One user's identity facts."""
-        with self._asking(f"user {user_id}"):
-            return CanvasUser.from_json(vars(self.canvas.get_user(user_id)))
+    def course_roster(self, course_id: int, user_ids: Iterable[int]
+                      ) -> Iterator[tuple[list[int], list[CanvasUser]]]:
+        """The course's users among `user_ids`, whatever their enrollment state, as (the ids
+        asked, the users Canvas knows of them): one request per ROSTER_PAGE students."""
+        ids = list(user_ids)
+        for start in range(0, len(ids), ROSTER_PAGE):
+            asked = ids[start:start + ROSTER_PAGE]
+            found = self._course(course_id).get_users(
+                user_ids=asked, enrollment_state=list(ROSTER_STATES), per_page=ROSTER_PAGE)
+            yield asked, [CanvasUser.from_json(u)
+                          for u, _ in self._paged(found, f"course {course_id} roster")]
 
     def _course(self, course_id: int) -> Course:
         # A Course needs only its id to list things: no request to fetch the course itself.

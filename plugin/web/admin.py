@@ -90,14 +90,15 @@ def line_json(line) -> dict:
 
 
 def summary_json(summary) -> dict:
-    """A dry run's results as JSON; `pending_events` received but not yet in the results."""
+    """A dry run's results as JSON; `pending_events` received, not yet applied (the results
+    are decided as if they were)."""
     return {
         "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
         "held_back": summary.held_back, "waiting": summary.waiting,
         "manual": summary.manual, "pending_events": summary.pending_events,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
-        "renamed_assignments": summary.renamed,
+        "renamed_assignments": summary.renamed, "warnings": summary.warnings,
     }
 
 
@@ -164,11 +165,11 @@ def get_export_file(run_id: int, name: str):
 @bp.get(f"/courses/<{ID}:canvas_id>/preview")
 def preview(canvas_id: int):
     """What an export would write now for the course, and what holds results back (a read:
-    events not yet applied are counted, not applied)."""
+    events not yet applied are decided on as if applied, and counted; Canvas is not asked)."""
     _configured(canvas_id)
     svc = services()
     summary = run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True,
-                         everyone=True)
+                         ask_canvas=False)
     body = summary_json(summary)
     body["withdrawals"] = [r for r in body["results"] if r["status"] == WITHDRAWN]
     return jsonify(body)
