@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Table, select, text
 from plugin.export.publish import materialise
 from plugin.export.run import run_export
 from plugin.export.writers import ExportLine, RunFilesWriter
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings, load_settings
 from plugin.store.db import Store
 from plugin.store.migrate import upgrade

@@ -1,6 +1,6 @@
 """Ingest benchmark: the webhook under gunicorn against a no-op route, side by side.
 
-Starts the project's gunicorn settings (plugin/gunicorn_conf.py through plugin.server, the same
+Starts the project's gunicorn settings (plugin/serve/gunicorn_conf.py: the same
 workers and threads) on loopback twice in one run: once a no-op Flask app whose one route
 answers 202 to POST, once the real app on a durable temporary SQLite file (WAL, the shipped
 `sqlite_synchronous = "normal"`) or --database-url. Each is driven for --seconds by the same
@@ -68,8 +68,8 @@ def noop_app():
 
 def serve(kind: str, bind: str) -> None:
     """Run `kind` under the project's gunicorn settings until terminated."""
-    from plugin import server
     from plugin.cli import load_or_exit, open_store
+    from plugin.serve import server
 
     if kind == "real":
         settings = load_or_exit()
@@ -478,9 +478,9 @@ def main() -> None:
             "CANVAS_LADOK_EXPORT_DIR": str(tmp / "exports"),
             "CANVAS_LADOK_WEBHOOK_SECRET": secret,
         })
-        from plugin.gunicorn_conf import threads, workers
+        from plugin.serve.gunicorn_conf import threads, workers
 
-        print(f"gunicorn: {workers} workers x {threads} threads (plugin/gunicorn_conf.py); "
+        print(f"gunicorn: {workers} workers x {threads} threads (plugin/serve/gunicorn_conf.py); "
               f"database: {'temporary SQLite (WAL)' if not args.database_url else 'given'}; "
               f"load: {tool}, {args.connections} connections, {args.processes} "
               f"{'threads' if tool == 'wrk' else 'processes'}, {args.seconds:g} s each; "

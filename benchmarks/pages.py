@@ -46,9 +46,9 @@ def fill(settings, students: int) -> None:
     """The demo term for `students` students, stored and applied."""
     from plugin.canvas.events import parse
     from plugin.cli import open_store
+    from plugin.demo.simulate import demo_term
     from plugin.intake.apply import apply_pending
     from plugin.intake.inbox import GroupCommit
-    from plugin.simulate import demo_term
 
     store = open_store(settings)
     inbox = GroupCommit(store, settings)

@@ -59,7 +59,7 @@ def db_upgrade() -> None:
 
 
 def _web(bind: str, settings: Settings, on_stop=()) -> None:
-    from plugin import server
+    from plugin.serve import server
 
     open_store(settings).dispose()  # migrations applied before any worker starts
     server.run(partial(server.served_app, settings), bind, on_stop)
@@ -78,7 +78,7 @@ def serve(bind: str) -> None:
     """Run the web server and the scheduler (embedded SQLite by default)."""
     from plugin.jobs import heartbeat
     from plugin.jobs.supervisor import Supervisor
-    from plugin.server import note_scheduler_restart
+    from plugin.serve.server import note_scheduler_restart
 
     settings = load_or_exit()
     store = open_store(settings)  # migrated before the scheduler starts on the same database
@@ -211,7 +211,7 @@ def mail_test(address: str) -> None:
 @main.command()
 def demo() -> None:
     """Fill the demo course (Canvas id 565) with a term in every state the pages show."""
-    from plugin.demo import COURSE, fill_demo
+    from plugin.demo.fill import COURSE, fill_demo
 
     settings = load_or_exit()
     if settings.course(COURSE) is None:

@@ -18,3 +18,6 @@ SYNC_MODES = (FULL, INCREMENTAL)
 
 # What started an export run.
 SCHEDULE, MANUAL, CLI = "schedule", "manual", "cli"
+
+# An e-mail receipt: waiting to be sent (or retried), sent, or given up after a day.
+RECEIPT_PENDING, RECEIPT_SENT, RECEIPT_FAILED = "pending", "sent", "failed"

@@ -10,7 +10,7 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from plugin.live_events import course_term
+from plugin.demo.live_events import course_term
 
 MOMENTS = (1, 2, 3, 4, 5, 6, 10)
 TERM_START = dt.datetime(2025, 9, 8, 9, 0, tzinfo=dt.UTC)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from plugin.canvas.client import CanvasClient
 from plugin.clock import utcnow
+from plugin.export import receipts
 from plugin.export.lines import export_line, identity_of, identity_problem
 from plugin.export.publish import FilesNotWritten, materialise, reason
 from plugin.export.students import CourseData, StudentView, load_students
@@ -41,8 +42,7 @@ from plugin.export.writers import (
 from plugin.intake.apply import apply_pending, refresh_courses
 from plugin.intake.gaps import fill_courses, fill_overlay, fill_store
 from plugin.intake.overlay import Overlay, waiting_overlay
-from plugin.mail import receipts
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
 from plugin.rules.results import mapped_by_name, renamed_assignments
 from plugin.rules.text import spaced

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from plugin.rules.submission import SubmissionState

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.canvas.events import ParsedEvent, parse
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.submission import Observation
 from plugin.settings import Settings
 from plugin.status import ACCEPTED, NOT_CONFIGURED

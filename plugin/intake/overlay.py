@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from plugin.intake.apply import apply_rows, refresh_courses
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.submission import Observation, SubmissionState, fold
 from plugin.settings import Settings
 from plugin.status import NOT_CONFIGURED

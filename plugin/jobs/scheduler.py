@@ -20,8 +20,8 @@ from plugin.export.publish import FilesNotWritten, materialise_missing
 from plugin.export.run import AlreadyRan, run_export
 from plugin.intake.apply import apply_pending
 from plugin.intake.gaps import BackgroundFill, canvas_configured
-from plugin.jobs import heartbeat, queue, worker
-from plugin.mail import alerts, dispatch
+from plugin.jobs import heartbeat, mail_tick, queue, worker
+from plugin.mail import alerts
 from plugin.settings import Settings, cron_trigger, redact
 from plugin.status import FULL, INCREMENTAL, RESYNC, SCHEDULE
 from plugin.store.db import Store
@@ -163,7 +163,7 @@ def build(store: Store, settings: Settings) -> BlockingScheduler:
                       args=(store, settings), id="nightly", max_instances=1, coalesce=True,
                       misfire_grace_time=6 * 3600)
     if settings.mail.enabled:
-        scheduler.add_job(dispatch.tick, "interval", seconds=dispatch.EVERY_SECONDS,
+        scheduler.add_job(mail_tick.tick, "interval", seconds=mail_tick.EVERY_SECONDS,
                           args=(store, settings), id="mail", max_instances=1, coalesce=True,
                           next_run_time=utcnow())  # what waited during a restart goes now
     if missed_run_due(store, settings, utcnow()):
@@ -176,7 +176,7 @@ def run_scheduler(settings: Settings, store: Store) -> None:
     """Run until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not every 2-second poll
-    dispatch.listen(store, settings)
+    mail_tick.listen(store, settings)
     scheduler = build(store, settings)
 
     def _stop(*_) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from plugin.clock import utcnow
 from plugin.mail import compose, smtp
 from plugin.settings import Settings
-from plugin.settings_sections import is_address
+from plugin.settings.sections import is_address
 
 
 def send_test(settings: Settings, address: str, now: dt.datetime | None = None) -> str:

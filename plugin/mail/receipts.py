@@ -1,11 +1,9 @@
 """E-mail receipts of export runs: one message per run and course to the course's `notify` list.
 
-The export records a receipt in the run's own transaction (so a run and its receipts commit
-together) and sends nothing; the scheduler claims each due receipt with a lease and sends it,
-retrying with backoff for a day while the server refuses. Decisions: a run whose only news for
-a course is held-back students sends a receipt only when that list changed since the course's
-previous receipt (they are held back at every run until fixed); the first MAX_LISTED new results
-are listed, every correction, withdrawal and held-back student always.
+The export queues a receipt in the run's own transaction (`export.receipts`: a run and its
+receipts commit together) and sends nothing; the scheduler claims each due receipt with a lease
+and sends it, retrying with backoff for a day while the server refuses. Decision: the first
+MAX_LISTED new results are listed, every correction, withdrawal and held-back student always.
 """
 
 from __future__ import annotations
@@ -22,8 +20,11 @@ from sqlalchemy.orm import Session
 
 from plugin.clock import utcnow
 from plugin.mail import compose, smtp
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
+from plugin.status import RECEIPT_FAILED as FAILED
+from plugin.status import RECEIPT_PENDING as PENDING
+from plugin.status import RECEIPT_SENT as SENT
 from plugin.store.db import Store
 from plugin.store.models import ExportRun, LedgerEntry, MailReceipt
 
@@ -33,38 +34,6 @@ FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(hours=1)
 GIVE_UP_AFTER = dt.timedelta(days=1)
 MAX_LISTED = 200
-PENDING, SENT, FAILED = "pending", "sent", "failed"
-
-
-def record(session: Session, settings: Settings, run_id: int, held_back: list[dict],
-           now: dt.datetime) -> int:
-    """Queue the run's receipts inside the run's transaction; how many were queued."""
-    if not settings.mail.enabled:
-        return 0
-    with_results = set(session.scalars(
-        select(LedgerEntry.course_id).where(LedgerEntry.run_id == run_id).distinct()))
-    queued = 0
-    for course in settings.courses:
-        held = [{"user_id": h["user_id"], "name": h.get("name"), "reason": h.get("reason")}
-                for h in held_back if h.get("course") == course.canvas_id]
-        if not course.notify or not (course.canvas_id in with_results
-                                     or _held_back_changed(session, course.canvas_id, held)):
-            continue
-        session.add(MailReceipt(run_id=run_id, course_id=course.canvas_id,
-                                recipients=json.dumps(list(course.notify)),
-                                held_back=json.dumps(held), state=PENDING, created_at=now,
-                                attempts=0, next_attempt_at=now))
-        queued += 1
-    return queued
-
-
-def _held_back_changed(session: Session, course_id: int, held: list[dict]) -> bool:
-    if not held:
-        return False
-    last = session.scalar(select(MailReceipt.held_back).where(MailReceipt.course_id == course_id)
-                          .order_by(MailReceipt.run_id.desc()).limit(1))
-    before = {h["user_id"] for h in json.loads(last or "[]")}
-    return before != {h["user_id"] for h in held}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import ssl
 from email.message import EmailMessage
 
 from plugin.settings import Settings
-from plugin.settings_sections import SmtpServer
+from plugin.settings.sections import SmtpServer
 
 TIMEOUT_SECONDS = 30.0
 

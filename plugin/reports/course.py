@@ -11,7 +11,7 @@ from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
 from plugin.reports.student import component_state
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
 from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store

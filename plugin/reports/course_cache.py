@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from plugin.clock import utcnow
 from plugin.reports.course import CourseView, course_views
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
 from plugin.store.db import Store
 from plugin.store.models import CourseState, ExportRun, Marker

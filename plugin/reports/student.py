@@ -14,7 +14,7 @@ from plugin.clock import iso, utcnow
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.students import CourseData, StudentView, load_students
 from plugin.intake.overlay import Overlay, waiting_overlay
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
 from plugin.settings import Settings

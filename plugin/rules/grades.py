@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from plugin.rules.config import AF_GRADES, DEFAULT_PASS_GRADES, DEFAULT_THRESHOLDS
+from plugin.rules.course_config import AF_GRADES, DEFAULT_PASS_GRADES, DEFAULT_THRESHOLDS
 
 PASSING_LETTERS = ("A", "B", "C", "D", "E")
 # Never a pass, whatever `pass_grades` says: PG is only "preliminärt godkänt" (autograder).

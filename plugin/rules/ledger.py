@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.rules.grades import same_grade
 from plugin.rules.results import ComponentResult, ExportedResult, StudentOutcome, exportable
 from plugin.status import CORRECTION, NEW, WITHDRAWN

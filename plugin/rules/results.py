@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from plugin.rules.config import CourseConfig, ModuleConfig
+from plugin.rules.course_config import CourseConfig, ModuleConfig
 from plugin.rules.grades import (
     is_exportable_grade,
     judge,

@@ -37,7 +37,7 @@ def _dry_run(canvas_id: int):
 
 
 def _preview_page(course, summary, notice: str | None = None, status: int = 200):
-    return render_template("preview.html", course=course, summary=summary,
+    return render_template("actions/preview.html", course=course, summary=summary,
                            files=TSV_FOR_STATUS, notice=notice), status
 
 
@@ -73,5 +73,5 @@ def job(job_id: int):
         shown = queue.as_dict(row) if row is not None else None
     if shown is None or not (course_allowed(shown["course"]) if shown["course"] else is_admin()):
         abort(404)
-    return render_template("job.html", job=shown, running=shown["state"] in (QUEUED,
+    return render_template("actions/job.html", job=shown, running=shown["state"] in (QUEUED,
                                                                               RUNNING))

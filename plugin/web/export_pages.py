@@ -33,7 +33,7 @@ def runs():
         query = query.where(or_(ExportRun.course_id == course, ExportRun.course_id.is_(None)))
     with services().store.read() as session:
         shown = [run_json(r) for r in session.scalars(query)]
-    return render_template("exports.html", runs=shown)
+    return render_template("export_pages/runs.html", runs=shown)
 
 
 def _visible_run(run_id: int) -> ExportRun:
@@ -61,7 +61,7 @@ def receipt(run_id: int):
     with services().store.read() as session:
         lines = [x for x in ledger_lines(session, run_id)
                  if codes is None or x.course_code in codes]
-    return render_template("receipt.html", run=run_json(run), lines=lines,
+    return render_template("export_pages/run.html", run=run_json(run), lines=lines,
                            downloadable=_downloadable(run))
 
 

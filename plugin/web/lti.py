@@ -28,9 +28,9 @@ from pylti1p3.exception import (
 
 from plugin.canvas.events import parse_id
 from plugin.extensions import services
+from plugin.lti.roles import STAFF, launch_kind
 from plugin.lti.storage import DatabaseLaunchStorage, DatabaseSessionService
 from plugin.lti.tool import KeySetUnavailable, Tool, ToolLaunch, build_tool, developer_key
-from plugin.rules.lti_roles import STAFF, launch_kind
 from plugin.web.access import current_scope, start_session
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -75,7 +75,7 @@ def _storage() -> tuple[FlaskRequest, DatabaseLaunchStorage, DatabaseSessionServ
 
 def page(status: int, title: str, message: str, **extra: Any):
     """A plain page for people, with its status code."""
-    return render_template("lti_message.html", title=title, message=message, **extra), status
+    return render_template("lti/message.html", title=title, message=message, **extra), status
 
 
 def _clean(text: str) -> str:

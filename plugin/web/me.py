@@ -62,5 +62,5 @@ def status():
                   if report else [])
     when = {c["code"]: {"sent": _sent(c, course.timezone), "next": _due_run(c, now)}
             for c in components}
-    return render_template("me.html", report=report, course=course, when=when,
+    return render_template("me/status.html", report=report, course=course, when=when,
                            processing=processing)

@@ -12,7 +12,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.exceptions import HTTPException
 
 from plugin.extensions import services
-from plugin.rules.config import CourseConfig
+from plugin.rules.course_config import CourseConfig
 from plugin.web.access import course_allowed, current_scope, is_admin
 from plugin.web.security import csrf
 

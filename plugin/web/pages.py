@@ -39,7 +39,7 @@ def index():
     courses = visible_courses()
     system = system_status(svc.store, svc.settings)  # as it stood when the page was asked for
     views = view_cache().views(svc.settings, courses)
-    return render_template("overview.html", views=[views[c.canvas_id] for c in courses],
+    return render_template("pages/overview.html", views=[views[c.canvas_id] for c in courses],
                            system=system, health=health_status(svc.store))
 
 
@@ -96,7 +96,7 @@ def course(canvas_id: int):
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     return render_template(
-        "course.html", view=view, course=course, rows=shown, matching=len(rows), page=page,
+        "pages/course.html", view=view, course=course, rows=shown, matching=len(rows), page=page,
         pages=pages, first=(page - 1) * PAGE_SIZE + 1,
         show=show, sort=sort, query=query, waiting=waiting,
         id_field=svc.settings.student_id_field, row_html=row_renderer(view, course))
@@ -110,6 +110,6 @@ def student(canvas_id: int, user_id: int):
     report = student_report(svc.store, svc.settings, course, user_id)
     if report is None:
         abort(404)
-    return render_template("student.html", course=course, report=report,
+    return render_template("pages/student.html", course=course, report=report,
                            id_field=svc.settings.student_id_field,
                            waiting=pending_events(svc.store))

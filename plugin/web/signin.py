@@ -23,7 +23,7 @@ def login():
     """The sign-in form; a valid administrator token starts an administrator session."""
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next=target)
+        return render_template("signin/login.html", next=target)
     store, address = services().store, request.remote_addr or "unknown"
     if sign_in_limit.blocked(store, address):
         abort(429, gettext("Too many failed sign-ins from your address: wait a minute."))
@@ -32,7 +32,7 @@ def login():
         sign_in_limit.record_failure(store, address)
         log.warning("failed sign-in from %s", address)
         error = gettext("That token is not accepted.")
-        return render_template("login.html", next=target, error=error), 403
+        return render_template("signin/login.html", next=target, error=error), 403
     # Logs name the token by its place in the list, never by its value.
     start_session({"kind": "admin"}, f"administrator (token {number})")
     log.info("administrator (token %s) signed in from %s", number, address)

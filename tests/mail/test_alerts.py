@@ -17,9 +17,9 @@ from plugin.canvas import client as canvas_client
 from plugin.canvas.webhook_auth import AuthError, AuthSettings, WebhookAuthenticator
 from plugin.intake.apply import apply_pending
 from plugin.jobs import queue, worker
+from plugin.jobs.mail_tick import listen, tick
 from plugin.mail import alerts
-from plugin.mail.dispatch import listen, tick
-from plugin.server import note_scheduler_restart
+from plugin.serve.server import note_scheduler_restart
 from plugin.store.models import Job, MailAlert
 from tests.conftest import post_event
 from tests.fake_canvas import FakeCanvas

@@ -8,12 +8,12 @@ import re
 
 from sqlalchemy import select
 
+from plugin.demo.live_events import grade_event
 from plugin.export.lines import COURSE_GRADE_LABEL
 from plugin.export.run import run_export
 from plugin.intake.apply import apply_pending
-from plugin.live_events import grade_event
+from plugin.jobs.mail_tick import tick
 from plugin.mail import receipts
-from plugin.mail.dispatch import tick
 from plugin.store.db import Store
 from plugin.store.models import LedgerEntry, MailReceipt, User
 from tests.conftest import post_event
@@ -202,7 +202,7 @@ def test_without_mail_configured_the_export_records_no_receipt(client, store, se
     from dataclasses import replace
 
     from plugin.jobs.scheduler import build
-    from plugin.settings_sections import MailSettings
+    from plugin.settings.sections import MailSettings
 
     quiet = replace(settings, mail=MailSettings())
     post_all(client, term(1))

@@ -14,7 +14,7 @@ import pytest
 
 from plugin.export.run import run_export
 from plugin.intake.apply import apply_pending
-from plugin.server import note_scheduler_restart
+from plugin.serve.server import note_scheduler_restart
 from tests.conftest import post_event
 from tests.helpers import term
 

@@ -1,0 +1,1 @@
+"""The web server: gunicorn settings, its worker and logger, and the page renderer."""
