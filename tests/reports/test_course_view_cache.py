@@ -83,14 +83,19 @@ def test_a_second_view_of_an_unchanged_course_is_not_recomputed(admin_client, de
     assert computations == [565, 1279362, SHARING]  # each configured course once
 
 
-def test_an_event_waiting_to_be_applied_is_noted_without_recomputing(
-        admin_client, demo, client, computations):
+def test_an_event_waiting_to_be_applied_is_counted_at_once(
+        admin_client, demo, client, store, computations):
     before = admin_client.get("/courses/565").text
     assert "still waiting to be applied" not in before
+    assert cell_states(before)[(1002, "2205")] == "withdrawing"
     assert post_event(client, grade_event(565, 302, 1002, "G", LATER)).status_code == 202
     after = admin_client.get("/courses/565").text
-    assert "1 Canvas event is still waiting to be applied" in after
-    assert computations == [565]
+    assert "1 Canvas event is still waiting to be applied; the numbers below already count " \
+           "it" in after
+    assert cell_states(after)[(1002, "2205")] == "exported"  # decided as if applied
+    assert computations == [565, 565]
+    apply_pending(store)
+    assert cell_states(admin_client.get("/courses/565").text) == cell_states(after)
 
 
 def test_an_applied_event_makes_the_next_view_recompute(admin_client, demo, store, settings,
