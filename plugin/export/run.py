@@ -31,6 +31,7 @@ from plugin.export import receipts
 from plugin.export.lines import export_line, identity_of, identity_problem
 from plugin.export.publish import FilesNotWritten, materialise, reason
 from plugin.export.students import CourseData, StudentView, load_students
+from plugin.export.undecided import undecided_course_grades
 from plugin.export.writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
@@ -197,6 +198,7 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
     if run is None:
         summary.renamed += [{"course": course.canvas_id, "note": note}
                             for note in renamed_assignments(course, data.assignments)]
+        summary.manual += undecided_course_grades(session, course)
     mappings: dict[int, int] = {}
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]

@@ -4,8 +4,9 @@ Computing a course view evaluates every student of the course (seconds of rules 
 course); the pages are read far more often than the course changes. An entry is used while its
 version still matches: the course's change count (every write to its submissions, assignments
 and enrollments bumps it), the newest of its events waiting to be applied (a view decides as if
-they were), the count of changes to stored users (names, identities), the newest export run (ledger entries and name mappings are written only by runs, for any course sharing
-a Ladok code) and the course's configuration. Time changes a view only where a course grade's
+they were), the count of changes to stored users (names, identities), the newest export run
+(ledger entries and name mappings are written only by runs, for any course sharing a Ladok
+code) and the course's configuration. Time changes a view only where a course grade's
 attestation delay ends: an entry expires at the first such time after it was computed, and in
 any case after TIME_BUCKET. Concurrent readers of one course wait for one computation.
 """

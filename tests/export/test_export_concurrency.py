@@ -496,3 +496,33 @@ def test_retakes_and_take_overs_run_at_once_export_each_key_once(store, settings
         (u, code): COURSE_A if code == "2205" and u >= 1010 else COURSE_B
         for u in students for code in expected_results(u)}
     assert all(r.status != "withdrawn" for r in latest.values())
+
+
+def test_an_earned_course_grade_no_configured_room_decides_is_listed(store, settings, tmp_path,
+                                                                      environ):
+    from plugin.settings import load_settings
+
+    waiting = tmp_path / "waiting.toml"  # course grades wait a week for attestation
+    waiting.write_text(config_text((COURSE_A, COURSE_B)).replace(
+        "final_grade_delay_days = 0", "final_grade_delay_days = 7"))
+    seed_students(store, COURSE_A, [1000, 1001])
+    seed_students(store, COURSE_B, [1001], moments=(1,))  # 1001 has grades in room B too
+    both = load_settings(waiting, environ)
+    assert run_export(store, both, now=NOW).counts == {"new": 6}  # the grades wait a week
+    later = tmp_path / "later.toml"  # room A's term is over: it leaves the configuration
+    later.write_text(waiting.read_text().split("[[courses]]")[0] + "[[courses]]" + (
+        waiting.read_text().split("[[courses]]")[2]))
+    only_b = load_settings(later, environ)
+    assert [c.canvas_id for c in only_b.courses] == [COURSE_B]
+
+    preview = run_export(store, only_b, dry_run=True, now=NOW + dt.timedelta(days=8))
+
+    undecided = [m for m in preview.manual if m["user_id"] == 1000]
+    assert undecided == [{
+        "course": COURSE_B, "user_id": 1000, "name": "Student 1000", "elsewhere": True,
+        "notes": [f"course grade: earned (A, 2025-10-01) but decided by no configured room: "
+                  f"its modules were exported from Canvas course {COURSE_A}, no longer "
+                  "configured, and the student has no grades in a configured room; add that "
+                  "course to the configuration again, or report the course grade in Ladok "
+                  "by hand"]}]
+    assert [line.component_code for line in preview.lines] == [LADOK_CODE]  # 1001: room B
