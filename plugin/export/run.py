@@ -99,7 +99,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
     summary = RunSummary(None, dry_run)
-    overlay = _take_in(store, settings, courses, summary, canvas if ask_canvas else False)
+    overlay = _take_in(store, settings, courses, summary, canvas, ask_canvas)
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
     inner = None if store.sqlite else progress
@@ -130,12 +130,10 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
 
 
 def _take_in(store: Store, settings: Settings, courses: list[CourseConfig],
-             summary: RunSummary, canvas: CanvasClient | None | bool) -> Overlay | None:
-    """The first two steps: the waiting events, then Canvas for what the store lacks.
-
-    A real run writes both to the store (and returns None); a dry run keeps them in the
-    Overlay it returns. `canvas` False: Canvas is not asked.
-    """
+             summary: RunSummary, canvas: CanvasClient | None, ask: bool) -> Overlay | None:
+    """The first two steps: the waiting events, then (if `ask`) Canvas for what the store
+    lacks. A real run writes both to the store (and returns None); a dry run keeps them in the
+    Overlay it returns."""
     ids = [c.canvas_id for c in courses]
     if summary.dry_run:
         overlay = waiting_overlay(store, settings, courses)
@@ -146,7 +144,7 @@ def _take_in(store: Store, settings: Settings, courses: list[CourseConfig],
         refresh_courses(store, settings, courses, dry_run=False)
         apply_pending(store)
         fill_one = partial(fill_store, store, settings, client=canvas)
-    if canvas is not False:
+    if ask:
         summary.warnings = fill_courses(ids, fill_one)
     return overlay
 

@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from plugin.cli import main
 from plugin.demo.live_events import global_id, grade_event
@@ -19,13 +19,11 @@ from plugin.jobs.scheduler import nightly
 from plugin.store.models import Assignment, ExportRun, User
 from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 from tests.fake_canvas import FakeCanvas
-from tests.helpers import MOMENTS, term
+from tests.helpers import MOMENTS, WRITES, statements_during, term
 from tests.web.test_pages import cell_states, post_form
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 UNNAMED = {305, 310}  # assignments the events do not name: only Canvas does
-WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b|pg_advisory|\bFOR UPDATE\b|BEGIN IMMEDIATE",
-                    re.IGNORECASE)
 # term(4): every module of students 1-3, and modules 2215 and 2225 of student 4 (PG on kmom03).
 TERM_RESULTS = 11
 
@@ -124,17 +122,8 @@ def test_a_dry_run_decides_as_if_the_events_were_applied_and_writes_nothing(
         rsps, runner, client, app, store, settings):
     canvas_course(rsps)
     events = received(client, names=False)
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    engine = app.extensions["canvas_ladok"].store.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        api = client.post("/api/exports", json={"dry_run": True}, headers=AUTH).json
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    statements, api = statements_during(app, lambda: client.post(
+        "/api/exports", json={"dry_run": True}, headers=AUTH).json)
     cli = runner.invoke(main, ["export", "--dry-run"])
 
     assert [s for s in statements if WRITES.search(s)] == []

@@ -273,8 +273,8 @@ def test_build_adds_a_catch_up_run_only_when_a_run_was_missed(store, settings, m
     add_run(store, now - dt.timedelta(seconds=55))  # today's 03:30 run was made
     fresh = build(store, settings)
     assert fresh.get_job("catch-up") is None
-    assert {job.id for job in fresh.get_jobs()} == {"apply-events", "jobs", "nightly",
-                                                  "heartbeat", "recover"}
+    assert {job.id for job in fresh.get_jobs()} == {"apply-events", "fill-gaps", "jobs",
+                                                  "nightly", "heartbeat", "recover"}
 
     with store.write() as session:
         session.execute(update(ExportRun).values(created_at=now - dt.timedelta(days=1)))
@@ -390,6 +390,3 @@ def test_a_newly_configured_course_is_queued_for_a_full_resync(store, settings):
     offline = dataclasses.replace(settings, canvas_token="")
     assert sync_new_courses(store, offline) == []
 
-
-def test_the_scheduler_fills_names_in_the_background(store, settings):
-    assert build(store, settings).get_job("fill-gaps") is not None

@@ -4,21 +4,17 @@ and change nothing; events still waiting to be applied are counted, not applied.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
-from sqlalchemy import event
 
 from plugin.cli import main
 from plugin.demo.live_events import grade_event
 from plugin.export.run import run_export
 from tests.conftest import ADMIN_TOKEN, post_event
-from tests.helpers import hold_sqlite_write_lock, term
+from tests.helpers import WRITES, hold_sqlite_write_lock, statements_during, term
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 READS = ("/api/courses/565/preview", "/api/courses/565/students/1001", "/api/exports")
-WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b|pg_advisory|\bFOR UPDATE\b|BEGIN IMMEDIATE",
-                    re.IGNORECASE)
 LATER = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
@@ -51,17 +47,7 @@ def test_reads_answer_while_another_connection_holds_the_sqlite_write_lock(
 
 
 def test_reads_send_no_write_statement_and_take_no_lock(exported_then_regraded, client, app):
-    sent: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        sent.append(statement)
-
-    engine = app.extensions["canvas_ladok"].store.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        answers = read_all(client)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    sent, answers = statements_during(app, lambda: read_all(client))
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert sent and [s for s in sent if WRITES.search(s)] == []
 
