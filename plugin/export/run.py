@@ -71,6 +71,7 @@ class RunSummary:
     manual: list[dict] = field(default_factory=list)  # dry runs only
     # Dry runs only: events received but not yet applied to the store (decided as if they were).
     pending_events: int = 0
+    pending_counted: bool = True  # False: too many were waiting to fold (a read only)
     warnings: list[str] = field(default_factory=list)  # what Canvas could not fill
     unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
     renamed: list[dict] = field(default_factory=list)  # dry runs only
@@ -89,17 +90,19 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
                now: dt.datetime | None = None, job_id: int | None = None,
                progress: Callable[[dict], None] | None = None,
                on_student: Callable[[CourseData, StudentView], None] | None = None,
-               canvas: CanvasClient | None = None, ask_canvas: bool = True) -> RunSummary:
+               canvas: CanvasClient | None = None, ask_canvas: bool = True,
+               fold_limit: int | None = None) -> RunSummary:
     """Run one export (all configured courses, or one); dry runs record nothing.
 
     `ask_canvas`: fill gaps from Canvas (when its API is configured; a page view's dry run
     does not ask, it reads what the scheduler filled). `canvas`: the client to ask.
+    `fold_limit`: a dry run with more waiting events than this folds none of them (reads).
     `on_student` sees each student evaluated (the pages read the same computation as the API).
     """
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
     summary = RunSummary(None, dry_run)
-    overlay = _take_in(store, settings, courses, summary, canvas, ask_canvas)
+    overlay = _take_in(store, settings, courses, summary, canvas, ask_canvas, fold_limit)
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
     inner = None if store.sqlite else progress
@@ -130,14 +133,16 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
 
 
 def _take_in(store: Store, settings: Settings, courses: list[CourseConfig],
-             summary: RunSummary, canvas: CanvasClient | None, ask: bool) -> Overlay | None:
+             summary: RunSummary, canvas: CanvasClient | None, ask: bool,
+             fold_limit: int | None = None) -> Overlay | None:
     """The first two steps: the waiting events, then (if `ask`) Canvas for what the store
     lacks. A real run writes both to the store (and returns None); a dry run keeps them in the
     Overlay it returns."""
     ids = [c.canvas_id for c in courses]
     if summary.dry_run:
-        overlay = waiting_overlay(store, settings, courses)
-        summary.pending_events = overlay.events
+        overlay = waiting_overlay(store, settings, courses, fold_limit)
+        summary.pending_events = overlay.events or overlay.backlog
+        summary.pending_counted = not overlay.backlog
         fill_one = partial(fill_overlay, store, settings, overlay=overlay, client=canvas)
     else:
         overlay = None

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from plugin.intake.apply import apply_rows, refresh_courses
@@ -33,6 +33,9 @@ from plugin.store.models import (
 )
 from plugin.store.state import decode_observation, is_older
 
+# A read (a page, the JSON preview, a student report) folds at most this many waiting events;
+# with more waiting (the scheduler down, say) it shows the store as it is and says so.
+READ_FOLD_LIMIT = 2000
 USER_FACTS = ("name", "email", "sis_user_id", "integration_id", "login_id", "looked_up_at")
 Key = tuple[int, int, int]  # course, assignment, user
 
@@ -42,6 +45,7 @@ class Overlay:
 
     def __init__(self) -> None:
         self.events = 0  # events folded in: received, not yet applied to the store
+        self.backlog = 0  # events waiting that were too many to fold (none folded then)
         self.assignments: dict[tuple[int, int], dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.submissions: dict[Key, SubmissionState] = {}
@@ -136,31 +140,39 @@ def _rows_by_key(session: Session, model: type, columns: tuple, keys: list[tuple
     return found
 
 
-def waiting_events(session: Session, course_ids: Iterable[int], replayed: Iterable[int]):
-    """The events a run applies first, oldest first: those accepted and not yet applied, and
-    the stored events of newly configured courses (`replayed`) that wait for their replay."""
-    course_ids, replayed = list(course_ids), list(replayed)
-    replay = (Event.course_id.in_(replayed) & IGNORED_EVENTS & (Event.reason == NOT_CONFIGURED)
-              if replayed else None)
+def _waiting(course_ids: list[int], replayed: list[int]):
+    """Which events a run applies first: those accepted and not yet applied, and the stored
+    events of newly configured courses (`replayed`) that wait for their replay."""
     pending = PENDING_EVENTS & Event.course_id.in_(course_ids)
-    where = or_(pending, replay) if replay is not None else pending
-    return session.execute(select(Event.id, Event.payload, Event.course_id).where(where)
-                           .order_by(Event.id)).all()
+    if not replayed:
+        return pending
+    return or_(pending, Event.course_id.in_(replayed) & IGNORED_EVENTS
+               & (Event.reason == NOT_CONFIGURED))
 
 
 def pending_overlay(session: Session, course_ids: Iterable[int],
-                    replayed: Iterable[int] = ()) -> Overlay:
-    """The waiting events of `course_ids` (and the replays of `replayed`), folded in memory."""
+                    replayed: Iterable[int] = (), limit: int | None = None) -> Overlay:
+    """The waiting events of `course_ids` (and the replays of `replayed`), oldest first,
+    folded in memory. Beyond `limit` waiting events none are folded (`backlog` says how many
+    wait): a read then shows the store as it is rather than fold a pile it cannot fold fast."""
+    where = _waiting(list(course_ids), list(replayed))
     overlay = Overlay()
-    rows = waiting_events(session, course_ids, replayed)
+    if limit is not None:
+        waiting = session.scalar(select(func.count()).select_from(Event).where(where))
+        if waiting > limit:
+            overlay.backlog = waiting
+            return overlay
+    rows = session.execute(select(Event.id, Event.payload, Event.course_id).where(where)
+                           .order_by(Event.id)).all()
     apply_rows(overlay, rows)
     overlay.events = len(rows)
     return overlay.settle(session)
 
 
-def waiting_overlay(store: Store, settings: Settings, courses: list[CourseConfig]) -> Overlay:
+def waiting_overlay(store: Store, settings: Settings, courses: list[CourseConfig],
+                    limit: int | None = None) -> Overlay:
     """What a read decides on: the courses' waiting events (and, for a newly configured
     course, its stored events still to be replayed) folded in memory; nothing is written."""
     replayed = refresh_courses(store, settings, courses, dry_run=True)
     with store.read() as session:
-        return pending_overlay(session, [c.canvas_id for c in courses], replayed)
+        return pending_overlay(session, [c.canvas_id for c in courses], replayed, limit)

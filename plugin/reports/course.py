@@ -10,6 +10,7 @@ from functools import cached_property
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
+from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.reports.student import component_state
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
@@ -100,7 +101,8 @@ def course_views(store: Store, settings: Settings, courses: list[CourseConfig],
     for course in courses:
         view = CourseView(course, RunSummary(None, True))
         summary = run_export(store, settings, course_id=course.canvas_id, dry_run=True,
-                             ask_canvas=False, now=now, on_student=view.add)
+                             ask_canvas=False, fold_limit=READ_FOLD_LIMIT, now=now,
+                             on_student=view.add)
         view.summary = summary
         views[course.canvas_id] = view
     return views

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from plugin.clock import utcnow
+from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.reports.course import CourseView, course_views
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
@@ -42,12 +43,15 @@ def version(store: Store, settings: Settings, course: CourseConfig,
             CourseState.course_id == course.canvas_id).scalar_subquery()
         users = select(Marker.value).where(Marker.key == USERS_CHANGED).scalar_subquery()
         runs = select(func.max(ExportRun.id)).scalar_subquery()
-        # A view decides as if the waiting events were applied: a new one changes it too.
-        waiting = select(func.max(Event.id)).where(
-            PENDING_EVENTS, Event.course_id == course.canvas_id).scalar_subquery()
+        waiting = select(func.count(), func.max(Event.id)).where(
+            PENDING_EVENTS, Event.course_id == course.canvas_id).subquery()
         row = session.execute(select(changes, users, runs, waiting)).one()
+    *row, count, newest = row
+    # A view decides as if the waiting events were applied (a new one changes it), unless
+    # too many wait to fold: then it shows the store until the backlog is down again.
+    waiting = newest if count <= READ_FOLD_LIMIT else "backlog"
     bucket = (now - dt.datetime.min.replace(tzinfo=now.tzinfo)) // TIME_BUCKET
-    return (*row, course.fingerprint(), settings.student_id_field, bucket)
+    return (*row, waiting, course.fingerprint(), settings.student_id_field, bucket)
 
 
 def _expires(view: CourseView, now: dt.datetime) -> dt.datetime | None:

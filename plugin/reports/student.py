@@ -13,7 +13,7 @@ from plugin.canvas.events import SHARD_FACTOR, home_shard
 from plugin.clock import iso, utcnow
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.students import CourseData, StudentView, load_students
-from plugin.intake.overlay import Overlay, waiting_overlay
+from plugin.intake.overlay import READ_FOLD_LIMIT, Overlay, waiting_overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
@@ -129,7 +129,7 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
     counted in `pending_events`.
     """
     now = utcnow()
-    overlay = waiting_overlay(store, settings, [course])
+    overlay = waiting_overlay(store, settings, [course], READ_FOLD_LIMIT)
     with store.read() as session:
         user_id = stored_user_id(session, course.canvas_id, user_id, overlay)
         if user_id is None:
@@ -157,5 +157,6 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         "unmapped_assignments": list(outcome.unmapped_assignments),
         "renamed_assignments": list(renamed_assignments(course, data.assignments)),
         "manual": list(outcome.manual),
-        "pending_events": overlay.events,
+        "pending_events": overlay.events or overlay.backlog,
+        "pending_counted": not overlay.backlog,
     }

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from plugin.export.publish import materialise, reason, run_folder
 from plugin.export.run import run_export
 from plugin.extensions import services
+from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.jobs import queue
 from plugin.reports.student import student_report
 from plugin.status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
@@ -96,6 +97,7 @@ def summary_json(summary) -> dict:
         "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
         "held_back": summary.held_back, "waiting": summary.waiting,
         "manual": summary.manual, "pending_events": summary.pending_events,
+        "pending_counted": summary.pending_counted,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
         "renamed_assignments": summary.renamed, "warnings": summary.warnings,
@@ -169,7 +171,7 @@ def preview(canvas_id: int):
     _configured(canvas_id)
     svc = services()
     summary = run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True,
-                         ask_canvas=False)
+                         ask_canvas=False, fold_limit=READ_FOLD_LIMIT)
     body = summary_json(summary)
     body["withdrawals"] = [r for r in body["results"] if r["status"] == WITHDRAWN]
     return jsonify(body)

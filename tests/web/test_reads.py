@@ -10,7 +10,7 @@ import pytest
 from plugin.cli import main
 from plugin.demo.live_events import grade_event
 from plugin.export.run import run_export
-from tests.conftest import ADMIN_TOKEN, post_event
+from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 from tests.helpers import WRITES, hold_sqlite_write_lock, statements_during, term
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -78,3 +78,19 @@ def test_a_dry_run_from_the_command_line_says_how_many_events_wait(exported_then
     result = runner.invoke(main, ["export", "--dry-run", "--course", "565"])
     assert result.exit_code == 0, result.output
     assert "events received but not yet applied (counted above as if they were): 1" in result.output
+
+
+def test_a_backlog_too_large_to_fold_is_shown_as_the_store_holds_it(
+        exported_then_regraded, client, monkeypatch):
+    from plugin.reports import course, course_cache, student
+    from plugin.web import admin
+
+    for module in (course, course_cache, student, admin):
+        monkeypatch.setattr(module, "READ_FOLD_LIMIT", 0)  # the one waiting event is too many
+    preview = client.get("/api/courses/565/preview", headers=AUTH).json
+    report = client.get("/api/courses/565/students/1001", headers=AUTH).json
+    assert (preview["pending_events"], preview["pending_counted"]) == (1, False)
+    assert (report["pending_events"], report["pending_counted"]) == (1, False)
+    assert not [r for r in preview["results"] if r["component_code"] == "2225"]
+    page = sign_in(client.application.test_client(), {"kind": "admin"}).get("/courses/565")
+    assert "1 Canvas event is still waiting to be applied: the numbers below may lag" in page.text
