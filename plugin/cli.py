@@ -8,6 +8,7 @@ from functools import partial
 
 import click
 
+from plugin.cli_advice import advice
 from plugin.settings import ConfigError, Settings, load_settings
 from plugin.status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
 
@@ -15,11 +16,13 @@ from plugin.status import CLI, CORRECTION, FULL, INCREMENTAL, NEW, WITHDRAWN
 def load_or_exit() -> Settings:
     """The settings, or every config problem on stderr and exit status 1."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"config error: {problem}", err=True)
         sys.exit(1)
+    click.get_current_context().meta[SETTINGS_KEY] = settings  # for the failure advice
+    return settings
 
 
 def open_store(settings: Settings, migrate: bool = True):
@@ -33,7 +36,35 @@ def open_store(settings: Settings, migrate: bool = True):
     return store
 
 
-@click.group()
+SETTINGS_KEY = "canvas_ladok.settings"
+
+
+class Command(click.Command):
+    """A command whose summary in the command list is its whole first paragraph."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return (self.short_help or self.help or "").split("\n\n")[0].replace("\n", " ").strip()
+
+
+class Group(Command, click.Group):
+    """A group of commands that turns expected failures into one line of advice."""
+
+    command_class = Command
+    group_class = type  # subgroups are of this class too
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            settings = ctx.meta.get(SETTINGS_KEY)
+            line = advice(exc, settings) if settings is not None else None
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+
+
+@click.group(cls=Group, context_settings={"max_content_width": 100})
+@click.version_option(package_name="canvas-ladok", message="canvas-ladok %(version)s")
 def main() -> None:
     """canvas-ladok: Canvas course results into Ladok."""
 
@@ -41,8 +72,36 @@ def main() -> None:
 @main.command("check-config")
 def check_config() -> None:
     """Validate the configuration file and environment; exit 1 on any problem."""
+    from sqlalchemy.engine import make_url
+
     settings = load_or_exit()
-    click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s))")
+    say_warnings(settings)
+    _check_ladok_certificate(settings)
+    warned = f", {len(settings.warnings)} warning(s)" if settings.warnings else ""
+    click.echo(f"{settings.config_path}: ok ({len(settings.courses)} course(s)){warned}")
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"  database: {database}\n  exports:  {settings.export_dir}")
+
+
+def say_warnings(settings: Settings) -> None:
+    """What would work but probably not as meant, on stderr."""
+    for warning in settings.warnings:
+        click.echo(f"config warning: {warning}", err=True)
+
+
+def _check_ladok_certificate(settings: Settings) -> None:
+    """Say until when the Ladok certificate is valid; exit 1 when it cannot be used now."""
+    import datetime as dt
+
+    from plugin.ladok.check import describe_certificate
+
+    lines, problem = describe_certificate(settings, dt.datetime.now(dt.UTC))
+    for line in lines:
+        click.echo(line)
+    if problem:
+        click.echo(f"config error: {settings.config_path}: ladok.certificate: {problem}",
+                   err=True)
+        sys.exit(1)
 
 
 @main.group()
@@ -61,6 +120,7 @@ def db_upgrade() -> None:
 def _web(bind: str, settings: Settings, on_stop=()) -> None:
     from plugin.serve import server
 
+    say_warnings(settings)
     open_store(settings).dispose()  # migrations applied before any worker starts
     server.run(partial(server.served_app, settings), bind, on_stop)
 
@@ -90,6 +150,7 @@ def serve(bind: str) -> None:
         note_scheduler_restart(settings, code)
 
     scheduler = Supervisor([sys.executable, "-m", "plugin", "scheduler"], on_exit=exited)
+    heartbeat.mark_starting(store)  # /healthz says starting, not down, until the first beat
     scheduler.start()
     _web(bind, settings, on_stop=(scheduler.stop, store.dispose))
 
@@ -97,10 +158,13 @@ def serve(bind: str) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler process: queued jobs and the nightly export."""
+    from plugin.jobs import heartbeat
     from plugin.jobs.scheduler import run_scheduler
 
     settings = load_or_exit()
-    run_scheduler(settings, open_store(settings))
+    store = open_store(settings)
+    heartbeat.mark_starting(store)  # a restarted scheduler is starting, not down
+    run_scheduler(settings, store)
 
 
 def _print_summary(summary) -> None:
@@ -208,16 +272,46 @@ def mail_test(address: str) -> None:
         sys.exit(1)
 
 
+@main.command("ladok-check")
+def ladok_check() -> None:
+    """Check the Ladok set-up against Ladok itself (reads only); exit 1 on any problem."""
+    from plugin.ladok.check import ladok_check as check
+
+    report = check(load_or_exit())
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        click.echo(f"ladok-check: {report.problems} problem(s) to put right", err=True)
+        sys.exit(1)
+    click.echo("ladok-check: ok")
+
+
 @main.command()
-def demo() -> None:
-    """Fill the demo course (Canvas id 565) with a term in every state the pages show."""
+@click.option("--reset", is_flag=True,
+              help="First remove everything stored of the demo course: its events, grades, "
+                   "export ledger and run folders.")
+def demo(reset: bool) -> None:
+    """Fill the demo course (Canvas id 565) with a term in every state the pages show.
+
+    On a database that already holds the course it stops and says so, unless --reset."""
     from plugin.demo.fill import COURSE, fill_demo
+    from plugin.demo.reset import held, remove_course
 
     settings = load_or_exit()
     if settings.course(COURSE) is None:
         raise click.ClickException(f"the demo needs course {COURSE} in the configuration "
                                    "(config/canvas-ladok.toml has it)")
     store = open_store(settings)
+    found = held(store, COURSE)
+    if found and not reset:
+        raise click.ClickException(
+            f"the database already holds course {COURSE} ({found.events} events, "
+            f"{found.runs} export {'run' if found.runs == 1 else 'runs'}): the demo would add "
+            "another term and export it. "
+            f"Run `canvas-ladok demo --reset` to remove course {COURSE}'s stored data first, "
+            "or set CANVAS_LADOK_DATABASE_URL to a new database.")
+    if found:
+        click.echo(f"removed course {COURSE}: {remove_course(store, settings, COURSE)} rows")
     run_id = fill_demo(store, settings)
     click.echo(f"demo course {COURSE} filled; export run {run_id} went out before the later "
                "grades. Start `canvas-ladok serve` and open http://127.0.0.1:8000/ "

@@ -71,14 +71,15 @@ class WebServer:
     """`python -m plugin web` (or `serve`) in a process group of its own, so kill -9 reaches
     every process."""
 
-    def __init__(self, env: dict[str, str], log: Path, command: str = "web") -> None:
+    def __init__(self, env: dict[str, str], log: Path, command: str = "web",
+                 cwd: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "plugin", command, "--bind", f"127.0.0.1:{self.port}"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
             )
 
     def wait_ready(self) -> None:

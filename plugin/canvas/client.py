@@ -61,6 +61,10 @@ class CanvasError(Exception):
         self.status = status
 
 
+class CanvasNotConfigured(CanvasError):
+    """canvas.url or the API token is missing: nothing was asked."""
+
+
 class TokenFilter(logging.Filter):
     """Masks every registered secret in a log record's message."""
 
@@ -317,9 +321,9 @@ class CanvasClient:
     def __init__(self, url: str, token: str, *, sleep: Callable[[float], Any] = time.sleep,
                  timeout: tuple[float, float] = TIMEOUT, retry: Retry | None = None):
         if not url:
-            raise CanvasError("canvas.url is not configured")
+            raise CanvasNotConfigured("canvas.url is not configured")
         if not token.strip():
-            raise CanvasError("CANVAS_LADOK_CANVAS_TOKEN is not set")
+            raise CanvasNotConfigured("CANVAS_LADOK_CANVAS_TOKEN is not set")
         protect_token(token.strip())
         self.session = CanvasSession(sleep, timeout, retry)
         self.canvas = Canvas(url, token)

@@ -17,6 +17,7 @@ BEAT_SECONDS = 15
 # are a busy scheduler, not a dead one.
 DOWN_AFTER = dt.timedelta(minutes=5)
 STOPPED = "stopped"
+STARTING = "starting "  # followed by the time of the start
 
 
 def write(store: Store, value: str) -> None:
@@ -35,13 +36,29 @@ def mark_stopped(store: Store) -> None:
     write(store, STOPPED)
 
 
+def mark_starting(store: Store, now: dt.datetime | None = None) -> None:
+    """Record that a scheduler process is being started: no beat is due before its first."""
+    write(store, STARTING + (now or utcnow()).isoformat())
+
+
+def is_starting(session: Session, now: dt.datetime) -> bool:
+    """True from a scheduler's start until its first beat (for at most 5 minutes)."""
+    row = session.get(Marker, SCHEDULER_KEY)
+    if row is None or not (row.value or "").startswith(STARTING):
+        return False
+    return now - dt.datetime.fromisoformat(row.value.removeprefix(STARTING)) <= DOWN_AFTER
+
+
 def scheduler_problem(session: Session, now: dt.datetime) -> str | None:
-    """Why the scheduler counts as down, or None while it beats."""
+    """Why the scheduler counts as down, or None while it beats or is starting."""
     row = session.get(Marker, SCHEDULER_KEY)
     if row is None or not row.value:
         return "the scheduler process has not run"
     if row.value == STOPPED:
         return "the scheduler process is down"
+    if row.value.startswith(STARTING):
+        return None if is_starting(session, now) else (
+            "the scheduler process did not start (no heartbeat within 5 minutes)")
     if now - dt.datetime.fromisoformat(row.value) > DOWN_AFTER:
         return "the scheduler process is down (no heartbeat for over 5 minutes)"
     return None

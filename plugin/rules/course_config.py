@@ -40,6 +40,9 @@ class CourseConfig:
     modules: tuple[ModuleConfig, ...] = ()
     # Who gets the course's export receipts; not part of the fingerprint (no result depends on it).
     notify: tuple[str, ...] = field(default=(), repr=False)
+    # Ladok's course rounds ("kurstillfällen") the course reports drafts for; no result depends
+    # on them either.
+    ladok_rounds: tuple[str, ...] = field(default=(), repr=False)
     # The configured Canvas courses (rooms) sharing the ladok_code, this one included: only
     # they decide a course grade. Empty: every room counts as configured.
     rooms: tuple[int, ...] = ()

@@ -30,9 +30,23 @@ from plugin.settings.checks import (
     check_database_url,
     check_id,
     check_range,
+    check_secret_key,
     check_webhook_secret,
+    check_writable_folder,
+    kind_words,
+    wrong_type,
+)
+from plugin.settings.hints import unknown_key, unknown_variable
+from plugin.settings.ladok import (
+    LADOK_KEYS,
+    LadokSettings,
+    build_ladok,
+    check_ladok_rounds,
+    check_shared_rounds,
 )
 from plugin.settings.sections import (
+    LTI_KEYS,
+    MAIL_KEYS,
     LtiSettings,
     MailSettings,
     build_lti,
@@ -53,9 +67,13 @@ SECRET_ENV = {
     "CANVAS_LADOK_SECRET_KEY": "secret_key",
     "CANVAS_LADOK_LTI_PRIVATE_KEY": "lti_private_key",
     "CANVAS_LADOK_SMTP_PASSWORD": "smtp_password",
+    "CANVAS_LADOK_LADOK_CERT_PASSWORD": "ladok_cert_password",
 }
 RESERVED_ENV = {"CANVAS_LADOK_CONFIG", "CANVAS_LADOK_TEST_POSTGRES_URL"}
 STUDENT_ID_FIELDS = ("sis_user_id", "integration_id", "login_id")
+DEFAULT_DATABASE_URL = "sqlite:///instance/canvas-ladok.db"
+DEFAULT_EXPORT_DIR = "instance/exports"
+DEFAULT_TIMEZONE = "Europe/Stockholm"
 
 
 class ConfigError(Exception):
@@ -82,6 +100,7 @@ class Settings:
     trusted_proxies: int = 0
     lti: LtiSettings = field(default_factory=LtiSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    ladok: LadokSettings = field(default_factory=LadokSettings)
     courses: tuple[CourseConfig, ...] = ()
     canvas_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
@@ -90,7 +109,10 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     lti_private_key: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+    ladok_cert_password: str = field(default="", repr=False)
     config_path: str = ""
+    # What would work but probably not as meant (no webhook authentication, no pages).
+    warnings: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def course(self, canvas_id: int) -> CourseConfig | None:
         """The configured course with this Canvas id, or None."""
@@ -101,7 +123,7 @@ def redact(text: str, settings: Settings) -> str:
     """`text` with every configured secret masked."""
     for secret in (settings.canvas_token, settings.webhook_secret, settings.webhook_token,
                    *settings.admin_tokens, settings.smtp_password, settings.secret_key,
-                   settings.lti_private_key):
+                   settings.lti_private_key, settings.ladok_cert_password):
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
@@ -122,20 +144,45 @@ CANVAS_KEYS: dict[str, type] = {"url": str, "jwks_url": str, "jwt_issuer": str}
 COURSE_KEYS = {
     "canvas_id", "ladok_code", "start", "timezone", "pass_grades", "pass_percent",
     "grade_thresholds", "final_grade_delay_days", "moment_pattern", "assignments", "modules",
-    "notify",
+    "notify", "ladok_rounds",
 }
 MODULE_KEYS = {"code", "name", "credits", "scale", "moments", "grade_from", "final"}
+# Every table of the file and its keys ("" is the top level): unknown keys are compared
+# with all of them. A new table of settings adds its line here.
+TABLES: dict[str, set[str]] = {
+    "canvas": set(CANVAS_KEYS), "lti": set(LTI_KEYS), "mail": set(MAIL_KEYS),
+    "ladok": set(LADOK_KEYS), "courses": COURSE_KEYS, "courses.modules": MODULE_KEYS,
+}
+TABLES[""] = set(TOP_SCALARS) | {t for t in TABLES if "." not in t}
+# The tables whose keys CANVAS_LADOK_<TABLE>_<KEY> overrides, with each key's type.
+ENV_TABLES: dict[str, dict[str, type]] = {"": TOP_SCALARS, "canvas": CANVAS_KEYS}
+
+
+def env_overrides() -> dict[str, tuple[str, str, type]]:
+    """Each overriding variable's (table, key, type)."""
+    return {ENV_PREFIX + (f"{table}_{key}" if table else key).upper(): (table, key, kind)
+            for table, keys in ENV_TABLES.items() for key, kind in keys.items()}
 
 
 class _Problems:
-    """Collects problems, each prefixed with the file name."""
+    """Collects problems and warnings, each prefixed with the file name; each said once."""
 
     def __init__(self, source: str):
         self.source = source
         self.items: list[str] = []
+        self.warnings: list[str] = []
 
     def add(self, key: str, reason: str) -> None:
-        self.items.append(f"{self.source}: {key}: {reason}")
+        line = f"{self.source}: {key}: {reason}"
+        if line not in self.items:
+            self.items.append(line)
+
+    def unknown(self, key: str) -> None:
+        """An unknown key, with where it belongs or what it misspells."""
+        self.add(key, unknown_key(key, TABLES, SECRET_ENV))
+
+    def warn(self, key: str, reason: str) -> None:
+        self.warnings.append(f"{self.source}: {key}: {reason}")
 
 
 def load_settings(
@@ -154,7 +201,7 @@ def load_settings(
     settings = _build(values, from_env, secrets, cfg_path.parent, problems)
     if problems.items:
         raise ConfigError(problems.items)
-    return settings
+    return dataclasses.replace(settings, warnings=tuple(problems.warnings))
 
 
 def _read_toml(path: Path, problems: _Problems) -> dict[str, Any]:
@@ -180,27 +227,27 @@ def _overlay_env(
     raw: dict[str, Any], env: Mapping[str, str], problems: _Problems
 ) -> tuple[dict[str, Any], set[str]]:
     """The file's values with environment overrides, and the names of overridden top keys."""
-    values = dict(raw)
-    if isinstance(values.get("canvas"), dict):
-        values["canvas"] = dict(values["canvas"])
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    targets = env_overrides()
     from_env: set[str] = set()
     for name, text in env.items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or name in SECRET_ENV:
             continue
-        key = name[len(ENV_PREFIX):].lower()
-        canvas_key = key.removeprefix("canvas_")
+        if name not in targets:
+            known = [*targets, *SECRET_ENV, *RESERVED_ENV]
+            problems.add(name, unknown_variable(name, known, TABLES))
+            continue
+        table, key, kind = targets[name]
         try:
-            if key.startswith("canvas_") and canvas_key in CANVAS_KEYS:
-                if not isinstance(values.get("canvas"), dict):
-                    values["canvas"] = {}
-                values["canvas"][canvas_key] = _parse_env_value(text, CANVAS_KEYS[canvas_key])
-            elif key in TOP_SCALARS:
-                values[key] = _parse_env_value(text, TOP_SCALARS[key])
-                from_env.add(key)
-            else:
-                problems.add(name, "unknown environment variable")
+            value = _parse_env_value(text, kind)
         except ValueError:
-            problems.add(name, f"not a valid {TOP_SCALARS.get(key, str).__name__}")
+            problems.add(name, f"must be {kind_words(kind)}, got {text!r}")
+            continue
+        if not table:
+            values[key] = value
+            from_env.add(key)
+        elif isinstance(values.setdefault(table, {}), dict):  # else the table's error stands
+            values[table][key] = value
     return values, from_env
 
 
@@ -209,32 +256,25 @@ def _check_type(problems: _Problems, key: str, value: Any, kind: type | tuple) -
     if kind == (int, float) and isinstance(value, bool):
         ok = False
     if not ok:
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        problems.add(key, f"must be {names}, got {type(value).__name__} {value!r}")
+        wrong_type(problems, key, value, kind)
     return ok
 
 
 def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], base: Path,
            problems: _Problems) -> Settings:
-    known = set(TOP_SCALARS) | {"canvas", "courses", "lti", "mail"}
     for key in values:
-        if key not in known:
-            problems.add(key, "unknown key")
+        if key not in TABLES[""]:
+            problems.unknown(key)
     top: dict[str, Any] = {}
     for key, kind in TOP_SCALARS.items():
         if key in values and _check_type(problems, key, values[key], kind):
             top[key] = values[key]
     _check_top_values(top, problems)
-    database_url = top.get("database_url") or "sqlite:///instance/canvas-ladok.db"
-    in_file = "database_url" in top and "database_url" not in from_env
-    database_url = _resolve_sqlite_url(database_url, base if in_file else Path.cwd())
-    check_database_url(problems, database_url)
+    database_url, export_dir = _paths(top, from_env, base, problems)
     check_webhook_secret(problems, secrets["webhook_secret"])
-    export_dir = top.get("export_dir", "instance/exports")
-    file_export = "export_dir" in top and "export_dir" not in from_env
-    export_dir = str((base if file_export else Path.cwd()) / export_dir)
+    check_secret_key(problems, secrets["secret_key"])
     canvas = _build_canvas(values.get("canvas", {}), problems)
-    default_tz = top.get("timezone", "Europe/Stockholm")
+    default_tz = top.get("timezone", DEFAULT_TIMEZONE)
     courses = _build_courses(values.get("courses", []), default_tz, problems)
     tokens = tuple(t.strip() for t in secrets["admin_tokens"].split(",") if t.strip())
     public_url = check_http_url(problems, "public_url", top.get("public_url", ""))
@@ -242,6 +282,7 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
     check_lti_needs(problems, lti, public_url, secrets["lti_private_key"], secrets["secret_key"])
     if secrets["lti_private_key"]:
         check_lti_key(problems, secrets["lti_private_key"])
+    _warn_unreachable(problems, canvas, secrets)
     return Settings(
         database_url=database_url,
         sqlite_synchronous=top.get("sqlite_synchronous", "normal"),
@@ -250,13 +291,15 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         timezone=default_tz,
         student_id_field=top.get("student_id_field", "sis_user_id"),
         max_body_bytes=top.get("max_body_bytes", 262144),
-        canvas_url=canvas.get("url", "").rstrip("/"),
+        canvas_url=canvas.get("url", ""),
         canvas_jwks_url=canvas.get("jwks_url", ""),
         canvas_jwt_issuer=canvas.get("jwt_issuer", ""),
         public_url=public_url,
         trusted_proxies=top.get("trusted_proxies", 0),
         lti=lti,
         mail=build_mail(values.get("mail", {}), problems),
+        ladok=build_ladok(values.get("ladok", {}), base, secrets["ladok_cert_password"],
+                          problems),
         courses=courses,
         canvas_token=secrets["canvas_token"],
         webhook_secret=secrets["webhook_secret"],
@@ -265,8 +308,44 @@ def _build(values: dict[str, Any], from_env: set[str], secrets: dict[str, str], 
         secret_key=secrets["secret_key"],
         lti_private_key=secrets["lti_private_key"],
         smtp_password=secrets["smtp_password"],
+        ladok_cert_password=secrets["ladok_cert_password"],
         config_path=problems.source,
     )
+
+
+def _paths(top: dict[str, Any], from_env: set[str], base: Path,
+           problems: _Problems) -> tuple[str, str]:
+    """The database URL and the export folder, resolved (a relative path written in the file
+    against its folder, defaults and the environment's against the working directory), and
+    their folders checked to take files."""
+    def where(key: str) -> Path:
+        return base if key in top and key not in from_env else Path.cwd()
+
+    database_url = _resolve_sqlite_url(top.get("database_url") or DEFAULT_DATABASE_URL,
+                                       where("database_url"))
+    if check_database_url(problems, database_url) and database_url.startswith("sqlite"):
+        from plugin.store.db import sqlite_path
+
+        sqlite_file = sqlite_path(database_url) if "///" in database_url else None
+        if sqlite_file:
+            check_writable_folder(problems, "database_url", Path(sqlite_file).parent)
+    export_dir = (where("export_dir") / top.get("export_dir", DEFAULT_EXPORT_DIR)).resolve()
+    check_writable_folder(problems, "export_dir", export_dir)
+    return database_url, str(export_dir)
+
+
+def _warn_unreachable(problems: _Problems, canvas: dict[str, str], secrets: dict[str, str]
+                      ) -> None:
+    """Warn of a service that would refuse every webhook delivery or serve no pages."""
+    if not (canvas.get("jwks_url") or secrets["webhook_secret"] or secrets["webhook_token"]):
+        problems.warn("(webhook)", "no way to authenticate Canvas's deliveries is configured, "
+                      "so every one is refused (401): set canvas.jwks_url, "
+                      "CANVAS_LADOK_WEBHOOK_TOKEN or CANVAS_LADOK_WEBHOOK_SECRET "
+                      "(docs/canvas-setup.md)")
+    if not secrets["secret_key"]:
+        problems.warn("CANVAS_LADOK_SECRET_KEY", "not set, so the pages answer 503 (the webhook "
+                      "and the JSON API work): set it to 32 or more random characters, e.g. "
+                      "python3 -c 'import secrets; print(secrets.token_hex(32))'")
 
 
 def _resolve_sqlite_url(url: str, base: Path) -> str:
@@ -292,27 +371,57 @@ def _check_top_values(top: dict[str, Any], problems: _Problems) -> None:
     if "timezone" in top:
         _check_timezone(problems, "timezone", top["timezone"])
     if "export_schedule" in top:
-        check_cron(problems, "export_schedule", top["export_schedule"])
+        zone = top.get("timezone", DEFAULT_TIMEZONE)
+        check_cron(problems, "export_schedule", top["export_schedule"],
+                   zone if _known_zone(zone) else "UTC")
 
 
-def _check_timezone(problems: _Problems, key: str, name: str) -> bool:
+def _known_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
         return True
     except (ZoneInfoNotFoundError, ValueError):
-        problems.add(key, f"unknown time zone {name!r}")
         return False
 
 
-def check_cron(problems: _Problems, key: str, expr: str) -> None:
-    """Accept a five-field cron expression (0 and 7 are Sunday)."""
+def _check_timezone(problems: _Problems, key: str, name: str) -> bool:
+    if not _known_zone(name):
+        problems.add(key, f"unknown time zone {name!r}")
+        return False
+    return True
+
+
+def check_cron(problems: _Problems, key: str, expr: str, timezone: str = "UTC") -> None:
+    """Accept a five-field cron expression (0 and 7 are Sunday) that fires every year."""
     if len(expr.split()) != 5:
         problems.add(key, f"must be a cron expression of 5 fields, got {expr!r}")
         return
     try:
-        cron_trigger(expr, "UTC")
+        trigger = cron_trigger(expr, timezone)
     except ValueError as exc:
         problems.add(key, f"invalid cron expression {expr!r}: {exc}")
+        return
+    now = dt.datetime.now(ZoneInfo(timezone))
+    silent = silent_year(trigger, now.year)
+    if silent is not None:
+        never = trigger.get_next_fire_time(None, now) is None
+        problems.add(key, f"{expr!r} must fire at least once a year; it "
+                     f"{'never fires' if never else f'does not fire in {silent}'}")
+
+
+# Leap years and weekdays repeat every 28 years (within a century): a schedule that fires in
+# each of 28 years in a row fires every year.
+CRON_YEARS = 28
+
+
+def silent_year(trigger: CronTrigger, first: int) -> int | None:
+    """The first year from `first` in which `trigger` never fires, or None."""
+    for year in range(first, first + CRON_YEARS):
+        start = dt.datetime(year, 1, 1, tzinfo=trigger.timezone)
+        fire = trigger.get_next_fire_time(None, start)
+        if fire is None or fire.year != year:
+            return year
+    return None
 
 
 def cron_trigger(expr: str, timezone: str) -> CronTrigger:
@@ -356,9 +465,11 @@ def _build_canvas(raw: Any, problems: _Problems) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in raw.items():
         if key not in CANVAS_KEYS:
-            problems.add(f"canvas.{key}", "unknown key")
+            problems.unknown(f"canvas.{key}")
         elif _check_type(problems, f"canvas.{key}", value, str):
             out[key] = value
+    for key in ("url", "jwks_url"):  # addresses this service asks; the issuer is a name
+        out[key] = check_http_url(problems, f"canvas.{key}", out.get(key, ""))
     return out
 
 
@@ -366,21 +477,23 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
     if not isinstance(raw, list):
         problems.add("courses", "must be an array of tables ([[courses]])")
         return ()
-    courses = []
     seen: set[int] = set()
+    built: list[tuple[int, CourseConfig]] = []
     for index, item in enumerate(raw):
         prefix = f"courses[{index}]"
         if not isinstance(item, dict):
             problems.add(prefix, "must be a table")
             continue
+        canvas_id = item.get("canvas_id")
+        if isinstance(canvas_id, int) and not isinstance(canvas_id, bool):
+            if canvas_id in seen:  # said even when the course has other problems too
+                problems.add(f"{prefix}.canvas_id", f"duplicate canvas_id {canvas_id}")
+            seen.add(canvas_id)
         course = _build_course(item, prefix, default_tz, problems)
-        if course is None:
-            continue
-        if course.canvas_id in seen:
-            problems.add(f"{prefix}.canvas_id", f"duplicate canvas_id {course.canvas_id}")
-        seen.add(course.canvas_id)
-        courses.append(course)
-    return with_rooms(courses)
+        if course is not None:
+            built.append((index, course))
+    check_shared_rounds(built, problems)
+    return with_rooms([course for _, course in built])
 
 
 def with_rooms(courses: list[CourseConfig]) -> tuple[CourseConfig, ...]:
@@ -395,22 +508,23 @@ def with_rooms(courses: list[CourseConfig]) -> tuple[CourseConfig, ...]:
 def _build_course(
     item: dict, prefix: str, default_tz: str, problems: _Problems
 ) -> CourseConfig | None:
+    """The course, or None when it has a problem (every one of them reported)."""
     before = len(problems.items)
     for key in item:
         if key not in COURSE_KEYS:
-            problems.add(f"{prefix}.{key}", "unknown key")
+            problems.unknown(f"{prefix}.{key}")
     for key in ("canvas_id", "ladok_code", "start"):
         if key not in item:
             problems.add(f"{prefix}.{key}", "required")
     kw: dict[str, Any] = {}
     _course_scalars(item, prefix, kw, default_tz, problems)
-    pattern = kw.get("moment_pattern", DEFAULT_MOMENT_PATTERN)
+    pattern = _course_pattern(item, kw, prefix, problems)
     if "assignments" in item:
         kw["assignments"] = _course_assignments(item["assignments"], prefix, pattern, problems)
-    kw["modules"] = _course_modules(item.get("modules"), prefix, pattern, problems)
+    modules = _course_modules(item.get("modules"), prefix, pattern, problems)
     if len(problems.items) > before:
         return None
-    return CourseConfig(**kw)
+    return CourseConfig(**kw, modules=tuple(ModuleConfig(**m) for m in modules))
 
 
 def _course_scalars(
@@ -438,21 +552,31 @@ def _course_scalars(
         _check_timezone(problems, f"{prefix}.timezone", kw["timezone"])
     if "pass_percent" in kw:
         kw["pass_percent"] = float(kw["pass_percent"])
-    _course_pattern(kw, prefix, problems)
     _course_lists(item, prefix, kw, problems)
     if "notify" in item:
         kw["notify"] = check_addresses(problems, f"{prefix}.notify", item["notify"])
+    if "ladok_rounds" in item:
+        kw["ladok_rounds"] = check_ladok_rounds(problems, f"{prefix}.ladok_rounds",
+                                                item["ladok_rounds"])
 
 
-def _course_pattern(kw: dict, prefix: str, problems: _Problems) -> None:
-    if "moment_pattern" not in kw:
-        return
+def _course_pattern(item: dict, kw: dict, prefix: str, problems: _Problems) -> str | None:
+    """The course's moment pattern; None when it is unusable, and moments are then compared
+    as written (a broken pattern is one problem, not one per moment)."""
+    if "moment_pattern" not in item:
+        return DEFAULT_MOMENT_PATTERN
+    if "moment_pattern" not in kw:  # not a string: its type error is said
+        return None
+    key, pattern = f"{prefix}.moment_pattern", kw["moment_pattern"]
     try:
-        if re.compile(kw["moment_pattern"]).groups < 1:
-            problems.add(f"{prefix}.moment_pattern", "must have one capturing group")
+        groups = re.compile(pattern).groups
     except re.error as exc:
-        problems.add(f"{prefix}.moment_pattern", f"not a valid regular expression: {exc}")
-        kw.pop("moment_pattern")
+        problems.add(key, f"not a valid regular expression: {exc}")
+        return None
+    if groups < 1:
+        problems.add(key, "must have one capturing group")
+        return None
+    return pattern
 
 
 def _course_lists(item: dict, prefix: str, kw: dict, problems: _Problems) -> None:
@@ -478,16 +602,26 @@ def _course_lists(item: dict, prefix: str, kw: dict, problems: _Problems) -> Non
         kw["grade_thresholds"] = out
 
 
-def _moment(value: Any, key: str, pattern: str, problems: _Problems) -> int | None:
+Moment = int | str  # a moment's number, or its name as written while the pattern is unusable
+
+
+def _identity(value: Any, pattern: str | None) -> Moment | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    number = moment_number(pattern, value) if isinstance(value, str) else None
-    if number is None:
+    if not isinstance(value, str):
+        return None
+    return value if pattern is None else moment_number(pattern, value)
+
+
+def _moment(value: Any, key: str, pattern: str | None, problems: _Problems) -> Moment | None:
+    moment = _identity(value, pattern)
+    if moment is None and (pattern is not None or not isinstance(value, str)):
         problems.add(key, f"{value!r} is not a moment matching the course moment_pattern")
-    return number
+    return moment
 
 
-def _course_assignments(raw: Any, prefix: str, pattern: str, problems: _Problems) -> dict:
+def _course_assignments(raw: Any, prefix: str, pattern: str | None,
+                        problems: _Problems) -> dict:
     if not isinstance(raw, dict):
         problems.add(f"{prefix}.assignments", 'must be a table "assignment id" = "moment"')
         return {}
@@ -508,42 +642,45 @@ def _course_assignments(raw: Any, prefix: str, pattern: str, problems: _Problems
     return out
 
 
-def _course_modules(raw: Any, prefix: str, pattern: str, problems: _Problems) -> tuple:
+def _course_modules(raw: Any, prefix: str, pattern: str | None,
+                    problems: _Problems) -> list[dict[str, Any]]:
+    """Each module's values as read; the rules between modules are checked on all of them,
+    also on modules with problems of their own."""
     if raw is None:
-        return ()
+        return []
     if not isinstance(raw, list):
         problems.add(f"{prefix}.modules", "must be an array of tables ([[courses.modules]])")
-        return ()
+        return []
     modules = []
     for index, item in enumerate(raw):
         module = _build_module(item, f"{prefix}.modules[{index}]", pattern, problems)
-        if module:
+        if module is not None:
             modules.append(module)
     _check_module_set(modules, prefix, problems, _written_moments(raw, pattern))
-    return tuple(modules)
+    return modules
 
 
-def _written_moments(raw: list, pattern: str) -> dict[int, Any]:
-    """Each moment number as the file first names it (`"kmom01"`), for messages."""
-    written: dict[int, Any] = {}
+def _written_moments(raw: list, pattern: str | None) -> dict[Moment, Any]:
+    """Each moment as the file first names it (`"kmom01"`), for messages."""
+    written: dict[Moment, Any] = {}
     for item in raw:
         names = item.get("moments") if isinstance(item, dict) else None
         for name in names if isinstance(names, list) else []:
-            number = name if isinstance(name, int) else moment_number(pattern, str(name))
-            written.setdefault(number, name)
+            written.setdefault(_identity(name, pattern), name)
     return written
 
 
-def _build_module(item: Any, key: str, pattern: str, problems: _Problems) -> ModuleConfig | None:
+def _build_module(item: Any, key: str, pattern: str | None,
+                  problems: _Problems) -> dict[str, Any] | None:
+    """The module's values as read (a value with a problem left out; `final` None then)."""
     if not isinstance(item, dict):
         problems.add(key, "must be a table")
         return None
-    before = len(problems.items)
     for name in item:
         if name not in MODULE_KEYS:
-            problems.add(f"{key}.{name}", "unknown key")
+            problems.unknown(f"{key}.{name}")
     kinds = {"code": str, "name": str, "credits": (int, float), "scale": str, "final": bool}
-    kw: dict[str, Any] = {"name": "", "final": False}
+    kw: dict[str, Any] = {"name": "", "final": False if "final" not in item else None}
     for name, kind in kinds.items():
         if name in item and _check_type(problems, f"{key}.{name}", item[name], kind):
             kw[name] = item[name]
@@ -558,15 +695,16 @@ def _build_module(item: Any, key: str, pattern: str, problems: _Problems) -> Mod
     if "moments" in item and (not isinstance(moments, list) or not moments):
         problems.add(f"{key}.moments", "must be a non-empty list of moments")
         moments = []
-    kw["moments"] = tuple(_moment(m, f"{key}.moments", pattern, problems) for m in moments or [])
+    read = (_moment(m, f"{key}.moments", pattern, problems) for m in moments or [])
+    kw["moments"] = tuple(m for m in read if m is not None)
     _module_grade_from(item, key, kw, pattern, problems)
-    if len(problems.items) > before:
-        return None
-    kw["credits"] = float(kw["credits"])
-    return ModuleConfig(**kw)
+    if "credits" in kw:
+        kw["credits"] = float(kw["credits"])
+    return kw
 
 
-def _module_grade_from(item: dict, key: str, kw: dict, pattern: str, problems: _Problems) -> None:
+def _module_grade_from(item: dict, key: str, kw: dict, pattern: str | None,
+                       problems: _Problems) -> None:
     raw = item.get("grade_from")
     if kw.get("scale") == "AF" and raw is None:
         problems.add(f"{key}.grade_from", "required on an AF module")
@@ -585,24 +723,29 @@ def _module_grade_from(item: dict, key: str, kw: dict, pattern: str, problems: _
     kw["grade_from"] = grade_from
 
 
-def _check_module_set(modules: list[ModuleConfig], prefix: str, problems: _Problems,
-                      written: dict[int, Any]) -> None:
+def _check_module_set(modules: list[dict[str, Any]], prefix: str, problems: _Problems,
+                      written: dict[Moment, Any]) -> None:
     codes: set[str] = set()
-    owner: dict[int, str] = {}
+    owner: dict[Moment, str] = {}
     for module in modules:
-        if module.code in codes:
-            problems.add(f"{prefix}.modules", f"duplicate module code {module.code!r}")
-        codes.add(module.code)
-        for moment in module.moments:
-            if moment in owner and owner[moment] != module.code:
+        code = module.get("code")
+        if code in codes:
+            problems.add(f"{prefix}.modules", f"duplicate module code {code!r}")
+        if code is None:
+            continue  # its own problem is said; it cannot be named here
+        codes.add(code)
+        for moment in module["moments"]:
+            if moment in owner and owner[moment] != code:
                 problems.add(
                     f"{prefix}.modules",
                     f"{written.get(moment, moment)!r} belongs to both {owner[moment]!r} and "
-                    f"{module.code!r}",
+                    f"{code!r}",
                 )
-            owner[moment] = module.code
-    finals = [m for m in modules if m.final]
+            owner[moment] = code
+    if any(m["final"] is None for m in modules):
+        return  # a `final` that is not a boolean: how many are final is unknown
+    finals = [m for m in modules if m["final"]]
     if len(finals) > 1:
         problems.add(f"{prefix}.modules", "at most one module may be final")
-    if any(m.scale == "AF" for m in modules) and len(finals) != 1:
+    if any(m.get("scale") == "AF" for m in modules) and len(finals) != 1:
         problems.add(f"{prefix}.modules", "a course with an AF module marks exactly one final")

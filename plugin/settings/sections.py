@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from plugin.settings.checks import Problems, wrong_type
 
 CANVAS_CLOUD = "https://canvas.instructure.com"
 LTI_DEFAULTS = {
@@ -20,10 +22,6 @@ MAIL_KEYS: dict[str, type] = {"smtp_url": str, "sender": str, "admins": list}
 SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # Deliberately plain: one @, no spaces or angle brackets; the mail server has the last word.
 ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
-
-
-class Problems(Protocol):
-    def add(self, key: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -122,9 +120,9 @@ def _table(raw: Any, name: str, kinds: dict[str, type], problems: Problems) -> d
     out = {}
     for key, value in raw.items():
         if key not in kinds:
-            problems.add(f"{name}.{key}", "unknown key")
+            problems.unknown(f"{name}.{key}")
         elif not isinstance(value, kinds[key]):
-            problems.add(f"{name}.{key}", f"must be {kinds[key].__name__}, got {value!r}")
+            wrong_type(problems, f"{name}.{key}", value, kinds[key])
         else:
             out[key] = value
     return out

@@ -17,6 +17,7 @@ from plugin.store.state import upsert
 
 bp = Blueprint("health", __name__)
 PROBE_KEY = "healthz.write"
+STARTING = "the scheduler process is starting"
 
 
 def _prove_write(store, now: dt.datetime) -> None:
@@ -27,27 +28,32 @@ def _prove_write(store, now: dt.datetime) -> None:
 
 
 def health_status(store, write: bool = False) -> tuple[str, str | None]:
-    """("ok" | "degraded" | "unavailable", the reason or None); pages read it without `write`."""
+    """("ok" | "starting" | "degraded" | "unavailable", the reason or None); pages read it
+    without `write`."""
     now = utcnow()
     try:
         if write:
             _prove_write(store, now)
         with store.read() as session:
             reason = backlog_reason(session, now) or heartbeat.scheduler_problem(session, now)
+            starting = heartbeat.is_starting(session, now)
     except Exception as exc:  # any database failure means unhealthy, whatever its type
         if is_lock_timeout(exc):  # a long export holds SQLite's lock: busy, not broken
             return "degraded", "database busy"
         return "unavailable", type(exc).__name__
-    return ("degraded", reason) if reason else ("ok", None)
+    if reason:
+        return "degraded", reason
+    return ("starting", STARTING) if starting else ("ok", None)
 
 
 @bp.get("/healthz")
 def healthz():
-    """ok when the database takes a write and the scheduler beats; degraded or 503 if not."""
+    """ok when the database takes a write and the scheduler beats; starting until its first
+    beat; degraded or 503 if not."""
     status, reason = health_status(services().store, write=True)
     if status == "unavailable":
         return jsonify(status=status, error=reason), 503
-    if status == "degraded":
+    if status != "ok":
         return jsonify(status=status, reason=reason), 200
     return jsonify(status="ok"), 200
 

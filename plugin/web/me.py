@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, render_template
+from werkzeug.exceptions import HTTPException
 
 from plugin.clock import utcnow
 from plugin.extensions import services
@@ -14,8 +16,10 @@ from plugin.intake.apply import oldest_pending
 from plugin.reports.student import student_report
 from plugin.settings import cron_trigger
 from plugin.web.access import current_scope
+from plugin.web.page_common import html_error
 
 bp = Blueprint("me", __name__)
+bp.register_error_handler(HTTPException, partial(html_error, home=False))
 
 
 def next_export(now: dt.datetime) -> dt.date:
@@ -48,9 +52,10 @@ def _due_run(component: dict[str, Any], now: dt.datetime) -> dt.date:
 def status():
     """The student's moments, modules and course grade, and when each goes to Ladok."""
     scope = current_scope()
-    if not scope or scope.get("kind") != "student":
-        abort(404)
     svc = services()
+    if not scope or scope.get("kind") != "student":  # where a student's page comes from
+        return render_template("me/elsewhere.html", lti=svc.settings.lti.enabled,
+                               staff=scope is not None), 404
     course = svc.settings.course(scope["course"])
     if course is None:
         abort(404)

@@ -36,9 +36,8 @@ def safe_next(target: str | None) -> str:
 
 def _guard():
     """503 without a secret key; sign-in for anonymous visitors; CSRF on every form post."""
-    if not services().settings.secret_key:
-        abort(503, gettext("The pages are switched off: CANVAS_LADOK_SECRET_KEY is not set. "
-                           "The webhook and the JSON API work on."))
+    if not services().settings.secret_key:  # a page saying how to switch them on
+        return render_template("pages_off.html"), 503
     scope = current_scope()
     if request.endpoint not in PUBLIC_ENDPOINTS:
         if scope is None:
@@ -53,15 +52,17 @@ def _guard():
 PUBLIC_ENDPOINTS = {"signin.login", "signin.language", "signin.logout"}
 
 
-def _html_error(exc: HTTPException):
-    return render_template("error.html", code=exc.code, message=exc.description), exc.code
+def html_error(exc: HTTPException, home: bool = True):
+    """An HTTP error as a page; `home` links back to the courses."""
+    return render_template("error.html", code=exc.code, message=exc.description,
+                           home=home), exc.code
 
 
 def page_blueprint(name: str) -> Blueprint:
     """A blueprint of pages: guarded, with errors as HTML pages."""
     bp = Blueprint(name, __name__)
     bp.before_request(_guard)
-    bp.register_error_handler(HTTPException, _html_error)
+    bp.register_error_handler(HTTPException, html_error)
     return bp
 
 

@@ -24,6 +24,7 @@ from tests.fake_canvas import FakeCanvas, LoopbackCanvas
 from tests.helpers import MOMENTS, TERM_START, course_toml, term
 from tests.service import Service
 
+pytestmark = pytest.mark.slow  # servers and commands in processes of their own
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 LADOK = "DV1531"
 MODULE_MOMENTS = {"2205": (1, 2, 3), "2215": (4, 5, 6), "2225": (10,)}

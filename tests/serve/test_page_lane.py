@@ -19,6 +19,7 @@ from plugin.serve import page_lane
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_TOKEN, sign_in
 from tests.web_server import children, stat_fields
 
+pytestmark = pytest.mark.slow  # every test starts render processes
 CSRF = re.compile(r'name="csrf_token" value="[^"]+"')
 
 
@@ -142,7 +143,6 @@ def gone(pid: int, timeout: float) -> bool:
     return True
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_each_worker_starts_a_lowered_render_process_that_ends_with_it(start_server):
     server = start_server()

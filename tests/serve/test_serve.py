@@ -54,3 +54,34 @@ def test_serve_stops_every_process_promptly_on_a_signal_to_it_alone(start_server
         assert time.monotonic() < deadline, f"still running:\n{server.tail()}"
         time.sleep(0.1)
     assert "restarting" not in server.tail() and "SIGKILL" not in server.tail()
+
+
+def test_healthz_says_starting_not_down_until_the_new_scheduler_beats(server_env, tmp_path):
+    import datetime as dt
+
+    import requests
+
+    from plugin.jobs import heartbeat
+    from plugin.store.db import Store
+    from plugin.store.migrate import upgrade
+    from tests.web_server import WebServer
+
+    store = Store(server_env["CANVAS_LADOK_DATABASE_URL"])
+    upgrade(store)
+    heartbeat.beat(store, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))  # the last run's
+    store.dispose()
+    server = WebServer(server_env, tmp_path / "server.log", "serve")
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        while not seen or seen[-1].get("status") != "ok":
+            assert time.monotonic() < deadline, f"{seen[-3:]}\n{server.tail()}"
+            try:
+                seen.append(requests.get(f"{server.url}/healthz", timeout=5).json())
+            except requests.RequestException:
+                pass  # not listening yet, or slow on a busy machine
+            time.sleep(0.05)
+        assert {"status": "starting", "reason": "the scheduler process is starting"} in seen
+        assert all(answer["status"] in ("starting", "ok") for answer in seen), seen
+    finally:
+        server.kill()

@@ -88,3 +88,77 @@ def test_a_configuration_check_config_passes_starts(tmp_path, monkeypatch):
     app = create_app({"SETTINGS": load_settings()})
     assert app.extensions["canvas_ladok"].authenticator.configured
     app.extensions["canvas_ladok"].store.dispose()
+
+
+@pytest.mark.parametrize("key", ["x", "0123456789abcdef0123456789abcde"])
+def test_a_session_key_shorter_than_32_characters_is_refused_without_echoing_it(
+        tmp_path, monkeypatch, key):
+    result = check(tmp_path, monkeypatch, COURSE_TOML, {"CANVAS_LADOK_SECRET_KEY": key})
+    assert result.exit_code == 1
+    assert (f"CANVAS_LADOK_SECRET_KEY: must be at least 32 characters, it has {len(key)}"
+            in result.output)
+    assert f"{key}\n" not in result.output and f"'{key}'" not in result.output
+
+
+def test_a_session_key_of_32_characters_passes(tmp_path, monkeypatch):
+    result = check(tmp_path, monkeypatch, COURSE_TOML, {"CANVAS_LADOK_SECRET_KEY": "k" * 32})
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("text, env, key", [
+    ("", {"CANVAS_LADOK_CANVAS_URL": "canvas.example.edu"}, "canvas.url"),
+    ("", {"CANVAS_LADOK_CANVAS_URL": "ftp://canvas.example.edu"}, "canvas.url"),
+    ("", {"CANVAS_LADOK_CANVAS_URL": "https://"}, "canvas.url"),
+    ("", {"CANVAS_LADOK_CANVAS_JWKS_URL": "sso.canvaslms.com/jwks"}, "canvas.jwks_url"),
+    ("public_url = 'ladok.example.edu'\n", {}, "public_url"),
+    ("public_url = 'mailto:ops@example.edu'\n", {}, "public_url"),
+])
+def test_canvas_and_public_urls_must_be_http_urls(tmp_path, monkeypatch, text, env, key):
+    result = check(tmp_path, monkeypatch, text + COURSE_TOML, env)
+    assert result.exit_code == 1
+    assert f"{key}: must be an http:// or https:// URL, got " in result.output, result.output
+
+
+@pytest.mark.parametrize("url", ["sqlite:////proc/canvas-ladok/canvas-ladok.db",
+                                 "sqlite:////proc/self/canvas-ladok.db"])
+def test_an_sqlite_file_whose_folder_cannot_be_made_or_written_is_refused(
+        tmp_path, monkeypatch, url):
+    result = check(tmp_path, monkeypatch, COURSE_TOML, {"CANVAS_LADOK_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert "database_url: the folder /proc/" in result.output, result.output
+
+
+def test_a_folder_in_the_way_of_the_database_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "plain-file").write_text("")
+    url = f"sqlite:///{tmp_path / 'plain-file' / 'db' / 'c.db'}"
+    result = check(tmp_path, monkeypatch, COURSE_TOML, {"CANVAS_LADOK_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert f"the folder {tmp_path / 'plain-file' / 'db'} cannot be created in " in result.output
+
+
+def test_checking_folders_that_do_not_exist_yet_leaves_nothing_behind(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'new' / 'deeper' / 'c.db'}"
+    result = check(tmp_path, monkeypatch, COURSE_TOML, {
+        "CANVAS_LADOK_DATABASE_URL": url, "CANVAS_LADOK_EXPORT_DIR": str(tmp_path / "ex" / "p")})
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+@pytest.mark.parametrize("schedule, reason", [
+    ("0 0 30 2 *", "it never fires"),
+    ("0 0 31 4 *", "it never fires"),
+    ("0 0 29 2 *", "it does not fire in "),  # only in leap years
+    ("0 0 29 2 1", "it does not fire in "),  # a Monday the 29th of February: 2044, 2072, ...
+])
+def test_a_schedule_that_skips_a_year_is_refused(tmp_path, monkeypatch, schedule, reason):
+    result = check(tmp_path, monkeypatch, f"export_schedule = '{schedule}'\n" + COURSE_TOML)
+    assert result.exit_code == 1
+    assert (f"export_schedule: '{schedule}' must fire at least once a year; {reason}"
+            in result.output), result.output
+
+
+@pytest.mark.parametrize("schedule", ["30 3 * * *", "0 4 1 1 *", "0 4 * * 7", "0 2 13 * 5",
+                                      "0 0 31 12 *"])
+def test_schedules_that_fire_every_year_pass(tmp_path, monkeypatch, schedule):
+    result = check(tmp_path, monkeypatch, f"export_schedule = '{schedule}'\n" + COURSE_TOML)
+    assert result.exit_code == 0, result.output

@@ -8,7 +8,7 @@ import pytest
 
 from plugin.cli import main
 from plugin.settings import ConfigError, cron_trigger, load_settings
-from tests.conftest import COURSE_TOML
+from tests.conftest import COURSE_TOML, SECRET_KEY
 
 
 def write(tmp_path, text):
@@ -64,14 +64,15 @@ def test_secrets_come_from_the_environment_only(tmp_path):
 
 def test_unknown_environment_variable_is_an_error(tmp_path):
     found = problems(tmp_path, COURSE_TOML, {"CANVAS_LADOK_DATABSE_URL": "x"})
-    expected = f"{tmp_path / 'c.toml'}: CANVAS_LADOK_DATABSE_URL: unknown environment variable"
+    expected = (f"{tmp_path / 'c.toml'}: CANVAS_LADOK_DATABSE_URL: unknown environment variable;"
+                " did you mean CANVAS_LADOK_DATABASE_URL?")
     assert found == [expected]
 
 
 @pytest.mark.parametrize("text, key, reason", [
     ("x = [", "(file)", "not valid TOML"),
     ("colour = 1", "colour", "unknown key"),
-    ("max_body_bytes = 'big'", "max_body_bytes", "must be int"),
+    ("max_body_bytes = 'big'", "max_body_bytes", "must be an integer, got 'big'"),
     ("timezone = 'Mars/Base'", "timezone", "unknown time zone"),
     ("export_schedule = '30 3 * *'", "export_schedule", "5 fields"),
     ("sqlite_synchronous = 'off'", "sqlite_synchronous", "must be"),
@@ -124,6 +125,35 @@ def test_check_config_accepts_the_shipped_config(monkeypatch):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow  # check-config in a process of its own
+def test_the_shipped_configs_commented_places_are_the_real_defaults(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shipped = Path(__file__).parents[2] / "config" / "canvas-ladok.toml"
+    (tmp_path / "config").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANVAS_LADOK_")}
+
+    def places(text: str) -> list[str]:
+        (tmp_path / "config" / "canvas-ladok.toml").write_text(text)
+        result = subprocess.run([sys.executable, "-m", "plugin", "check-config"], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[1:]
+
+    text = shipped.read_text()
+    uncommented, count = re.subn(r"^# ((database_url|export_dir) = .*)$", r"\1", text,
+                                 flags=re.M)
+    assert count == 2
+    assert places(text) == places(uncommented) == [
+        f"  database: sqlite:///{tmp_path / 'instance' / 'canvas-ladok.db'}",
+        f"  exports:  {tmp_path / 'instance' / 'exports'}"]
+    assert not (tmp_path / "instance").exists()  # checking made nothing
+
+
 LTI_PEM_BITS = 2048
 
 
@@ -150,7 +180,7 @@ def test_mail_lti_and_public_url_are_read_and_checked(tmp_path):
             '[lti]\nclient_id = "10000000000042"\ndeployment_ids = ["1:abc"]\n'
             + COURSE_TOML.replace('ladok_code = "DV1531"',
                                   'ladok_code = "DV1531"\nnotify = ["examiner@example.edu"]'))
-    env = {"CANVAS_LADOK_LTI_PRIVATE_KEY": rsa_pem(), "CANVAS_LADOK_SECRET_KEY": "s",
+    env = {"CANVAS_LADOK_LTI_PRIVATE_KEY": rsa_pem(), "CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
            "CANVAS_LADOK_SMTP_PASSWORD": "pw"}
     s = load_settings(write(tmp_path, text), env)
     assert s.public_url == "https://ladok.example.edu" and s.trusted_proxies == 1
@@ -190,7 +220,8 @@ def test_smtp_password_never_appears_in_problems(tmp_path):
 def test_lti_private_key_must_be_rsa_pem(tmp_path):
     text = ('public_url = "https://t.example"\n[lti]\nclient_id = "1"\ndeployment_ids = ["d"]\n'
             + COURSE_TOML)
-    env = {"CANVAS_LADOK_SECRET_KEY": "s", "CANVAS_LADOK_LTI_PRIVATE_KEY": "-----BEGIN nonsense"}
+    env = {"CANVAS_LADOK_SECRET_KEY": SECRET_KEY,
+           "CANVAS_LADOK_LTI_PRIVATE_KEY": "-----BEGIN nonsense"}
     assert any("CANVAS_LADOK_LTI_PRIVATE_KEY" in p for p in problems(tmp_path, text, env))
 
 

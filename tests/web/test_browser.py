@@ -18,6 +18,7 @@ from tests.conftest import ADMIN_TOKEN
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     needs_browser,
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]

@@ -48,3 +48,27 @@ def test_admin_api_accepts_any_configured_token(client):
 def test_unknown_route_answers_json_404(client):
     response = client.get("/nowhere")
     assert response.status_code == 404 and response.json["error"]
+
+
+def test_healthz_says_starting_from_a_start_until_the_first_beat(client, store):
+    now = dt.datetime.now(dt.UTC)
+    heartbeat.beat(store, now - dt.timedelta(minutes=30))  # the last run's beat, long ago
+    assert client.get("/healthz").json["status"] == "degraded"
+    heartbeat.mark_starting(store)
+    assert client.get("/healthz").json == {"status": "starting",
+                                           "reason": "the scheduler process is starting"}
+    heartbeat.beat(store)
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_a_start_without_a_beat_for_five_minutes_is_degraded(client, store):
+    heartbeat.mark_starting(store, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=6))
+    assert client.get("/healthz").json == {
+        "status": "degraded",
+        "reason": "the scheduler process did not start (no heartbeat within 5 minutes)"}
+
+
+def test_the_overview_page_shows_starting(admin_client, store):
+    heartbeat.mark_starting(store)
+    page = admin_client.get("/").get_data(as_text=True)
+    assert 'class="state state-health-starting">starting<' in page
