@@ -34,6 +34,7 @@ from plugin.settings import Settings
 log = logging.getLogger(__name__)
 
 TIMEOUT = (10.0, 10.0)  # connect, read (seconds)
+PROMPT_TIMEOUT = (3.0, 10.0)  # while a person waits for a page
 RATE_LIMIT_WAITS = 8  # rate-limited answers waited out before giving up
 MAX_WAIT = 60.0  # longest single wait, whatever Retry-After says
 LOW_REMAINING = 100.0  # X-Rate-Limit-Remaining below this slows requests down
@@ -431,3 +432,11 @@ def _student_submissions(group: dict, page: int, date: dt.datetime) -> StudentSu
 def client_from_settings(settings: Settings, **kwargs: Any) -> CanvasClient:
     """The client for the configured Canvas instance and token."""
     return CanvasClient(settings.canvas_url, settings.canvas_token, **kwargs)
+
+
+def prompt_client(settings: Settings) -> CanvasClient | None:
+    """A client for a person waiting on a page: one try, short timeouts (a page says what
+    Canvas could not tell rather than keep them waiting); None without a Canvas API."""
+    if not (settings.canvas_url and settings.canvas_token.strip()):
+        return None
+    return client_from_settings(settings, timeout=PROMPT_TIMEOUT, retry=Retry(total=0))

@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
+from plugin.canvas.client import prompt_client
 from plugin.export.publish import materialise, reason, run_folder
 from plugin.export.run import run_export
 from plugin.extensions import services
@@ -111,7 +112,8 @@ def create_export():
     svc = services()
     if dry_run:
         return jsonify(summary_json(run_export(svc.store, svc.settings, course_id=course,
-                                               dry_run=True)))
+                                               dry_run=True,
+                                               canvas=prompt_client(svc.settings))))
     job_id, _ = queue.enqueue(svc.store, EXPORT, course)
     return jsonify(job=job_id, state=QUEUED, run=None), 201
 

@@ -170,3 +170,14 @@ def test_course_grades_waiting_for_attestation_are_one_number_everywhere(
                                     preview_page).group(1))
     in_cli = int(re.search(r"course grades waiting for attestation\s+(\d+)", cli).group(1))
     assert on_course_page == on_preview_page == len(json_preview["waiting"]) == in_cli == 4
+
+
+def test_a_preview_says_what_canvas_could_not_tell_without_keeping_anyone_waiting(
+        rsps, client):
+    canvas_course(rsps).fail("/roster", (503, {}, ""), (503, {}, ""))
+    received(client, names=False)
+    body = client.post("/api/exports", json={"dry_run": True}, headers=AUTH).json
+    roster = [c for c in rsps.calls if "user_ids" in c.request.url]
+    assert len(roster) == 1  # one try: no backing off while a person waits
+    assert body["warnings"] == ["course 565: course 565 roster: Canvas answered HTTP 503"]
+    assert body["results"] and {r["student_name"] for r in body["results"]} == {""}
