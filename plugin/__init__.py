@@ -12,7 +12,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; `config` may hold SETTINGS or CONFIG_PATH and Flask keys."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from plugin import extensions
+    from plugin import extensions, logs
     from plugin.settings import Settings, load_settings
     from plugin.web import (
         actions,
@@ -28,14 +28,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         signin,
         webhook,
     )
+    from plugin.web.bodies import WholeChunkedBody
 
+    logs.install()
     app = Flask(__name__, instance_relative_config=False)
     config = dict(config or {})
     settings = config.pop("SETTINGS", None)
     if not isinstance(settings, Settings):
         settings = load_settings(config.pop("CONFIG_PATH", None))
     app.config.update(config)
-    app.config["MAX_CONTENT_LENGTH"] = None  # the webhook answers 413 itself, with JSON
+    # No route reads a body above max_body_bytes: a longer Content-Length is answered 413
+    # before anything is read, a chunked body once it passes the limit.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.wsgi_app = WholeChunkedBody(app.wsgi_app, settings.max_body_bytes)
     if settings.trusted_proxies:  # X-Forwarded-* from that many proxies in front
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,

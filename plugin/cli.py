@@ -67,6 +67,9 @@ class Group(Command, click.Group):
 @click.version_option(package_name="canvas-ladok", message="canvas-ladok %(version)s")
 def main() -> None:
     """canvas-ladok: Canvas course results into Ladok."""
+    from plugin import logs
+
+    logs.install()
 
 
 @main.command("check-config")

@@ -244,15 +244,33 @@ def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator:
 
 
 def sign_in(client, scope: dict, who: str = "Test Person", lti: bool = False):
-    """Give `client` a web session with `scope`, built as the sign-in would build it."""
+    """Give `client` a web session with `scope`, started as a sign-in starts one (an
+    administrator's with the test's admin token)."""
+    from flask import session as cookie
+
+    from plugin.web.access import start_session
+
+    token = ADMIN_TOKEN if scope.get("kind") == "admin" else None
+    with client.application.test_request_context("/"):
+        start_session(scope, who, lti=lti, token=token)
+        values = dict(cookie)
     with client.session_transaction() as session:
         session.clear()
         session.permanent = True
-        session["scope"] = scope
-        session["who"] = who
-        if lti:
-            session["lti"] = True
+        session.update(values)
     return client
+
+
+def signed_in(client) -> dict | None:
+    """The scope and who of `client`'s session as the server sees it, or None."""
+    from plugin.clock import utcnow
+    from plugin.web.session_records import find
+
+    with client.session_transaction() as session:
+        key = session.get("key")
+    store = client.application.extensions["canvas_ladok"].store
+    record = find(store, key, utcnow()) if key else None
+    return None if record is None else {"scope": record.scope, "who": record.who}
 
 
 @pytest.fixture

@@ -56,9 +56,11 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 
 @dataclass
 class Recorder:
-    """The aiosmtpd handler: keeps what arrived; refuses DATA while `refuse` > 0."""
+    """The aiosmtpd handler: keeps what arrived; refuses DATA while `refuse` > 0; answers
+    QUIT with `quit_reply`."""
 
     refuse: int = 0
+    quit_reply: str = "221 Bye"
     refuse_reply: str = "451 4.3.0 Try again later"
     refused_recipients: set[str] = field(default_factory=set)
     received: list[EmailMessage] = field(default_factory=list)
@@ -89,6 +91,9 @@ class Recorder:
             self.received.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
+
+    async def handle_QUIT(self, server, session, envelope):
+        return self.quit_reply
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         if not isinstance(auth_data, LoginPassword):

@@ -45,11 +45,15 @@ LINE_COLUMNS = (
 )
 
 
-def ledger_lines(session: Session, run_id: int) -> Iterator[ExportLine]:
-    """The run's ledger rows as export lines, streamed in a stable order."""
+def ledger_lines(session: Session, run_id: int,
+                 course_id: int | None = None) -> Iterator[ExportLine]:
+    """The run's ledger rows (of one Canvas course, when given) as export lines, streamed in
+    a stable order."""
+    query = select(*LINE_COLUMNS).where(LedgerEntry.run_id == run_id)
+    if course_id is not None:
+        query = query.where(LedgerEntry.course_id == course_id)
     rows = session.execute(
-        select(*LINE_COLUMNS).where(LedgerEntry.run_id == run_id)
-        .order_by(LedgerEntry.ladok_code, LedgerEntry.student_id, LedgerEntry.component_code)
+        query.order_by(LedgerEntry.ladok_code, LedgerEntry.student_id, LedgerEntry.component_code)
         .execution_options(yield_per=1000)
     )
     for (code, component, student_id, user_id, name, component_name, credits, grade,

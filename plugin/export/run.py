@@ -46,7 +46,7 @@ from plugin.intake.overlay import Overlay, waiting_overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
 from plugin.rules.results import mapped_by_name, renamed_assignments
-from plugin.rules.text import spaced
+from plugin.rules.text import shown
 from plugin.settings import Settings
 from plugin.status import CORRECTION, MANUAL, NEW, WITHDRAWN
 from plugin.store import state
@@ -281,7 +281,7 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
     problem = problem or next(filter(None, map(_unwritable, lines)), None)
     if problem:  # held back first: nothing of theirs goes out, so no date is promised
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
-                                  "name": spaced(student.name), "reason": problem})
+                                  "name": shown(student.name), "reason": problem})
         summary.counts["held_back"] = summary.counts.get("held_back", 0) + 1
         return None
     if due is not None:
@@ -300,10 +300,10 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
 
 
 def _fit_line(line: ExportLine) -> ExportLine:
-    """The line with control characters in the name, module name and graders as spaces."""
+    """The line with its name, module name and graders as people are to read them."""
     return dataclasses.replace(
-        line, student_name=spaced(line.student_name), component_name=spaced(line.component_name),
-        graders=tuple(spaced(g) for g in line.graders))
+        line, student_name=shown(line.student_name), component_name=shown(line.component_name),
+        graders=tuple(shown(g) for g in line.graders))
 
 
 def _unwritable(line: ExportLine) -> str | None:

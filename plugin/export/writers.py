@@ -24,7 +24,7 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from plugin.rules.text import has_control
+from plugin.rules.text import has_control, shown
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 
 REPORT_TSV = "ladok-report.tsv"
@@ -117,8 +117,9 @@ def _quote_for_csv_reader(field: str) -> str:
 
 
 def _people_text(value: str) -> str:
-    """Drop characters that a spreadsheet cannot hold (control characters)."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value)
+    """Text as people read it (no control or bidirectional formatting character), without
+    what a spreadsheet cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", shown(value))
 
 
 def _csv_text(value: str) -> str:

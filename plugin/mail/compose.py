@@ -18,11 +18,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from plugin.clock import utcnow
 
 FROM_NAME = "canvas-ladok"
-# A Swedish personal or coordination number (YYMMDD or YYYYMMDD, +/- or nothing, four digits):
-# never in a message, whatever text carried it (a name, an error message).
+# A Swedish personal or coordination number (YYMMDD or YYYYMMDD, up to three separators or
+# stray characters such as a space, a dash of any kind, an underscore or a zero-width space,
+# four digits): never in a message, whatever text carried it (a name, an error message).
 PERSONNUMMER = re.compile(
     r"(?<![\d-])((?:19|20)?\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01]))"
-    r"[-+]?\d{4}(?!\d)")
+    r"[\s+_\-\u2010-\u2015\u200b-\u200d\u2060\ufeff]{0,3}\d{4}(?!\d)")
 
 
 @lru_cache(maxsize=1)

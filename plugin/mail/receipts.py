@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from plugin.clock import utcnow
 from plugin.mail import compose, smtp
 from plugin.rules.course_config import CourseConfig
+from plugin.rules.text import shown
 from plugin.settings import Settings
 from plugin.status import RECEIPT_FAILED as FAILED
 from plugin.status import RECEIPT_PENDING as PENDING
@@ -60,7 +61,7 @@ def _lines(session: Session, run_id: int, course: CourseConfig) -> dict[str, lis
     for row in rows:
         old = before.get((row.user_id, row.ladok_code, row.component_code, row.version - 1))
         out.setdefault(row.status, []).append(Line(
-            name=row.student_name or f"Canvas user {row.user_id}",
+            name=shown(row.student_name or f"Canvas user {row.user_id}"),
             module=f"{row.component_code} {row.component_name or ''}".strip(),
             is_course_grade=row.component_code == course.ladok_code,
             grade=row.grade or "", date=row.exam_date or "",
@@ -85,7 +86,7 @@ def message(session: Session, settings: Settings, receipt: MailReceipt) -> Email
         canvas_id=receipt.course_id, ladok_code="?", start=dt.date.min)
     run = session.get(ExportRun, receipt.run_id)
     lines = _lines(session, receipt.run_id, course)
-    held = json.loads(receipt.held_back)
+    held = [{**h, "name": shown(h.get("name") or "")} for h in json.loads(receipt.held_back)]
     counts = {status: len(found) for status, found in lines.items()}
     counts["held_back"] = len(held)
     when = run.created_at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")

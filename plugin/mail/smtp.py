@@ -79,17 +79,33 @@ def send(settings: Settings, message: EmailMessage,
                         "CANVAS_LADOK_SMTP_PASSWORD is not set")
     where = f"{server.host}:{server.port}"
     try:
-        with _connect(server, context or ssl.create_default_context()) as smtp:
-            if server.username:
-                smtp.login_any(server.username, settings.smtp_password)
-            refused = smtp.send_message(message)
-            answer = smtp.answer
+        smtp = _connect(server, context or ssl.create_default_context())
     except Exception as exc:  # every failure becomes one clear line
         raise MailError(_explain(exc, where, server)) from None
+    try:
+        if server.username:
+            smtp.login_any(server.username, settings.smtp_password)
+        refused = smtp.send_message(message)
+        answer = smtp.answer
+    except Exception as exc:
+        raise MailError(_explain(exc, where, server)) from None
+    finally:
+        # Once the server accepted the message, what it answers to QUIT (or whether it
+        # answers at all) changes nothing: the message is sent and must not be sent again.
+        _say_goodbye(smtp)
     if refused:
         answer += "; refused: " + ", ".join(
             f"{address} ({code} {_text(text)})" for address, (code, text) in refused.items())
     return answer
+
+
+def _say_goodbye(smtp: _Answering) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
 def _explain(exc: Exception, where: str, server: SmtpServer) -> str:

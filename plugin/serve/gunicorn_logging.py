@@ -12,20 +12,16 @@ from typing import Any
 
 from gunicorn import glogging
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from plugin.rules.text import escaped
+
 QUERY = re.compile(r"\?[^\s'\"]*")
 # Access-log atoms that can hold a URL with its query string.
 URL_ATOMS = {"r", "q", "f", "{referer}i", "{raw_uri}e", "{query_string}e", "{location}o"}
 
 
-def escape(text: str) -> str:
-    """Control characters as visible escapes (\\x0a), so one record stays one line."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def scrub(text: str) -> str:
     """`text` without query strings, its control characters escaped."""
-    return escape(QUERY.sub("", text))
+    return escaped(QUERY.sub("", text))
 
 
 class _ScrubRecords(logging.Filter):
@@ -48,5 +44,5 @@ class Logger(glogging.Logger):
         atoms = super().atoms(resp, req, environ, request_time)
         for key, value in atoms.items():
             if isinstance(value, str):
-                atoms[key] = scrub(value) if key in URL_ATOMS else escape(value)
+                atoms[key] = scrub(value) if key in URL_ATOMS else escaped(value)
         return atoms

@@ -293,7 +293,8 @@ class MailAlert(Base):
 
 
 class SignInFailure(Base):
-    """A failed page sign-in: the rate limit counts these per address."""
+    """A page sign-in attempt, counted per address by the rate limit (a right token's attempt
+    is removed again, so what stays are the failures)."""
 
     __tablename__ = "sign_in_failures"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -309,4 +310,17 @@ class LtiState(Base):
     __tablename__ = "lti_state"
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class WebSession(Base):
+    """A signed-in web session: its cookie holds a random key whose hash names this row."""
+
+    __tablename__ = "web_sessions"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)  # JSON: {"kind": ..., "course": ..., "user": ...}
+    who: Mapped[str] = mapped_column(Text)
+    # An administrator session's token, as an HMAC under the session secret (never the token).
+    token_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
@@ -17,10 +18,11 @@ from plugin.jobs import queue
 from plugin.reports.student import student_report
 from plugin.status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
 from plugin.store.models import ExportRun, Job
-from plugin.web.access import check_admin_token
+from plugin.web.access import check_admin_token, who
 from plugin.web.errors import error
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
 ID = "int(max=9223372036854775807)"  # what a BIGINT holds: larger ids are 404 like unknown ones
 bp.before_request(check_admin_token)
 
@@ -152,18 +154,26 @@ def get_export(run_id: int):
 
 @bp.get(f"/exports/<{ID}:run_id>/files/<name>")
 def get_export_file(run_id: int, name: str):
-    """One file of a run; any instance renders it from the ledger if it has no copy."""
-    run = _run_or_404(run_id)
+    """One of the run's files; any instance renders it from the ledger if it has no copy."""
+    return send_run_file(_run_or_404(run_id), name)
+
+
+def send_run_file(run: ExportRun, name: str):
+    """A run's file to download: never stored by the browser or a proxy, its fetching
+    logged with who fetched it; 404 for a name not among the run's files."""
     if name not in json.loads(run.files or "[]"):
         abort(404, "no such file in this run")
     svc = services()
     try:
-        materialise(svc.store, svc.settings, run_id)
+        materialise(svc.store, svc.settings, run.id)
     except Exception as exc:  # a committed run whose files cannot be rendered: retried later
-        return error(503, f"the files of run {run_id} could not be written ({reason(exc)}); "
+        return error(503, f"the files of run {run.id} could not be written ({reason(exc)}); "
                      "the scheduler retries them", **{"Retry-After": "300"})
-    return send_file(run_folder(svc.settings, run_id) / name, as_attachment=True,
-                     download_name=name)
+    log.info("export run %s: %s downloaded by %s", run.id, name, who())
+    response = send_file(run_folder(svc.settings, run.id) / name, as_attachment=True,
+                         download_name=name, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get(f"/courses/<{ID}:canvas_id>/preview")

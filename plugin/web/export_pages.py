@@ -1,17 +1,22 @@
-"""Export runs, each run's receipt, and its files to download."""
+"""Export runs, each run's receipt, and its files to download.
+
+A course session sees its own course's runs and the runs of every course, and in those only
+its own Canvas course's lines: another course room sharing its Ladok code stays out of view.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import abort, render_template, send_file
-from sqlalchemy import or_, select
+from flask import abort, render_template
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
-from plugin.export.publish import ledger_lines, materialise, run_folder
+from plugin.export.publish import ledger_lines
 from plugin.extensions import services
-from plugin.store.models import ExportRun
-from plugin.web.access import current_scope, is_admin, who
-from plugin.web.admin import ID, run_json
+from plugin.store.models import ExportRun, LedgerEntry
+from plugin.web.access import current_scope, is_admin
+from plugin.web.admin import ID, run_json, send_run_file
 from plugin.web.page_common import page_blueprint
 
 bp = page_blueprint("exports")
@@ -24,6 +29,32 @@ def _scope_course() -> int | None:
     return None if is_admin() else current_scope().get("course")
 
 
+def _own_counts(session: Session, runs: list[dict], course: int) -> None:
+    """Replace the counts of runs of every course by the course's own lines' counts; a
+    held-back count, not kept per course, is then unknown (None)."""
+    shared = [r for r in runs if r["course"] is None]
+    if not shared:
+        return
+    counts = session.execute(
+        select(LedgerEntry.run_id, LedgerEntry.status, func.count())
+        .where(LedgerEntry.run_id.in_([r["id"] for r in shared]),
+               LedgerEntry.course_id == course)
+        .group_by(LedgerEntry.run_id, LedgerEntry.status))
+    by_run: dict[int, dict] = {r["id"]: {"held_back": None} for r in shared}
+    for run_id, status, n in counts:
+        by_run[run_id][status] = n
+    for run in shared:
+        run["counts"] = by_run[run["id"]]
+
+
+def _shown(session: Session, runs: list[ExportRun], course: int | None) -> list[dict]:
+    """The runs as the session may see them."""
+    shown = [run_json(r) for r in runs]
+    if course is not None:
+        _own_counts(session, shown, course)
+    return shown
+
+
 @bp.get("/exports")
 def runs():
     """Export runs, newest first: when, trigger, courses, counts."""
@@ -32,7 +63,7 @@ def runs():
     if course is not None:  # its own runs and the nightly runs of every course
         query = query.where(or_(ExportRun.course_id == course, ExportRun.course_id.is_(None)))
     with services().store.read() as session:
-        shown = [run_json(r) for r in session.scalars(query)]
+        shown = _shown(session, list(session.scalars(query)), course)
     return render_template("export_pages/runs.html", runs=shown)
 
 
@@ -55,13 +86,11 @@ def _downloadable(run: ExportRun) -> bool:
 def receipt(run_id: int):
     """The run's receipt: results, corrections and withdrawals, held back, files."""
     run = _visible_run(run_id)
-    settings = services().settings
     course = _scope_course()
-    codes = None if course is None else {settings.course(course).ladok_code}
     with services().store.read() as session:
-        lines = [x for x in ledger_lines(session, run_id)
-                 if codes is None or x.course_code in codes]
-    return render_template("export_pages/run.html", run=run_json(run), lines=lines,
+        lines = list(ledger_lines(session, run_id, course))
+        [shown] = _shown(session, [run], course)
+    return render_template("export_pages/run.html", run=shown, lines=lines,
                            downloadable=_downloadable(run))
 
 
@@ -69,12 +98,6 @@ def receipt(run_id: int):
 def download(run_id: int, name: str):
     """One of the run's files, never cached, its fetching logged with who fetched it."""
     run = _visible_run(run_id)
-    if not _downloadable(run) or name not in run_json(run)["files"]:
+    if not _downloadable(run):
         abort(404)
-    svc = services()
-    materialise(svc.store, svc.settings, run_id)
-    log.info("export run %s: %s downloaded by %s", run_id, name, who())
-    response = send_file(run_folder(svc.settings, run_id) / name, as_attachment=True,
-                         download_name=name, max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return send_run_file(run, name)

@@ -31,7 +31,8 @@ from plugin.extensions import services
 from plugin.lti.roles import STAFF, launch_kind
 from plugin.lti.storage import DatabaseLaunchStorage, DatabaseSessionService
 from plugin.lti.tool import KeySetUnavailable, Tool, ToolLaunch, build_tool, developer_key
-from plugin.web.access import current_scope, start_session
+from plugin.web.access import current_scope, signed_in_as, start_session
+from plugin.web.security import protect_form
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger(__name__)
@@ -211,12 +212,25 @@ def entered():
         new_tab=url_for("lti.open_in_tab", launch=launch_id))
 
 
-@bp.get("/open")
+@bp.route("/open", methods=["GET", "POST"])
 def open_in_tab():
-    """The launch once more, in a tab of its own: a one-time link, valid a few minutes."""
-    launch_id = request.args.get("launch", "")
+    """The launch once more, in a tab of its own: a one-time link, valid a few minutes.
+
+    A browser already signed in as someone else is asked first, never switched silently.
+    """
+    launch_id = request.values.get("launch", "")
     admitted = _restored(launch_id)
-    if admitted is None or not _storage()[2].forget_launch(launch_id):
+    if admitted is None:
+        return _expired()
+    current = signed_in_as()
+    if request.method == "POST":
+        protect_form()
+    elif current is not None and current != (admitted.scope, admitted.who):
+        return page(200, _("You are signed in as someone else"), _(
+            "This browser is signed in to canvas-ladok as %(current)s. Continue as "
+            "%(new)s from Canvas? That signs %(current)s out here.", current=current[1],
+            new=admitted.who), switch=launch_id, stay=landing(current[0]))
+    if not _storage()[2].forget_launch(launch_id):
         return _expired()
     start_session(admitted.scope, admitted.who, lti=True)
     return redirect(landing(admitted.scope))

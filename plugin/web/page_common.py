@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from plugin.extensions import services
 from plugin.rules.course_config import CourseConfig
-from plugin.web.access import course_allowed, current_scope, is_admin
-from plugin.web.security import csrf
-
-PERSONNUMMER = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})$")
-
-
-def mask(identity: str | None) -> str | None:
-    """A personnummer with its last four digits hidden (19900101-****); other ids as they are."""
-    if not identity:
-        return identity
-    match = PERSONNUMMER.match(identity.strip())
-    return f"{match.group(1)}-****" if match else identity
+from plugin.rules.identity import mask
+from plugin.rules.text import has_control, shown
+from plugin.web.access import course_allowed, current_scope, is_admin, who
+from plugin.web.security import protect_form
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to return to after sign-in (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A local path to return to after sign-in (never another host, never a header break)."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or has_control(target) or any(c.isspace() for c in target)):
         return url_for("overview.index")
     return target if not urlsplit(target).netloc else url_for("overview.index")
 
@@ -45,7 +38,7 @@ def _guard():
         if scope["kind"] == "student":  # a student sees only their own page: nothing here exists
             abort(404)
     if request.method == "POST":
-        csrf.protect()
+        protect_form()
     return None
 
 
@@ -138,12 +131,21 @@ def state_words() -> dict[str, str]:
     return g.state_words
 
 
+def _as_shown(value):
+    """What a page shows of a value: text without control or bidirectional formatting
+    characters (a name from Canvas may hold them); markup made here as it is."""
+    return shown(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def init_templates(app: Flask) -> None:
     """The pages' template filters and helpers."""
+    app.jinja_env.finalize = _as_shown  # before any template is compiled
     app.add_template_filter(when)
     app.add_template_filter(components)
     app.add_template_global(bar)
     app.add_template_global(mask)
+    app.add_template_global(current_scope, "signed_in_scope")
+    app.add_template_global(who, "signed_in_who")
     app.add_template_global(state_words)
     app.add_template_global(STATE_MARKS, "STATE_MARKS")
     app.add_template_global(BAR_X, "BAR_X")

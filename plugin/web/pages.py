@@ -10,6 +10,7 @@ from plugin.reports.course import CourseView, StudentRow
 from plugin.reports.course_cache import CourseViewCache
 from plugin.reports.student import student_report
 from plugin.reports.system import pending_events, system_status
+from plugin.rules.identity import is_identity
 from plugin.web.admin import ID
 from plugin.web.health import health_status
 from plugin.web.page_common import components, course_or_404, page_blueprint, visible_courses
@@ -44,7 +45,8 @@ def index():
 
 
 def table_rows(view: CourseView, show: str, query: str, sort: str) -> list[StudentRow]:
-    """The students table after the filter, the search (name, Canvas id, identity) and sort."""
+    """The students table after the filter, the search (part of a name, a whole Canvas id or
+    a whole identity) and sort."""
     rows = view.rows
     if show == "problems":
         rows = [r for r in rows if r.problems]
@@ -53,7 +55,7 @@ def table_rows(view: CourseView, show: str, query: str, sort: str) -> list[Stude
     needle = query.strip().casefold()
     if needle:
         rows = [r for r in rows if needle in r.name.casefold() or needle == str(r.user_id)
-                or (r.identity and needle in r.identity.casefold())]
+                or is_identity(needle, r.identity)]
     return sorted(rows, key=SORTS[sort])
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from plugin.settings import Settings
 from plugin.web.access import SESSION_LIFETIME
@@ -47,11 +47,23 @@ class PageSessionInterface(_Cookies):
     def save_session(self, app: Flask, session, response) -> None:
         # The session is read here, not through flask.session, which would mark every
         # response "Vary: Cookie".
-        if session.get("lti"):
-            return self.lti.save_session(app, session, response)
-        if not session and session.modified:  # signed out: delete either kind of cookie
-            self.lti.save_session(app, session, response)
-        return super().save_session(app, session, response)
+        mine, other = (self.lti, self) if session.get("lti") else (self, self.lti)
+        if session.modified and (not session or self.get_cookie_name(app) in request.cookies):
+            # Signed out, or a session started where the browser may hold the other kind of
+            # cookie (an administrator opening a teacher's launch in a tab): that one is
+            # deleted first, so the browser keeps only the session meant.
+            ended = self.session_class()
+            ended.modified = True
+            _Cookies.save_session(other, app, ended, response)
+        _Cookies.save_session(mine, app, session, response)
+
+
+def protect_form() -> None:
+    """The CSRF check of a form post; a Referer that is no URL fails it (400), not a 500."""
+    try:
+        csrf.protect()
+    except ValueError:  # behind HTTPS the library parses the Referer, which may not parse
+        raise CSRFError("The referrer header is not a valid URL.") from None
 
 
 def select_locale() -> str:
@@ -86,6 +98,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        if request.endpoint != "static":  # pages, JSON and files may hold personal data
+            response.headers["Cache-Control"] = "no-store"
         if response.mimetype != "text/html":  # JSON and files are never framed or rendered
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             return response

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, make_response, redirect, render_template, request, session, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from plugin.extensions import services
 from plugin.web import sign_in_limit
-from plugin.web.access import admin_token_number, start_session
+from plugin.web.access import admin_token_number, end_session, start_session
 from plugin.web.page_common import page_blueprint, safe_next
 from plugin.web.security import LANGUAGE_COOKIE, LANGUAGES
 
@@ -25,24 +25,26 @@ def login():
     if request.method == "GET":
         return render_template("signin/login.html", next=target)
     store, address = services().store, request.remote_addr or "unknown"
-    if sign_in_limit.blocked(store, address):
+    attempt = sign_in_limit.take_attempt(store, address)
+    if attempt is None:
         abort(429, gettext("Too many failed sign-ins from your address: wait a minute."))
-    number = admin_token_number(request.form.get("token", ""))
+    token = request.form.get("token", "")
+    number = admin_token_number(token)
     if number is None:
-        sign_in_limit.record_failure(store, address)
         log.warning("failed sign-in from %s", address)
         error = gettext("That token is not accepted.")
         return render_template("signin/login.html", next=target, error=error), 403
+    sign_in_limit.give_back(store, attempt)
     # Logs name the token by its place in the list, never by its value.
-    start_session({"kind": "admin"}, f"administrator (token {number})")
+    start_session({"kind": "admin"}, f"administrator (token {number})", token=token)
     log.info("administrator (token %s) signed in from %s", number, address)
     return redirect(target)
 
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
-    session.clear()
+    """End the session everywhere (every copy of its cookie)."""
+    end_session()
     return redirect(url_for("signin.login"))
 
 

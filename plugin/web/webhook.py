@@ -25,8 +25,8 @@ class _ShortBody(Exception):
 def _read_body(limit: int) -> bytes | None:
     """The request body, or None when it exceeds `limit` bytes."""
     length = request.content_length
-    if length is None:  # chunked: werkzeug's stream knows where the body ends
-        raw = request.stream.read(limit + 1)
+    if length is None:  # chunked: the server's stream ends where the body ends
+        raw = request.input_stream.read(limit + 1)
         return None if len(raw) > limit else raw
     if length > limit:
         return None

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import ipaddress
 import json
+import re
 import ssl
 import threading
 from collections.abc import Iterator
@@ -26,13 +27,14 @@ from plugin.settings import load_settings
 from plugin.store.db import Store
 from plugin.store.migrate import upgrade
 from tests.chrome import chrome, needs_browser
-from tests.conftest import COURSE_TOML, WEBHOOK_TOKEN, post_event
+from tests.conftest import ADMIN_TOKEN, COURSE_TOML, WEBHOOK_TOKEN, post_event
 from tests.fake_platform import (
     INSTRUCTOR,
     LEARNER,
     SECRET_KEY,
     TOOL_KEY,
     FakePlatform,
+    auth_request,
     login_params,
     lti_toml,
     new_key,
@@ -126,7 +128,8 @@ def world(tmp_path, monkeypatch) -> Iterator[SimpleNamespace]:
         "CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp_path / 'browser.db'}",
         "CANVAS_LADOK_EXPORT_DIR": str(tmp_path / "exports"),
         "CANVAS_LADOK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-        "CANVAS_LADOK_SECRET_KEY": SECRET_KEY, "CANVAS_LADOK_LTI_PRIVATE_KEY": TOOL_KEY})
+        "CANVAS_LADOK_SECRET_KEY": SECRET_KEY, "CANVAS_LADOK_LTI_PRIVATE_KEY": TOOL_KEY,
+        "CANVAS_LADOK_ADMIN_TOKENS": ADMIN_TOKEN})
     store = Store(settings.database_url)
     upgrade(store)
     holder["app"] = app = create_app({"SETTINGS": settings})
@@ -135,7 +138,8 @@ def world(tmp_path, monkeypatch) -> Iterator[SimpleNamespace]:
         assert post_event(client, event).status_code == 202
     apply_pending(store)
     driver = chrome("--ignore-certificate-errors")
-    yield SimpleNamespace(driver=driver, platform=platform, canvas_url=canvas_url, app=app)
+    yield SimpleNamespace(driver=driver, platform=platform, canvas_url=canvas_url, app=app,
+                          tool_url=platform.tool_url)
     driver.quit()
     for side in (canvas, tool):
         side.server.shutdown()
@@ -192,3 +196,34 @@ def test_teacher_inside_canvas_lands_on_the_course_page(world):
     assert status_of(driver, "/courses/565/students/1001") == 200
     assert status_of(driver, "/courses/1279362") == 404
     assert status_of(driver, "/me") == 404
+
+
+def blocked_launch_link(world, **launch_as) -> str:
+    """The one-time new-tab link a launch offers when Canvas's frame kept no cookie."""
+    client = world.app.test_client()
+    auth = auth_request(client.post("/lti/login", data=login_params()).location)
+    signer = world.platform.signer
+    token = signer.sign(signer.claims(auth["nonce"], **launch_as))
+    entered = client.post("/lti/launch", data={"id_token": token, "state": auth["state"]})
+    page = world.app.test_client().get(entered.location).get_data(as_text=True)
+    return html.unescape(re.search(r'href="(/lti/open\?launch=[^"]+)"', page)[1])
+
+
+def test_a_new_tab_asks_an_administrator_before_switching_to_the_teacher(world, tmp_path):
+    driver, tool = world.driver, world.tool_url
+    driver.get(f"{tool}/login")
+    driver.find_element("name", "token").send_keys(ADMIN_TOKEN)
+    driver.find_element("css selector", "form button[type=submit], form input[type=submit]") \
+        .click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.execute_script(
+        "return location.pathname === '/' && document.readyState === 'complete'"))
+    link = blocked_launch_link(world, roles=[INSTRUCTOR], course=565, user=900)
+    driver.get(f"{tool}{link}")
+    assert "You are signed in as someone else" in driver.page_source
+    assert "administrator (token 1)" in driver.find_element("tag name", "main").text
+    driver.save_screenshot(str(tmp_path / "switch.png"))
+    assert status_of(driver, "/courses/1279362") == 200  # nothing switched yet
+    driver.find_element("css selector", "main form button").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.execute_script(
+        "return location.pathname === '/courses/565' && document.readyState === 'complete'"))
+    assert status_of(driver, "/courses/1279362") == 404  # now the teacher of 565

@@ -13,13 +13,16 @@ import pytest
 
 from plugin import create_app
 from plugin.settings import LtiSettings, load_settings
+from tests.conftest import sign_in, signed_in
 from tests.fake_platform import (  # noqa: F401  (config_file, environ: the LTI tool)
     CLAIM,
+    CLIENT_ID,
     INSTITUTION_ADMIN,
     INSTITUTION_INSTRUCTOR,
     INSTRUCTOR,
     KEY_SET_URL,
     LEARNER,
+    LIS,
     MENTOR,
     SECRET_KEY,
     TEACHING_ASSISTANT,
@@ -57,8 +60,10 @@ def launch(client, platform, roles, token=None, state=None, **claims):
 
 
 def session_of(client) -> dict:
+    """The cookie's values and, when signed in, the session's scope and who."""
     with client.session_transaction() as session:
-        return dict(session)
+        values = dict(session)
+    return {**values, **(signed_in(client) or {})}
 
 
 def follow(client, response):
@@ -158,6 +163,9 @@ REFUSALS = {
     "expired": (_claims(iat=1_000_000_000, exp=1_000_000_300), "expired"),
     "unknown deployment": (_claims(**{f"{CLAIM}/deployment_id": "1:other"}),
                            "is not recognised"),
+    "azp of another party": (_claims(aud=[CLIENT_ID, "other"], azp="other"), "azp"),
+    "several audiences, no azp": (_claims(aud=[CLIENT_ID, "other"]), "azp"),
+    "azp not ours": (_claims(azp="other"), "azp"),
 }
 
 
@@ -172,6 +180,31 @@ def test_launch_refusal_is_a_4xx_page_logged_without_the_token(client, platform,
     assert "scope" not in session_of(client)
     assert reason in caplog.text
     assert token not in caplog.text and token.split(".")[2] not in caplog.text
+
+
+def test_several_audiences_are_accepted_when_azp_names_this_tool(client, platform):
+    response = launch(client, platform, [INSTRUCTOR], aud=[CLIENT_ID, "other"], azp=CLIENT_ID)
+    assert response.status_code == 302
+    assert session_of(client)["scope"] == {"kind": "course", "course": 565}
+
+
+@pytest.mark.parametrize("role", [f"{LIS}/membership/Learner#Instructor",
+                                  f"{LIS}/x/membership#Instructor"])
+def test_a_role_that_only_looks_like_instructor_starts_no_staff_session(client, platform, role):
+    launch(client, platform, [role], user=1001)
+    assert session_of(client).get("scope", {}).get("kind") != "course"
+    assert client.get("/courses/565").status_code in (302, 404)
+
+
+def test_a_name_from_canvas_cannot_forge_a_log_line(client, platform, caplog):
+    launch(client, platform, [INSTRUCTOR], name="Ada\nWARNING forged line\x1b[31m\u2028x")
+    page = client.get("/courses/565").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    with caplog.at_level(logging.INFO):
+        assert client.post("/courses/565/resync", data={"csrf_token": token}).status_code == 302
+    [line] = [r.getMessage() for r in caplog.records if "requested by" in r.getMessage()]
+    assert "Ada\\x0aWARNING forged line\\x1b[31m\\x2028x (Canvas user 1001)" in line
+    assert "\nWARNING forged" not in caplog.text and "\x1b" not in caplog.text
 
 
 def test_replayed_nonce_is_refused(client, platform, caplog):
@@ -334,8 +367,7 @@ def test_lti_pages_may_be_framed_by_canvas_only(client, platform):
 
 
 def test_student_session_not_from_lti_may_not_be_framed(client):
-    with client.session_transaction() as session:
-        session["scope"] = {"kind": "student", "course": 565, "user": 1001}
+    sign_in(client, {"kind": "student", "course": 565, "user": 1001})
     assert _frame_ancestors(client.get("/me")) == "'none'"
 
 
@@ -352,13 +384,17 @@ def test_behind_a_trusted_proxy_the_state_cookie_is_cross_site(tmp_path, environ
     app.extensions["canvas_ladok"].store.dispose()
 
 
-def test_blocked_cookie_offers_a_one_time_link_to_a_new_tab(app, client, platform):
-    response = launch(client, platform, [LEARNER], user=1001)
+def new_tab_link(app, response) -> str:
+    """The one-time link the page in Canvas's frame offers when its cookie was blocked."""
     framed = app.test_client()  # the next request inside the frame arrives without cookies
     page = framed.get(response.location)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'target="_blank"' in html and "<script" not in html
-    link = re.search(r'href="(/lti/open\?launch=[^"]+)"', html)[1].replace("&amp;", "&")
+    return re.search(r'href="(/lti/open\?launch=[^"]+)"', html)[1].replace("&amp;", "&")
+
+
+def test_blocked_cookie_offers_a_one_time_link_to_a_new_tab(app, client, platform):
+    link = new_tab_link(app, launch(client, platform, [LEARNER], user=1001))
     tab = app.test_client()
     opened = tab.get(link)
     assert opened.status_code == 302 and opened.location == "/me"
@@ -366,12 +402,36 @@ def test_blocked_cookie_offers_a_one_time_link_to_a_new_tab(app, client, platfor
     assert app.test_client().get(link).status_code == 400  # used up
 
 
+def test_the_new_tab_asks_before_replacing_another_signed_in_person(app, client, platform):
+    link = new_tab_link(app, launch(client, platform, [INSTRUCTOR], course=565, user=900))
+    tab = sign_in(app.test_client(), {"kind": "admin"}, "administrator")  # the admin's browser
+    asked = tab.get(link)
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "administrator" in html and "Ada Lärare" in html
+    assert tab.get("/courses/1279362").status_code == 200  # still the administrator
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+    launch_id = re.search(r'name="launch" value="([^"]+)"', html)[1]
+    assert tab.post("/lti/open", data={"launch": launch_id}).status_code == 400  # no CSRF token
+    switched = tab.post("/lti/open", data={"launch": launch_id, "csrf_token": token})
+    assert switched.status_code == 302 and switched.location == "/courses/565"
+    assert tab.get("/courses/1279362").status_code == 404  # now the teacher of 565
+    assert tab.get(link).status_code == 400  # used up
+
+
+def test_the_new_tab_of_the_person_already_signed_in_opens_without_asking(app, client,
+                                                                          platform):
+    first = launch(client, platform, [INSTRUCTOR], course=565, user=900)
+    link = new_tab_link(app, launch(client, platform, [INSTRUCTOR], course=565, user=900))
+    client.get(first.location)  # the first launch's session, in the same browser
+    opened = client.get(link)
+    assert opened.status_code == 302 and opened.location == "/courses/565"
+
+
 def test_entered_again_sends_a_signed_in_person_to_their_start(client, platform):
     response = launch(client, platform, [LEARNER], user=1001)
     assert client.get(response.location).location == "/me"
     assert client.get(response.location).location == "/me"
-    with client.session_transaction() as session:
-        session["scope"] = {"kind": "admin"}
+    sign_in(client, {"kind": "admin"})
     assert client.get(response.location).location == "/"
 
 

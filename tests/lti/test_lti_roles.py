@@ -32,6 +32,18 @@ from tests.fake_platform import (
     ([f"{LIS}/membership#ContentDeveloper"], None),
     ([f"{LIS}/system/person#Administrator"], None),
     (["Instructor"], None),  # not a role URI
+    ([f"{LIS}/membership/Learner#Instructor"], LEARNER),  # a kind of Learner
+    ([f"{LIS}/membership/Instructor#Grader"], STAFF),  # a kind of Instructor
+    ([f"{LIS}/x/membership#Instructor"], None),
+    ([f"{LIS}/membership#Instructor#Learner"], None),
+    ([f"{LIS}/membership/x/Instructor#Instructor"], None),
+    ([f"{LIS}/membership#Instructor/"], None),
+    ([f"{LIS}/membership#Instructors"], None),
+    ([f"x{LIS}/membership#Instructor"], None),
+    ([f"{LIS}/membership#Instructor".replace("http:", "https:")], None),
+    ([f"{LIS}/institution/person/x#Administrator"], None),
+    ([f"{LIS}/institution#Administrator"], None),
+    ([f"{LIS}/membership/Learner#Instructor", f"{LIS}/x/membership#Instructor"], LEARNER),
     ([], None),
     ([None, 3], None),
 ])

@@ -14,6 +14,12 @@ from plugin.mail.compose import mask_personnummer
     ("19900101+1234", "19900101-****"),
     ("samordningsnummer 19900161-1234", "samordningsnummer 19900161-****"),
     ("student_id '19900101-1234\\t'", "student_id '19900101-****\\t'"),
+    ("Bo 19930303 1301", "Bo 19930303-****"),
+    ("19930303\u20131301", "19930303-****"),
+    ("19930303--1301", "19930303-****"),
+    ("19930303_1301", "19930303-****"),
+    ("19930303\u200b1301", "19930303-****"),
+    ("19930303-1301A", "19930303-****A"),
 ])
 def test_personnummer_shapes_are_masked(text, masked):
     assert mask_personnummer(text) == masked

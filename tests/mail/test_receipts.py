@@ -81,6 +81,20 @@ def test_no_personnummer_in_any_receipt(client, store, settings, smtp):
     assert "Bo 19900101-**** &lt;i&gt;Berg&lt;/i&gt;" in html_part(message)  # escaped in HTML
 
 
+def test_names_in_a_receipt_carry_no_bidi_override_or_control_character(
+        client, store, settings, smtp):
+    post_all(client, term(2))
+    with store.write() as session:  # a right-to-left override would turn the rest around
+        session.get(User, 1002).name = "Bo \u202eBerg\u202c\x1b[31m\u2066X\u2069\nY"
+    run_export(store, settings, now=LATER)
+    receipts.send_due(store, settings, LATER)
+    [message] = smtp.received
+    for part in (text_part(message), html_part(message)):
+        assert "Bo Berg" in part
+        assert not re.search("[\u202a-\u202e\u2066-\u2069\x1b]", part)
+        assert "Y\n" not in part.split("Bo Berg", 1)[1][:20]  # no line of its own
+
+
 def test_correction_and_withdrawal_say_what_to_do_in_ladok(client, store, settings, smtp):
     post_all(client, term(3))
     run_export(store, settings, now=LATER)
@@ -173,6 +187,20 @@ def test_refusing_server_is_retried_with_backoff_and_the_export_is_not_delayed(
     assert len(smtp.received) == 1
     [row] = receipt_rows(store)
     assert (row.state, row.attempts) == ("sent", 4) and row.answer.startswith("250")
+
+
+def test_a_receipt_the_server_accepted_is_sent_once_whatever_it_answers_to_quit(
+        client, store, settings, smtp):
+    post_all(client, term(1))
+    run_export(store, settings, now=LATER)
+    smtp.quit_reply = "421 4.4.2 closing the connection"
+    minute = 0
+    while minute <= 26 * 60:  # past the whole retry window
+        tick(store, settings, LATER + dt.timedelta(minutes=minute))
+        minute += 1 if minute < 64 else 30
+    assert len(smtp.received) == 1
+    [row] = receipt_rows(store)
+    assert (row.state, row.attempts) == ("sent", 1) and row.answer.startswith("250")
 
 
 def test_receipt_is_given_up_after_a_day_of_refusals(client, store, settings, smtp):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -40,3 +41,30 @@ def test_admin_posts_with_deep_or_huge_json_answer_400(client, path, body):
 def test_webhook_body_nested_100000_deep_answers_400(client):
     response = post_event(client, DEEP)
     assert response.status_code == 400 and response.json["error"]
+
+
+NEXT_WITH_CONTROLS = ["/exports\r\nSet-Cookie: x=1", "/\nx", "/x\r", "/a\x00b", "/\u2028x"]
+
+
+@pytest.mark.parametrize("target", NEXT_WITH_CONTROLS)
+def test_control_characters_in_next_send_the_browser_to_the_start(client, target):
+    from tests.web.test_pages import csrf_token
+
+    language = client.get("/language/sv", query_string={"next": target})
+    assert language.status_code == 302 and language.headers["Location"] == "/"
+    assert client.get("/login", query_string={"next": target}).status_code == 200
+    signed_in = client.post("/login", data={"token": ADMIN_TOKEN, "next": target,
+                                            "csrf_token": csrf_token(client)})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("referer", ["https://[::1/", "https://localhost:port/login",
+                                     "https://localhost:99999999/", "https://[zz]/"])
+@pytest.mark.parametrize("path", ["/login", "/logout"])
+def test_a_form_post_with_a_malformed_referer_is_a_400(client, referer, path):
+    https = "https://localhost"
+    page = client.get("/login", base_url=https).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(path, base_url=https, headers={"Referer": referer},
+                           data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert response.status_code == 400 and "referrer" in response.text.lower()

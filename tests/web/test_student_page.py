@@ -12,7 +12,7 @@ from plugin.export.run import run_export
 from plugin.intake.apply import apply_pending
 from plugin.settings import cron_trigger
 from plugin.web import me
-from tests.conftest import ADMIN_TOKEN, post_event
+from tests.conftest import ADMIN_TOKEN, post_event, sign_in
 from tests.fake_platform import config_file, environ  # noqa: F401  (the LTI-enabled tool)
 from tests.helpers import term
 
@@ -26,9 +26,7 @@ def fixed_now(monkeypatch):
 
 
 def sign_in_as_student(client, user: int, course: int = 565) -> None:
-    with client.session_transaction() as session:
-        session.update(scope={"kind": "student", "course": course, "user": user}, who="x",
-                       lti=True)
+    sign_in(client, {"kind": "student", "course": course, "user": user}, "x", lti=True)
 
 
 def post_all(client, events) -> None:
@@ -113,8 +111,7 @@ def test_student_without_grades_gets_a_page_saying_so(client):
 
 def test_page_needs_a_student_session(client):
     assert client.get("/me").status_code == 404
-    with client.session_transaction() as session:
-        session["scope"] = {"kind": "course", "course": 565}
+    sign_in(client, {"kind": "course", "course": 565})
     assert client.get("/me").status_code == 404
 
 
