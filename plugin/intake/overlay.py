@@ -35,7 +35,7 @@ from plugin.store.state import decode_observation, is_older
 
 # A read (a page, the JSON preview, a student report) folds at most this many waiting events;
 # with more waiting (the scheduler down, say) it shows the store as it is and says so.
-READ_FOLD_LIMIT = 2000
+READ_FOLD_LIMIT = 500
 USER_FACTS = ("name", "email", "sis_user_id", "integration_id", "login_id", "looked_up_at")
 Key = tuple[int, int, int]  # course, assignment, user
 
