@@ -2,7 +2,8 @@
 
 Students 1001… each with a posted G from teacher 900 on every assignment ("Kmom01"…, ids
 301…). Lists come in pages of `per_page` with a `Link: rel="next"` header, as Canvas pages
-them; every answer carries an HTTP `Date`; `graded_since` leaves out older grades.
+them; every answer carries an HTTP `Date`; `graded_since` leaves out older grades. The
+course's users are its teacher, or, asked by `user_ids[]` (a roster lookup), those students.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-import re
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import responses
 
@@ -67,11 +67,18 @@ def serve_course(rsps: responses.RequestsMock, course_id: int, students: int,
         "students/submissions": (list(range(1001, 1001 + students)),
                                  lambda u, q: _grouped(u, tasks, q.get("graded_since"))),
         "assignments": (tasks, lambda item, _q: item),
-        "search_users": (teachers, lambda item, _q: item),
     }
     for path, (items, render) in routes.items():
         rsps.add_callback(responses.GET, f"{API}/courses/{course_id}/{path}",
                           callback=_pages(items, render))
-    rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/users/\d+"),
-                      callback=lambda request: (200, _headers(), json.dumps(
-                          _user(int(urlsplit(request.url).path.rsplit("/", 1)[1])))))
+    teachers_page = _pages(teachers, lambda item, _q: item)
+
+    def course_users(request):
+        asked = parse_qs(urlsplit(request.url).query).get("user_ids[]")
+        if asked is None:
+            return teachers_page(request)
+        found = [int(u) for u in asked if 1001 <= int(u) < 1001 + students]
+        return _pages(found, lambda u, _q: _user(u))(request)
+
+    rsps.add_callback(responses.GET, f"{API}/courses/{course_id}/search_users",
+                      callback=course_users)

@@ -3,7 +3,9 @@
 Serves Canvas through `responses` (canvas_course.py: Link paging, HTTP Date) and re-syncs
 into a temporary SQLite file: a first full run, a second full run that finds nothing new, and
 an incremental run. Prints the requests each made against the bound
-ceil(N/100) + ceil(A/100) + 2 and the seconds per 1,000 submissions processed.
+ceil(N/100) + ceil(A/100) + 2 and the seconds per 1,000 submissions processed. Then, in a
+fresh database holding only grade events that name no student, fills the names and
+identities of those N students from Canvas's roster: its requests against ceil(N/100).
 
     python benchmarks/resync.py [--students 2000] [--assignments 10]
 """
@@ -11,6 +13,7 @@ ceil(N/100) + ceil(A/100) + 2 and the seconds per 1,000 submissions processed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 import tempfile
 import time
@@ -18,12 +21,18 @@ import time
 import responses
 from canvas_course import BASE, serve_course
 from demo_config import CONFIG
+from sqlalchemy import func, select
 
 from plugin.canvas.client import CanvasClient
+from plugin.canvas.events import parse
+from plugin.demo.live_events import grade_event
+from plugin.intake.apply import StoreSink, apply_event
+from plugin.intake.gaps import fill_store
 from plugin.intake.resync import resync_course
 from plugin.settings import Settings, load_settings
 from plugin.store.db import Store
 from plugin.store.migrate import upgrade
+from plugin.store.models import User
 
 TOKEN = "benchmark-token"
 
@@ -42,6 +51,30 @@ def report(name: str, result: dict[str, float], bound: int) -> None:
     print(f"{name:<22} requests {result['requests']:>3} (bound {bound})  "
           f"submissions {result['submissions']:>6}  changed {result['changed']:>6}  "
           f"{result['seconds']:7.2f} s  {per_1000}")
+
+
+def names(tmp: str, students: int, client: CanvasClient, rsps) -> None:
+    """Fill the names of `students` students known only from grade events (no names, no
+    identities), and print the requests against ceil(N/100)."""
+    settings = load_settings(CONFIG, {"CANVAS_LADOK_DATABASE_URL": f"sqlite:///{tmp}/n.db",
+                                      "CANVAS_LADOK_CANVAS_TOKEN": TOKEN})
+    store = Store(settings.database_url)
+    upgrade(store)
+    when = dt.datetime(2025, 9, 29, 12, 0, tzinfo=dt.UTC)
+    with store.write() as session:
+        sink = StoreSink(session)
+        sink.assignment(565, 301, {"name": "Kmom01", "points_possible": 10.0}, when)
+        for user in range(1001, 1001 + students):
+            apply_event(sink, parse(grade_event(565, 301, user, "G", when)))
+    before, start = len(rsps.calls), time.perf_counter()
+    counts = fill_store(store, settings, 565, client)
+    took, asked = time.perf_counter() - start, len(rsps.calls) - before
+    with store.read() as session:
+        unnamed = session.scalar(select(func.count()).select_from(User).where(
+            User.name.is_(None) | User.sis_user_id.is_(None)))
+    print(f"{'names of unknown':<22} requests {asked:>3} (bound {math.ceil(students / 100)})  "
+          f"students {counts.get('students', 0):>6}  still unnamed {unnamed}  {took:7.2f} s")
+    store.dispose()
 
 
 def main() -> None:
@@ -66,7 +99,8 @@ def main() -> None:
                 result = run(store, settings, client, mode)
                 assert result["requests"] == len(rsps.calls) - before
                 report(name, result, bound)
-        store.dispose()
+            store.dispose()
+            names(tmp, args.students, client, rsps)
 
 
 if __name__ == "__main__":

@@ -185,8 +185,8 @@ def _print_summary(summary) -> None:
         click.echo(f"  {name:<{width}}  {value:>7}")
     if summary.dry_run:
         if summary.pending_events:
-            click.echo(f"  events received but not yet applied (not counted above): "
-                       f"{summary.pending_events}")
+            click.echo(f"  events received but not yet applied (counted above as if they "
+                       f"were): {summary.pending_events}")
         for line in summary.lines:
             click.echo(f"  {line.status:<10} {line.course_code} {line.component_code} "
                        f"{line.student_id} {line.grade} {line.exam_date}")
@@ -216,11 +216,6 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
             raise click.ClickException(f"run {rerun} does not exist or wrote no files")
         click.echo(f"run {rerun}: wrote {', '.join(names)}")
         return
-    if not dry_run:
-        from plugin.intake.resync import prepare_export
-
-        for warning in prepare_export(store, settings, course):
-            click.echo(f"warning: {warning}", err=True)
     with click.progressbar(length=1, label="Exporting", file=sys.stderr) as bar:
         def progress(counts: dict) -> None:
             if "of" in counts:
@@ -234,6 +229,8 @@ def export(course: int | None, dry_run: bool, rerun: int | None) -> None:
                                  trigger=CLI, progress=progress)
         except FilesNotWritten as exc:
             raise click.ClickException(str(exc)) from None
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     _print_summary(summary)
     if summary.files:
         from plugin.export.publish import run_folder

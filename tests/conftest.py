@@ -9,8 +9,10 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 import responses
 from sqlalchemy import create_engine, text
 
@@ -52,6 +54,27 @@ start = 2019-09-01
 def load_fixture(name: str) -> dict:
     """A Canvas documentation payload from tests/fixtures/canvas."""
     return json.loads((FIXTURES / f"{name}.example.json").read_text())
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """No test touches the network: a request that neither `responses` answers nor goes to
+    loopback fails the test at once (it is not retried as a network fault would be)."""
+    send = requests.adapters.HTTPAdapter.send
+
+    def loopback_only(adapter, request, *args, **kwargs):
+        if urlsplit(request.url).hostname not in LOOPBACK:
+            raise NetworkInTests(f"a test asked {request.url.split('?')[0]}")
+        return send(adapter, request, *args, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", loopback_only)
+
+
+class NetworkInTests(RuntimeError):
+    """A test reached for the network."""
 
 
 def _postgres_schema_url(base: str):
@@ -264,9 +287,10 @@ def course_client(app):
 
 @pytest.fixture
 def canvas_users_unknown(rsps):
-    """Canvas answers 404 to every user lookup (a held-back student stays held back)."""
+    """Canvas knows none of the students asked about (a held-back student stays held back)."""
     import re
 
-    rsps.add(responses.GET, re.compile(r"https://canvas\.example\.edu/api/v1/users/\d+"),
-             status=404, json={"errors": [{"message": "not found"}]})
+    rsps.add(responses.GET,
+             re.compile(r"https://canvas\.example\.edu/api/v1/courses/\d+/search_users"),
+             json=[])
     return rsps

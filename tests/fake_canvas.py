@@ -1,12 +1,15 @@
-"""A fake Canvas REST API on `responses`: the pages, headers and faults the client meets."""
+"""A fake Canvas REST API on `responses` or on loopback: the pages, headers and faults the client
+meets."""
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
 import json
-import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import threading
+from http import HTTPStatus
+from types import SimpleNamespace
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import responses
 
@@ -26,15 +29,17 @@ class FakeCanvas:
     """One Canvas course served through `responses`, paged by `Link` headers like Canvas.
 
     Students 1001…, assignments 301… ("Kmom01"…), grader 900; every student has a posted G on
-    every assignment unless `grade()` says otherwise. Each answer carries `Date: now`, then
-    `now` moves on by `step`. `fail(path, *answers)` answers the next requests to a path with
-    (status, headers, body), by raising an exception, or normally (None), in that order.
+    every assignment unless `grade()` says otherwise. The course's users (`search_users`) are
+    its teachers, or, asked by `user_ids[]` (a roster lookup), those of `users`. Each answer
+    carries `Date: now`, then `now` moves on by `step`. `fail(path, *answers)` answers the
+    next requests to a path with (status, headers, body), by raising an exception, or
+    normally (None), in that order.
     """
 
-    def __init__(self, rsps: responses.RequestsMock, course_id: int = 565, students: int = 3,
+    def __init__(self, rsps, course_id: int = 565, students: int = 3,
                  assignments: int = 2, *, now: dt.datetime = NOW,
-                 step: dt.timedelta = dt.timedelta(0)):
-        self.course_id, self.now, self.step = course_id, now, step
+                 step: dt.timedelta = dt.timedelta(0), base: str = BASE):
+        self.course_id, self.now, self.step, self.base = course_id, now, step, base
         self.graded = now - dt.timedelta(days=2)  # when the default grades were set
         self.students = [1000 + n for n in range(1, students + 1)]
         self.assignments = [{"id": 300 + a, "name": f"Kmom{a:02d}", "points_possible": 10.0,
@@ -45,14 +50,13 @@ class FakeCanvas:
         self.users = {u: self.user_json(u) for u in self.students}
         self.grades: dict[tuple[int, int], dict] = {}
         self.faults: dict[str, list] = {}
-        course = f"{API}/courses/{course_id}"
+        course = f"{base}/api/v1/courses/{course_id}"
         for path, items, render in (("/students/submissions", self.students, self._group),
-                                    ("/assignments", self.assignments, None),
-                                    ("/search_users", self.graders, None)):
+                                    ("/assignments", self.assignments, None)):
             rsps.add_callback(responses.GET, course + path,
                               callback=self._lister(path, items, render))
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/users/\d+"),
-                          callback=self._user_answer)
+        rsps.add_callback(responses.GET, course + "/search_users", callback=self._course_users)
+        self.roster_asked: list[list[int]] = []  # the user ids of each roster request
 
     def user_json(self, user_id: int) -> dict:
         """A Canvas User object for `user_id` (students are 1001…)."""
@@ -82,7 +86,7 @@ class FakeCanvas:
                "submitted_at": iso(graded - dt.timedelta(days=1)), "graded_at": iso(graded),
                "posted_at": iso(graded), "grader_id": 900, "excused": False, "late": False,
                "missing": False, "seconds_late": 0, "workflow_state": "graded",
-               "preview_url": f"{BASE}/courses/{self.course_id}/assignments/{assignment_id}"
+               "preview_url": f"{self.base}/courses/{self.course_id}/assignments/{assignment_id}"
                               f"/submissions/{user_id}?preview=1&version=1",
                "user": self.users[user_id]}
         out.update(self.grades.get((user_id, assignment_id), {}))
@@ -111,13 +115,18 @@ class FakeCanvas:
             return 200, headers, json.dumps(shown)
         return answer
 
-    def _user_answer(self, request):
-        if fault := self._fault("/users"):
+    def _course_users(self, request):
+        """The course's teachers (`enrollment_type[]`), or its users among `user_ids[]`
+        (a roster lookup; `users` holds everyone ever enrolled)."""
+        query = parse_qs(urlsplit(request.url).query)
+        if "user_ids[]" not in query:
+            return self._lister("/search_users", self.graders, None)(request)
+        if fault := self._fault("/roster"):
             return fault
-        user_id = int(urlsplit(request.url).path.rsplit("/", 1)[1])
-        if user_id not in self.users:
-            return 404, self._headers(), json.dumps({"errors": [{"message": "not found"}]})
-        return 200, self._headers(), json.dumps(self.users[user_id])
+        asked = [int(u) for u in query["user_ids[]"]]
+        self.roster_asked.append(asked)
+        found = [self.users[u] for u in asked if u in self.users]
+        return self._lister("/roster (page)", found, None)(request)
 
     def _fault(self, path: str):
         answer = self.faults[path].pop(0) if self.faults.get(path) else None
@@ -141,3 +150,43 @@ def _with_page(url: str, page: int) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
     return urlunsplit(parts._replace(query=urlencode(query + [("page", str(page))])))
+
+
+class LoopbackCanvas:
+    """A Canvas REST API on 127.0.0.1 for servers and commands in other processes: it answers
+    what the FakeCanvas objects built on it (`FakeCanvas(loopback, base=loopback.base)`)
+    register, as `responses` would in-process. `asked` holds each request's path and query."""
+
+    def __init__(self) -> None:
+        from werkzeug.serving import make_server
+
+        self.routes: list[tuple[str, str, object]] = []
+        self.asked: list[str] = []
+        self.server = make_server("127.0.0.1", 0, self._answer, threaded=True)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add_callback(self, method: str, url: str, callback) -> None:
+        """Answer `method` requests to `url` (query aside) with `callback(request)`."""
+        self.routes.append((method, url, callback))
+
+    def _answer(self, environ, start_response):
+        from werkzeug.wrappers import Request
+
+        request = Request(environ)
+        url = f"{self.base}{request.full_path.rstrip('?')}"
+        self.asked.append(request.full_path)
+        for method, route, callback in self.routes:
+            if method == request.method and url.split("?")[0] == route:
+                status, headers, body = callback(SimpleNamespace(url=url))
+                break
+        else:
+            status, headers, body = 404, {}, json.dumps({"errors": [{"message": "no route"}]})
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", "application/json"), *headers.items()])
+        return [body.encode()]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)

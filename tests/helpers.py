@@ -7,8 +7,13 @@ what it shows without changing what the tests pin.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
 
 from plugin.demo.live_events import course_term
 
@@ -26,6 +31,26 @@ def hold_sqlite_write_lock(app) -> sqlite3.Connection | None:
     blocker = sqlite3.connect(store.sqlite_file, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     return blocker
+
+
+# Statements that write or take a lock: reads must send none.
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b|pg_advisory|\bFOR UPDATE\b|BEGIN IMMEDIATE",
+                    re.IGNORECASE)
+
+
+def statements_during(app, action: Callable[[], Any]) -> tuple[list[str], Any]:
+    """The SQL statements the app's database got while `action()` ran, and what it returned."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    engine = app.extensions["canvas_ladok"].store.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        return sent, action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def course_toml(canvas_id: int = 565, ladok_code: str = "DV1531", start: str = "2025-09-01",

@@ -16,7 +16,7 @@ import email.utils
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from plugin.settings import Settings
 log = logging.getLogger(__name__)
 
 TIMEOUT = (10.0, 10.0)  # connect, read (seconds)
+PROMPT_TIMEOUT = (3.0, 10.0)  # while a person waits for a page
 RATE_LIMIT_WAITS = 8  # rate-limited answers waited out before giving up
 MAX_WAIT = 60.0  # longest single wait, whatever Retry-After says
 LOW_REMAINING = 100.0  # X-Rate-Limit-Remaining below this slows requests down
@@ -45,6 +46,10 @@ STATUS_MESSAGES = {
     404: "{what} not found in Canvas (404)",
 }
 PageInfo = tuple[int, dt.datetime]  # response number, HTTP Date
+# A roster lookup asks for this many students at once: one request (one page) each.
+ROSTER_PAGE = 100
+# Every enrollment state, so students whose enrollment ended are found too.
+ROSTER_STATES = ("active", "invited", "completed", "inactive", "rejected")
 SUBMISSION_KEYS = ("assignment_id", "grade", "score", "posted_at", "excused", "submitted_at",
                    "workflow_state", "graded_at", "grader_id", "points_possible")
 
@@ -91,6 +96,12 @@ UNAUTHORIZED_LISTENERS: list[Callable[[str], Any]] = []
 def on_unauthorized(listener: Callable[[str], Any]) -> None:
     """Call `listener(message)` in this process whenever Canvas refuses the token (401)."""
     UNAUTHORIZED_LISTENERS.append(listener)
+
+
+def refused_token(exc: BaseException) -> bool:
+    """True when `exc` is Canvas refusing the token (401): its listeners have been told."""
+    return isinstance(exc, CanvasError) and exc.status == 401
+
 # Loggers that see requests; a filter on a logger applies to the records it creates.
 REQUEST_LOGGERS = ("canvasapi", "canvasapi.requester", "urllib3", "urllib3.connectionpool",
                    "urllib3.util.retry", "requests", __name__)
@@ -351,10 +362,17 @@ class CanvasClient:
                                                   include=["email"])
         return [CanvasUser.from_json(u) for u, _ in self._paged(found, f"course {course_id}")]
 
-    def user(self, user_id: int) -> CanvasUser:
-        """One user's identity facts."""
-        with self._asking(f"user {user_id}"):
-            return CanvasUser.from_json(vars(self.canvas.get_user(user_id)))
+    def course_roster(self, course_id: int, user_ids: Iterable[int]
+                      ) -> Iterator[tuple[list[int], list[CanvasUser]]]:
+        """The course's users among `user_ids`, whatever their enrollment state, as (the ids
+        asked, the users Canvas knows of them): one request per ROSTER_PAGE students."""
+        ids = list(user_ids)
+        for start in range(0, len(ids), ROSTER_PAGE):
+            asked = ids[start:start + ROSTER_PAGE]
+            found = self._course(course_id).get_users(
+                user_ids=asked, enrollment_state=list(ROSTER_STATES), per_page=ROSTER_PAGE)
+            yield asked, [CanvasUser.from_json(u)
+                          for u, _ in self._paged(found, f"course {course_id} roster")]
 
     def _course(self, course_id: int) -> Course:
         # A Course needs only its id to list things: no request to fetch the course itself.
@@ -414,3 +432,11 @@ def _student_submissions(group: dict, page: int, date: dt.datetime) -> StudentSu
 def client_from_settings(settings: Settings, **kwargs: Any) -> CanvasClient:
     """The client for the configured Canvas instance and token."""
     return CanvasClient(settings.canvas_url, settings.canvas_token, **kwargs)
+
+
+def prompt_client(settings: Settings) -> CanvasClient | None:
+    """A client for a person waiting on a page: one try, short timeouts (a page says what
+    Canvas could not tell rather than keep them waiting); None without a Canvas API."""
+    if not (settings.canvas_url and settings.canvas_token.strip()):
+        return None
+    return client_from_settings(settings, timeout=PROMPT_TIMEOUT, retry=Retry(total=0))

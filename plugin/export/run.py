@@ -1,4 +1,10 @@
-"""An export run: recompute changed students, record new ledger versions, write the files.
+"""An export run: take in the waiting events, fill gaps from Canvas, decide, write the files.
+
+Every run, real or dry, first takes in every event received before it started, then fills
+what the store lacks from Canvas (assignment names, student names and identities), then
+decides. A real run applies the events to the store and writes Canvas's answers there; a dry
+run only reads: it folds the events (and Canvas's answers) in memory (`intake.overlay`) and
+decides for every student of its courses, so its counts are the pages' counts.
 
 The database transaction is the commit point: a run's ledger rows and its run row commit
 together or not at all, under one lock (PostgreSQL advisory lock; SQLite's write lock), so
@@ -14,15 +20,18 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from plugin.canvas.client import CanvasClient
 from plugin.clock import utcnow
 from plugin.export import receipts
 from plugin.export.lines import export_line, identity_of, identity_problem
 from plugin.export.publish import FilesNotWritten, materialise, reason
 from plugin.export.students import CourseData, StudentView, load_students
+from plugin.export.undecided import undecided_course_grades
 from plugin.export.writers import (
     CORRECTIONS_TSV,
     CSV_NAME,
@@ -31,7 +40,9 @@ from plugin.export.writers import (
     ExportLine,
     format_report_line,
 )
-from plugin.intake.apply import apply_pending, pending_events, refresh_courses
+from plugin.intake.apply import apply_pending, refresh_courses
+from plugin.intake.gaps import fill_courses, fill_overlay, fill_store
+from plugin.intake.overlay import Overlay, waiting_overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
 from plugin.rules.results import mapped_by_name, renamed_assignments
@@ -58,7 +69,10 @@ class RunSummary:
     held_back: list[dict] = field(default_factory=list)
     waiting: list[dict] = field(default_factory=list)
     manual: list[dict] = field(default_factory=list)  # dry runs only
-    pending_events: int = 0  # dry runs only: accepted events not yet applied to the state
+    # Dry runs only: events received but not yet applied to the store (decided as if they were).
+    pending_events: int = 0
+    pending_counted: bool = True  # False: too many were waiting to fold (a read only)
+    warnings: list[str] = field(default_factory=list)  # what Canvas could not fill
     unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
     renamed: list[dict] = field(default_factory=list)  # dry runs only
 
@@ -75,36 +89,32 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
                dry_run: bool = False, trigger: str = MANUAL, schedule_date: str | None = None,
                now: dt.datetime | None = None, job_id: int | None = None,
                progress: Callable[[dict], None] | None = None,
-               everyone: bool = False,
-               on_student: Callable[[CourseData, StudentView], None] | None = None) -> RunSummary:
+               on_student: Callable[[CourseData, StudentView], None] | None = None,
+               canvas: CanvasClient | None = None, ask_canvas: bool = True,
+               fold_limit: int | None = None) -> RunSummary:
     """Run one export (all configured courses, or one); dry runs record nothing.
 
-    A run first applies the events still waiting; a dry run only reads (it takes no write
-    lock) and counts those events instead. A dry run with `everyone` recomputes every student
-    of the course, not only changed ones.
+    `ask_canvas`: fill gaps from Canvas (when its API is configured; a page view's dry run
+    does not ask, it reads what the scheduler filled). `canvas`: the client to ask.
+    `fold_limit`: a dry run with more waiting events than this folds none of them (reads).
     `on_student` sees each student evaluated (the pages read the same computation as the API).
     """
     now = now or utcnow()
     courses = [c for c in settings.courses if course_id in (None, c.canvas_id)]
-    changed = refresh_courses(store, settings, courses, dry_run)
-    if not dry_run:
-        apply_pending(store)
     summary = RunSummary(None, dry_run)
+    overlay = _take_in(store, settings, courses, summary, canvas, ask_canvas, fold_limit)
     # SQLite has one writer: progress written from inside the run's transaction would wait
     # for that very transaction, so there it is reported when the run ends.
     inner = None if store.sqlite else progress
     with store.read() if dry_run else store.write() as session:
         run = None
-        if dry_run:
-            summary.pending_events = pending_events(session, course_id)
-        else:
+        if not dry_run:
             store.lock(session, EXPORT_LOCK_KEY)
             run = _claim(session, course_id, trigger, schedule_date, job_id, now)
             summary.run_id = run.id
         for course in courses:
-            scope = everyone or course.canvas_id in changed
-            _export_course(session, settings, course, scope, run, now, summary, inner,
-                           on_student)
+            _export_course(session, settings, course, run, now, summary, inner, on_student,
+                           overlay)
         summary.files = _file_names(summary.counts)
         if run is None:
             session.rollback()
@@ -122,6 +132,28 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     return summary
 
 
+def _take_in(store: Store, settings: Settings, courses: list[CourseConfig],
+             summary: RunSummary, canvas: CanvasClient | None, ask: bool,
+             fold_limit: int | None = None) -> Overlay | None:
+    """The first two steps: the waiting events, then (if `ask`) Canvas for what the store
+    lacks. A real run writes both to the store (and returns None); a dry run keeps them in the
+    Overlay it returns."""
+    ids = [c.canvas_id for c in courses]
+    if summary.dry_run:
+        overlay = waiting_overlay(store, settings, courses, fold_limit)
+        summary.pending_events = overlay.events or overlay.backlog
+        summary.pending_counted = not overlay.backlog
+        fill_one = partial(fill_overlay, store, settings, overlay=overlay, client=canvas)
+    else:
+        overlay = None
+        refresh_courses(store, settings, courses, dry_run=False)
+        apply_pending(store)
+        fill_one = partial(fill_store, store, settings, client=canvas)
+    if ask:
+        summary.warnings = fill_courses(ids, fill_one)
+    return overlay
+
+
 def _claim(session: Session, course_id: int | None, trigger: str, schedule_date: str | None,
            job_id: int | None, now: dt.datetime) -> ExportRun:
     if schedule_date and session.scalar(
@@ -134,14 +166,14 @@ def _claim(session: Session, course_id: int | None, trigger: str, schedule_date:
     return run
 
 
-def _due_students(session: Session, course: CourseConfig, everyone: bool,
-                  now: dt.datetime) -> list[tuple[int, int]]:
-    """(user id, dirty version) of the students to recompute; version 0 when not dirty."""
-    if everyone:
-        users = select(Submission.user_id).where(Submission.course_id == course.canvas_id)
-        dirty = dict(session.execute(select(Dirty.user_id, Dirty.version).where(
-            Dirty.course_id == course.canvas_id)).all())
-        return [(u, dirty.get(u, 0)) for u in sorted(set(session.scalars(users)))]
+def _due_students(session: Session, course: CourseConfig, now: dt.datetime,
+                  overlay: Overlay | None) -> list[tuple[int, int]]:
+    """(user id, dirty version) of the students to decide: every student of the course for a
+    dry run (version 0), the changed ones due now for a real one."""
+    if overlay is not None:
+        users = set(session.scalars(select(Submission.user_id).distinct().where(
+            Submission.course_id == course.canvas_id)))
+        return [(u, 0) for u in sorted(users | overlay.students(course.canvas_id))]
     rows = session.execute(
         select(Dirty.user_id, Dirty.version)
         .where(Dirty.course_id == course.canvas_id,
@@ -151,14 +183,25 @@ def _due_students(session: Session, course: CourseConfig, everyone: bool,
     return [tuple(r) for r in rows]
 
 
+def _waiting_later(session: Session, course: CourseConfig, now: dt.datetime) -> list[dict]:
+    """The course grades a real run does not look at: they wait for attestation past now."""
+    rows = session.execute(select(Dirty.user_id, Dirty.due_at).where(
+        Dirty.course_id == course.canvas_id, Dirty.due_at > now).order_by(Dirty.user_id))
+    return [{"course": course.canvas_id, "user_id": u, "name": None,
+             "course_grade_due": due.isoformat()} for u, due in rows]
+
+
 def _export_course(session: Session, settings: Settings, course: CourseConfig,
-                   everyone: bool, run: ExportRun | None, now: dt.datetime,
-                   summary: RunSummary, progress, on_student=None) -> None:
-    due = _due_students(session, course, everyone and run is None, now)
-    data = CourseData.load(session, settings, course)
+                   run: ExportRun | None, now: dt.datetime, summary: RunSummary, progress,
+                   on_student=None, overlay: Overlay | None = None) -> None:
+    due = _due_students(session, course, now, overlay)
+    if run is not None:
+        summary.waiting += _waiting_later(session, course, now)
+    data = CourseData.load(session, settings, course, overlay)
     if run is None:
         summary.renamed += [{"course": course.canvas_id, "note": note}
                             for note in renamed_assignments(course, data.assignments)]
+        summary.manual += undecided_course_grades(session, course)
     mappings: dict[int, int] = {}
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
@@ -229,21 +272,21 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
     due = plan.course_grade_due
     if run is None:
         _note_problems(data, student, summary)
-    if due is not None:
-        summary.waiting.append({"course": data.course.canvas_id, "user_id": student.user_id,
-                                "name": student.name, "course_grade_due": due.isoformat()})
-    if not plan.decisions:
-        return DONE if due is None else due
+    if not plan.decisions and due is None:
+        return DONE
     identity = identity_of(student.user, data.settings.student_id_field)
     problem = identity_problem(identity, data.settings.student_id_field)
     lines = [] if problem else [_fit_line(export_line(data, student, identity, d))
                                 for d in plan.decisions]
     problem = problem or next(filter(None, map(_unwritable, lines)), None)
-    if problem:
+    if problem:  # held back first: nothing of theirs goes out, so no date is promised
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
                                   "name": shown(student.name), "reason": problem})
         summary.counts["held_back"] = summary.counts.get("held_back", 0) + 1
         return None
+    if due is not None:
+        summary.waiting.append({"course": data.course.canvas_id, "user_id": student.user_id,
+                                "name": student.name, "course_grade_due": due.isoformat()})
     for decision, line in zip(plan.decisions, lines, strict=True):
         summary.counts[decision.status] = summary.counts.get(decision.status, 0) + 1
         if decision.replaces:  # the withdrawal it replaces is not written after all

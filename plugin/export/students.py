@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.intake.overlay import Overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
@@ -52,24 +53,37 @@ class CourseData:
     course: CourseConfig
     assignments: dict[int, AssignmentInfo]
     people: dict[int, str]
+    # A dry run's waiting events (and Canvas's answers), read over the store.
+    overlay: Overlay = field(default_factory=Overlay)
 
     @classmethod
-    def load(cls, session: Session, settings: Settings, course: CourseConfig) -> CourseData:
-        rows = session.scalars(select(Assignment).where(Assignment.course_id == course.canvas_id))
+    def load(cls, session: Session, settings: Settings, course: CourseConfig,
+             overlay: Overlay | None = None) -> CourseData:
+        overlay = overlay or Overlay()
+        rows = session.execute(select(Assignment.assignment_id, Assignment.name,
+                                      Assignment.points_possible)
+                               .where(Assignment.course_id == course.canvas_id)).all()
+        facts = {a: {"name": n, "points_possible": p} for a, n, p in rows}
+        facts |= overlay.named(course.canvas_id)
         kept = dict(session.execute(select(NameMapping.assignment_id, NameMapping.moment).where(
             NameMapping.course_id == course.canvas_id)).all())
-        assignments = {r.assignment_id: AssignmentInfo(r.assignment_id, r.name, r.points_possible,
-                                                       kept.get(r.assignment_id))
-                       for r in rows}
-        return cls(settings, course, assignments, {})
+        assignments = {a: AssignmentInfo(a, f.get("name"), f.get("points_possible"), kept.get(a))
+                       for a, f in facts.items()}
+        return cls(settings, course, assignments, {}, overlay)
+
+    def users(self, session: Session, ids: list[int]) -> dict[int, User]:
+        """The users of `ids` the store (with the overlay's facts over it) knows."""
+        stored = {u.user_id: u for u in session.scalars(select(User).where(
+            User.user_id.in_(ids)))} if ids else {}
+        found = {u: self.overlay.person(u, stored.get(u)) for u in ids}
+        return {u: user for u, user in found.items() if user is not None}
 
     def graders(self, session: Session, ids: set[int]) -> None:
         """Cache grader texts for `ids` not yet known."""
         missing = [i for i in ids if i not in self.people]
         if not missing:
             return
-        users = {u.user_id: u for u in session.scalars(select(User).where(
-            User.user_id.in_(missing)))}
+        users = self.users(session, missing)
         for user_id in missing:
             self.people[user_id] = person_text(user_id, users.get(user_id))
 
@@ -92,7 +106,11 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
     for row in session.scalars(select(Submission).where(
             Submission.course_id == course.canvas_id, Submission.user_id.in_(user_ids))):
         subs[row.user_id][row.assignment_id] = to_state(row)
-    users = {u.user_id: u for u in session.scalars(select(User).where(User.user_id.in_(user_ids)))}
+    wanted = set(user_ids)
+    for user_id, assignment_id, folded in data.overlay.submissions_of(course.canvas_id):
+        if user_id in wanted:
+            subs[user_id][assignment_id] = folded
+    users = data.users(session, user_ids)
     ledger: dict[int, list[LedgerEntry]] = defaultdict(list)
     for row in session.scalars(select(LedgerEntry).where(
             LedgerEntry.ladok_code == course.ladok_code, LedgerEntry.user_id.in_(user_ids))):

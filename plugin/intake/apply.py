@@ -2,19 +2,23 @@
 
 The scheduler process does it continuously, and an export run catches up first, in batches
 so each write transaction stays short. Reads never apply: they count what still waits
-(`pending_events`).
+(`pending_events`), and a dry run folds it in memory (`intake.overlay`) through the same
+`apply_event`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.canvas.events import ParsedEvent, parse
 from plugin.rules.course_config import CourseConfig
+from plugin.rules.submission import Observation
 from plugin.settings import Settings
 from plugin.status import ACCEPTED, NOT_CONFIGURED
 from plugin.store import state
@@ -24,28 +28,67 @@ from plugin.store.models import IGNORED_EVENTS, PENDING_EVENTS, CourseState, Eve
 APPLY_BATCH = 100  # keeps each apply transaction short: webhooks wait for the lock
 
 
-def apply_event(session: Session, event: ParsedEvent) -> None:
-    """Apply a usable event's facts to the current state."""
+class Sink(Protocol):
+    """Where the facts of events (and of Canvas's answers) go: the store, or a dry run's memory."""
+
+    def assignment(self, course_id: int, assignment_id: int, facts: dict[str, Any],
+                   when: dt.datetime | None) -> None: ...
+
+    def user(self, user_id: int, facts: dict[str, Any]) -> None: ...
+
+    def enrollment(self, course_id: int, user_id: int, workflow_state: str,
+                   when: dt.datetime | None) -> None: ...
+
+    def observation(self, course_id: int, assignment_id: int, user_id: int,
+                    obs: Observation) -> None: ...
+
+
+class StoreSink:
+    """Writes facts to the store inside `session`'s transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def assignment(self, course_id: int, assignment_id: int, facts: dict[str, Any],
+                   when: dt.datetime | None) -> None:
+        state.upsert_assignment(self.session, course_id, assignment_id, facts, when)
+
+    def user(self, user_id: int, facts: dict[str, Any]) -> None:
+        state.upsert_user(self.session, user_id, facts)
+
+    def enrollment(self, course_id: int, user_id: int, workflow_state: str,
+                   when: dt.datetime | None) -> None:
+        state.upsert_enrollment(self.session, course_id, user_id, workflow_state, when)
+
+    def observation(self, course_id: int, assignment_id: int, user_id: int,
+                    obs: Observation) -> None:
+        state.record_observation(self.session, course_id, assignment_id, user_id, obs)
+
+
+def apply_event(sink: Sink, event: ParsedEvent) -> None:
+    """Apply a usable event's facts to the current state (or a dry run's copy of it)."""
     course = event.course_id
     if event.assignment:
-        state.upsert_assignment(session, course, event.assignment_id, event.assignment,
-                                event.event_time)
+        sink.assignment(course, event.assignment_id, event.assignment, event.event_time)
     if event.user and event.user_id is not None:
-        state.upsert_user(session, event.user_id, event.user)
+        sink.user(event.user_id, event.user)
     if event.enrollment_state is not None:
-        state.upsert_enrollment(session, course, event.user_id, event.enrollment_state,
-                                event.event_time)
+        sink.enrollment(course, event.user_id, event.enrollment_state, event.event_time)
     if event.observation is not None:
-        state.record_observation(session, course, event.assignment_id, event.user_id,
-                                 event.observation)
+        sink.observation(course, event.assignment_id, event.user_id, event.observation)
 
 
-def _apply_rows(session: Session, rows) -> None:
+def apply_rows(sink: Sink, rows) -> None:
+    """Apply stored events (rows with payload and course_id), oldest first."""
     for row in rows:
         event = parse(json.loads(row.payload))
         event.course_id = row.course_id  # as resolved on receipt
         if event.ignore is None:
-            apply_event(session, event)
+            apply_event(sink, event)
+
+
+def _apply_rows(session: Session, rows) -> None:
+    apply_rows(StoreSink(session), rows)
     session.execute(update(Event).where(Event.id.in_([r.id for r in rows])).values(applied=True))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.canvas.client import (
@@ -26,12 +26,13 @@ from plugin.canvas.client import (
     client_from_settings,
 )
 from plugin.clock import utcnow
+from plugin.intake.gaps import course_facts, fill_store, store_writer
 from plugin.rules.submission import Observation
 from plugin.settings import Settings
 from plugin.status import FULL, INCREMENTAL, SYNC_MODES
 from plugin.store import state
 from plugin.store.db import APPLY_LOCK_KEY, Store
-from plugin.store.models import Assignment, CourseState, ObservationRow, Submission, User
+from plugin.store.models import CourseState, ObservationRow, Submission
 
 INCREMENTAL_MARGIN = dt.timedelta(hours=1)
 COUNTS = ("students", "submissions", "changed", "assignments", "identities", "requests")
@@ -44,8 +45,9 @@ def resync_course(store: Store, settings: Settings, course_id: int, *, mode: str
     """Pull a course's assignments, graders and submissions from Canvas; returns the counts.
 
     `incremental` reads only submissions graded since the last good run started and
-    is a full run when there was none. Students whose configured id is still unknown are then
-    looked up once. `progress` gets the counts after each page. Raises CanvasError.
+    is a full run when there was none. Students whose name or configured id is still unknown
+    are then looked up once, a roster page at a time. `progress` gets the counts after each
+    page. Raises CanvasError.
     """
     if mode not in SYNC_MODES:
         raise ValueError(f"mode must be one of {', '.join(SYNC_MODES)}, not {mode!r}")
@@ -61,11 +63,12 @@ def resync_course(store: Store, settings: Settings, course_id: int, *, mode: str
         if progress is not None:
             progress(dict(counts))
 
-    _write_course_facts(store, client, course_id, counts)
+    counts["assignments"] = course_facts(client, course_id, lambda: store_writer(store))
     report()
     _sync_students(store, client.course_students_submissions(course_id, since), course_id,
                    counts, report)
-    counts["identities"] = lookup_missing_identities(store, settings, course_id, client)
+    counts["identities"] = fill_store(store, settings, course_id, client,
+                                      students_only=True).get("students", 0)
     _move_watermark(store, course_id, started, full=since is None)
     report()
     return counts
@@ -100,42 +103,6 @@ def rest_observation(submission: CanvasSubmission, date: dt.datetime) -> Observa
     )
 
 
-def lookup_missing_identities(store: Store, settings: Settings, course_id: int,
-                              client: CanvasClient | None = None) -> int:
-    """Ask Canvas once about each student of the course whose configured id is unknown and who
-    was never looked up; cache the answer (a user Canvas no longer has counts as looked up)."""
-    with store.read() as session:
-        missing = missing_identities(session, settings.student_id_field, course_id,
-                                     unasked_only=True)
-    if missing:
-        client = client or client_from_settings(settings)
-    for user_id in missing:
-        try:
-            facts = client.user(user_id).facts()
-        except CanvasError as exc:
-            if exc.status != 404:
-                raise
-            facts = {}
-        with store.write() as session:
-            state.upsert_user(session, user_id, {**facts, "looked_up_at": utcnow()})
-    return len(missing)
-
-
-def missing_identities(session: Session, id_field: str, course_id: int, *,
-                       unasked_only: bool = False) -> list[int]:
-    """Students with a submission in the course and no value in `id_field`, by user id."""
-    column = getattr(User, id_field)
-    stmt = (
-        select(Submission.user_id).distinct()
-        .outerjoin(User, User.user_id == Submission.user_id)
-        .where(Submission.course_id == course_id, or_(column.is_(None), column == ""))
-        .order_by(Submission.user_id)
-    )
-    if unasked_only:
-        stmt = stmt.where(User.looked_up_at.is_(None))
-    return list(session.scalars(stmt))
-
-
 def _sync_students(store: Store, students: Iterable[StudentSubmissions], course_id: int,
                    counts: dict[str, int], report: Callable[[], None]) -> None:
     """Write each page of students in a transaction of its own, as soon as it is complete."""
@@ -159,19 +126,6 @@ def _sync_students(store: Store, students: Iterable[StudentSubmissions], course_
         raise
     if page:
         flush()
-
-
-def _write_course_facts(store: Store, client: CanvasClient, course_id: int,
-                        counts: dict[str, int]) -> None:
-    assignments = client.course_assignments(course_id)
-    graders = client.course_graders(course_id)
-    with store.write() as session:
-        for a in assignments:
-            state.upsert_assignment(session, course_id, a.id,
-                                    {"name": a.name, "points_possible": a.points_possible}, a.date)
-        for grader in graders:
-            state.upsert_user(session, grader.id, grader.facts())
-    counts["assignments"] = len(assignments)
 
 
 def _write_page(session: Session, course_id: int, page: list[StudentSubmissions],
@@ -210,38 +164,3 @@ def _move_watermark(store: Store, course_id: int, started: dt.datetime, full: bo
         values["last_full_sync_started"] = started
     with store.write() as session:
         state.upsert(session, CourseState, values, ("course_id",))
-
-
-def fill_gaps(store: Store, settings: Settings, course_id: int,
-              client: CanvasClient | None = None) -> dict[str, int]:
-    """Before an export: fetch assignment names and student identities the store lacks.
-
-    Does nothing when no Canvas API is configured (the export then lists what is missing).
-    """
-    if not (settings.canvas_url and settings.canvas_token):
-        return {}
-    with store.read() as session:
-        unnamed = session.scalar(
-            select(Submission.assignment_id)
-            .outerjoin(Assignment, (Assignment.course_id == Submission.course_id)
-                       & (Assignment.assignment_id == Submission.assignment_id))
-            .where(Submission.course_id == course_id, Assignment.name.is_(None)).limit(1))
-    client = client or client_from_settings(settings)
-    counts: dict[str, int] = {}
-    if unnamed is not None:
-        _write_course_facts(store, client, course_id, counts)
-    counts["identities"] = lookup_missing_identities(store, settings, course_id, client)
-    return counts
-
-
-def prepare_export(store: Store, settings: Settings, course_id: int | None) -> list[str]:
-    """Fill gaps for every course an export covers; Canvas trouble becomes a warning."""
-    warnings = []
-    for course in settings.courses:
-        if course_id not in (None, course.canvas_id):
-            continue
-        try:
-            fill_gaps(store, settings, course.canvas_id)
-        except CanvasError as exc:
-            warnings.append(f"course {course.canvas_id}: {exc}")
-    return warnings

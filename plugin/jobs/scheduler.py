@@ -14,20 +14,23 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
+from plugin.canvas.client import refused_token
 from plugin.clock import utcnow
 from plugin.export.publish import FilesNotWritten, materialise_missing
 from plugin.export.run import AlreadyRan, run_export
 from plugin.intake.apply import apply_pending
-from plugin.jobs import heartbeat, mail_tick, supervisor, worker
+from plugin.intake.gaps import BackgroundFill, canvas_configured
+from plugin.jobs import heartbeat, mail_tick, queue, supervisor, worker
 from plugin.mail import alerts
 from plugin.settings import Settings, cron_trigger, redact
-from plugin.status import FULL, INCREMENTAL, SCHEDULE
+from plugin.status import FULL, INCREMENTAL, RESYNC, SCHEDULE
 from plugin.store.db import Store
 from plugin.store.models import CourseState, ExportRun
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2
 APPLY_SECONDS = 1
+FILL_SECONDS = 5  # names and identities the applied events left unknown: asked of Canvas
 FULL_SYNC_EVERY = dt.timedelta(days=7)
 STALE_TEMP = dt.timedelta(hours=6)
 RECOVER_SECONDS = 300
@@ -75,8 +78,9 @@ def nightly(store: Store, settings: Settings, now: dt.datetime | None = None) ->
         except Exception as exc:  # the export still runs on what the events brought
             message = redact(str(exc), settings)
             log.warning("re-sync of course %s failed: %s", course.canvas_id, message)
-            alerts.note(store, settings, "resync_failed",
-                        f"nightly re-sync of course {course.canvas_id}: {message}")
+            if not refused_token(exc):  # a 401 is its own alert: one cause, one alert
+                alerts.note(store, settings, "resync_failed",
+                            f"nightly re-sync of course {course.canvas_id}: {message}")
     try:
         summary = run_export(store, settings, trigger=SCHEDULE, schedule_date=local_date,
                              now=now)
@@ -125,12 +129,33 @@ def beat(store: Store) -> None:
     supervisor.notify()
 
 
+def never_synced(store: Store, settings: Settings) -> list[int]:
+    """Configured courses never re-synced in full: newly added ones (or a fresh install)."""
+    with store.read() as session:
+        synced = set(session.scalars(select(CourseState.course_id).where(
+            CourseState.last_full_sync_started.is_not(None))))
+    return [c.canvas_id for c in settings.courses if c.canvas_id not in synced]
+
+
+def sync_new_courses(store: Store, settings: Settings) -> list[int]:
+    """Queue a full re-sync of each course never synced (with a Canvas API configured)."""
+    if not canvas_configured(settings):
+        return []
+    jobs = [queue.enqueue(store, RESYNC, course_id, {"mode": FULL})[0]
+            for course_id in never_synced(store, settings)]
+    if jobs:
+        log.info("newly configured courses: full re-sync queued (jobs %s)", jobs)
+    return jobs
+
+
 def build(store: Store, settings: Settings) -> BlockingScheduler:
     """The APScheduler 3 scheduler with the job poller and the nightly export."""
     scheduler = BlockingScheduler(timezone=ZoneInfo(settings.timezone))
     name = worker.worker_name()
     scheduler.add_job(apply_pending, "interval", seconds=APPLY_SECONDS, args=(store,),
                       id="apply-events", max_instances=1, coalesce=True)
+    scheduler.add_job(BackgroundFill(store, settings), "interval", seconds=FILL_SECONDS,
+                      id="fill-gaps", max_instances=1, coalesce=True)
     scheduler.add_job(worker.run_pending, "interval", seconds=POLL_SECONDS,
                       args=(store, settings, name), id="jobs", max_instances=1, coalesce=True)
     scheduler.add_job(beat, "interval", seconds=heartbeat.BEAT_SECONDS, args=(store,),
@@ -169,6 +194,7 @@ def run_scheduler(settings: Settings, store: Store) -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         recover(store, settings)
+        sync_new_courses(store, settings)
         beat(store)  # the first beat says: recovered, taking work
         log.info("scheduler started: export at %r in %s", settings.export_schedule,
                  settings.timezone)

@@ -33,12 +33,11 @@ def _resync(store: Store, settings: Settings, job: Job, params: dict, progress) 
 
 def _export(store: Store, settings: Settings, job: Job, params: dict, progress) -> dict:
     from plugin.export.run import run_export
-    from plugin.intake.resync import prepare_export
 
-    for warning in prepare_export(store, settings, job.course_id):
-        log.warning("before export: %s", warning)
     summary = run_export(store, settings, course_id=job.course_id, trigger=MANUAL,
                          job_id=job.id, progress=progress)
+    for warning in summary.warnings:
+        log.warning("export run %s: %s", summary.run_id, warning)
     return {"run": summary.run_id, **summary.counts, "files": summary.files}
 
 
@@ -63,10 +62,12 @@ def run_job(store: Store, settings: Settings, job: Job, worker: str) -> None:
         message = redact(f"{type(exc).__name__}: {exc}", settings)
         log.warning("job %s (%s) failed: %s", job.id, job.kind, message)
         queue.finish(store, job.id, error=message)
+        from plugin.canvas.client import refused_token
         from plugin.mail import alerts
 
-        alerts.note(store, settings, f"{job.kind}_failed",
-                    f"job {job.id} ({job.kind}, course {job.course_id or 'all'}): {message}")
+        if not refused_token(exc):  # a 401 is its own alert: one cause, one alert
+            alerts.note(store, settings, f"{job.kind}_failed",
+                        f"job {job.id} ({job.kind}, course {job.course_id or 'all'}): {message}")
     finally:
         stop.set()
 

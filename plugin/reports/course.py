@@ -10,6 +10,7 @@ from functools import cached_property
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
+from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.reports.student import component_state
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
@@ -17,7 +18,7 @@ from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store
 
 MODULE_BUCKET = {"exported": "exported", "elsewhere": "exported", "new": "waiting",
-                 "correction": "waiting", "attestation": "attestation"}
+                 "correction": "waiting", "held_back": "waiting", "attestation": "attestation"}
 
 
 @dataclass
@@ -35,7 +36,7 @@ class StudentRow:
 
     @property
     def waiting(self) -> bool:
-        return any(s in ("new", "correction") for s in self.states.values())
+        return any(s in ("new", "correction", "held_back") for s in self.states.values())
 
 
 @dataclass
@@ -60,19 +61,20 @@ class CourseView:
             kind = "passed" if moment.passed else "failed" if moment.grade else "ungraded"
             self.moments.setdefault(moment.moment, Counter())[kind] += 1
         identity = identity_of(student.user, data.settings.student_id_field)
+        held_back = identity_problem(identity, data.settings.student_id_field)
         states, grades, reasons = {}, {}, {}
         results = outcome.modules + ((outcome.course_grade,) if outcome.course_grade else ())
         for result in results:
-            state = component_state(result, student, due if result.is_course_grade else None)
+            state = component_state(result, student, due if result.is_course_grade else None,
+                                    held_back is not None)
             states[result.code], grades[result.code] = state, result.grade
             if state == "not_earned":
                 reasons[result.code] = result.reason
             self.modules.setdefault(result.code, Counter())[
                 MODULE_BUCKET.get(state, "not_earned")] += 1
         problems = list(outcome.manual)
-        held_back = identity_problem(identity, data.settings.student_id_field)
-        if held_back and student.plan.decisions:
-            problems.append(f"held back: {held_back}")
+        if "held_back" in states.values():
+            problems.insert(0, f"held back: {held_back}")
         problems += [f"{code}: withdrawn — handle in Ladok" for code, s in states.items()
                      if s == "withdrawing"]
         problems += [f"{code}: exported from another Canvas course"
@@ -99,7 +101,8 @@ def course_views(store: Store, settings: Settings, courses: list[CourseConfig],
     for course in courses:
         view = CourseView(course, RunSummary(None, True))
         summary = run_export(store, settings, course_id=course.canvas_id, dry_run=True,
-                             everyone=True, now=now, on_student=view.add)
+                             ask_canvas=False, fold_limit=READ_FOLD_LIMIT, now=now,
+                             on_student=view.add)
         view.summary = summary
         views[course.canvas_id] = view
     return views

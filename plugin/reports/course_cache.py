@@ -3,9 +3,10 @@
 Computing a course view evaluates every student of the course (seconds of rules for a large
 course); the pages are read far more often than the course changes. An entry is used while its
 version still matches: the course's change count (every write to its submissions, assignments
-and enrollments bumps it), the count of changes to stored users (names, identities), the newest
-export run (ledger entries and name mappings are written only by runs, for any course sharing
-a Ladok code) and the course's configuration. Time changes a view only where a course grade's
+and enrollments bumps it), the newest of its events waiting to be applied (a view decides as if
+they were), the count of changes to stored users (names, identities), the newest export run
+(ledger entries and name mappings are written only by runs, for any course sharing a Ladok
+code) and the course's configuration. Time changes a view only where a course grade's
 attestation delay ends: an entry expires at the first such time after it was computed, and in
 any case after TIME_BUCKET. Concurrent readers of one course wait for one computation.
 """
@@ -20,11 +21,12 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from plugin.clock import utcnow
+from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.reports.course import CourseView, course_views
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
 from plugin.store.db import Store
-from plugin.store.models import CourseState, ExportRun, Marker
+from plugin.store.models import PENDING_EVENTS, CourseState, Event, ExportRun, Marker
 from plugin.store.state import USERS_CHANGED
 
 MAX_COURSES = 32  # entries kept per process; the least recently used goes first
@@ -41,9 +43,15 @@ def version(store: Store, settings: Settings, course: CourseConfig,
             CourseState.course_id == course.canvas_id).scalar_subquery()
         users = select(Marker.value).where(Marker.key == USERS_CHANGED).scalar_subquery()
         runs = select(func.max(ExportRun.id)).scalar_subquery()
-        row = session.execute(select(changes, users, runs)).one()
+        waiting = select(func.count(), func.max(Event.id)).where(
+            PENDING_EVENTS, Event.course_id == course.canvas_id).subquery()
+        row = session.execute(select(changes, users, runs, waiting)).one()
+    *row, count, newest = row
+    # A view decides as if the waiting events were applied (a new one changes it), unless
+    # too many wait to fold: then it shows the store until the backlog is down again.
+    waiting = newest if count <= READ_FOLD_LIMIT else "backlog"
     bucket = (now - dt.datetime.min.replace(tzinfo=now.tzinfo)) // TIME_BUCKET
-    return (*row, course.fingerprint(), settings.student_id_field, bucket)
+    return (*row, waiting, course.fingerprint(), settings.student_id_field, bucket)
 
 
 def _expires(view: CourseView, now: dt.datetime) -> dt.datetime | None:

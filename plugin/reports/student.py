@@ -13,7 +13,7 @@ from plugin.canvas.events import SHARD_FACTOR, home_shard
 from plugin.clock import iso, utcnow
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.students import CourseData, StudentView, load_students
-from plugin.intake.apply import pending_events
+from plugin.intake.overlay import READ_FOLD_LIMIT, Overlay, waiting_overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
@@ -34,15 +34,19 @@ def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
 
 
 def component_state(result: ComponentResult, student: StudentView,
-                    due: dt.datetime | None) -> str:
-    """Where a result stands: elsewhere, attestation, withdrawing, withdrawn, new, correction,
-    exported or not_earned."""
+                    due: dt.datetime | None, held: bool = False) -> str:
+    """Where a result stands: elsewhere, held_back, attestation, withdrawing, withdrawn, new,
+    correction, exported or not_earned. `held`: the student has no usable identity, so what
+    would go out is held back first (and no date can be promised)."""
     latest = student.ledger.get(result.code)
     decision: Decision | None = next(
         (d for d in student.plan.decisions if d.result.code == result.code), None)
     if result.code in student.plan.owned_elsewhere:
         return "elsewhere"
-    if result.is_course_grade and due is not None:
+    waiting = result.is_course_grade and due is not None
+    if held and (waiting or decision is not None):
+        return "held_back"
+    if waiting:
         return "attestation"
     if decision is not None and decision.status == WITHDRAWN:
         return "withdrawing"
@@ -55,7 +59,7 @@ def component_state(result: ComponentResult, student: StudentView,
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
             problem: str | None) -> str:
-    state = component_state(result, student, due)
+    state = component_state(result, student, due, problem is not None)
     latest = student.ledger.get(result.code)
     if state == "elsewhere":
         return (f"exported from Canvas course {latest.course_id}, which shares the Ladok "
@@ -64,10 +68,11 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
     if result.code in student.plan.taken_over:
         return (f"correction for the next export: Canvas course {latest.course_id} withdrew "
                 "it and this course earns it, so this course reports it from now on")
+    if state == "held_back":
+        return (f"held back: {problem}; it goes out with the first export after the identity "
+                "is in Canvas")
     if state in ("new", "correction"):
-        what = "new result" if state == "new" else "correction"
-        held = f" (held back: {problem})" if problem else ""
-        return f"{what} for the next export{held}"
+        return f"{'new result' if state == 'new' else 'correction'} for the next export"
     return {
         "attestation": f"{WAITING} (until {due.isoformat() if due else ''})",
         "withdrawing": "no longer earned: will be marked withdrawn — handle in Ladok",
@@ -81,15 +86,17 @@ def _component(result: ComponentResult, student: StudentView, due, problem) -> d
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
         "reason": result.reason, "graders": list(result.grader_ids),
         "status": _status(result, student, due, problem),
-        "state": component_state(result, student, due),
-        "due": iso(due),
+        "state": component_state(result, student, due, problem is not None),
+        "due": None if problem else iso(due),
         "exports": _exports(student, result.code),
     }
 
 
-def _has_submission(session: Session, course_id: int, user_id: int) -> bool:
-    return session.scalar(select(Submission.user_id).where(
-        Submission.course_id == course_id, Submission.user_id == user_id).limit(1)) is not None
+def _has_submission(session: Session, course_id: int, user_id: int,
+                    overlay: Overlay) -> bool:
+    return user_id in overlay.students(course_id) or session.scalar(
+        select(Submission.user_id).where(Submission.course_id == course_id,
+                                         Submission.user_id == user_id).limit(1)) is not None
 
 
 def _course_shard(session: Session, course_id: int) -> int | None:
@@ -99,13 +106,16 @@ def _course_shard(session: Session, course_id: int) -> int | None:
     return home_shard(json.loads(payload).get("metadata") or {}) if payload else None
 
 
-def stored_user_id(session: Session, course_id: int, user_id: int) -> int | None:
+def stored_user_id(session: Session, course_id: int, user_id: int,
+                   overlay: Overlay | None = None) -> int | None:
     """The id the course's grades are stored under: `user_id`, or the local id of a global id
-    on the course's home shard (as events store it); None when nothing is stored."""
-    if _has_submission(session, course_id, user_id):
+    on the course's home shard (as events store it); None when nothing is stored (or waits to
+    be applied)."""
+    overlay = overlay or Overlay()
+    if _has_submission(session, course_id, user_id, overlay):
         return user_id
     shard, local = divmod(user_id, SHARD_FACTOR)
-    if not shard or not _has_submission(session, course_id, local):
+    if not shard or not _has_submission(session, course_id, local, overlay):
         return None
     home = _course_shard(session, course_id)
     return local if home in (None, shard) else None
@@ -115,16 +125,17 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
                    user_id: int) -> dict[str, Any] | None:
     """The report for one student, or None when nothing is stored for them in the course.
 
-    Only reads: events not yet applied are counted in `pending_events`, not applied.
+    Only reads: events not yet applied are decided on as if they were (folded in memory) and
+    counted in `pending_events`.
     """
     now = utcnow()
+    overlay = waiting_overlay(store, settings, [course], READ_FOLD_LIMIT)
     with store.read() as session:
-        user_id = stored_user_id(session, course.canvas_id, user_id)
+        user_id = stored_user_id(session, course.canvas_id, user_id, overlay)
         if user_id is None:
             return None
-        data = CourseData.load(session, settings, course)
+        data = CourseData.load(session, settings, course, overlay)
         student = next(load_students(session, data, [user_id], now))
-        pending = pending_events(session, course.canvas_id)
     identity = identity_of(student.user, settings.student_id_field)
     problem = identity_problem(identity, settings.student_id_field)
     due = student.plan.course_grade_due
@@ -146,5 +157,6 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         "unmapped_assignments": list(outcome.unmapped_assignments),
         "renamed_assignments": list(renamed_assignments(course, data.assignments)),
         "manual": list(outcome.manual),
-        "pending_events": pending,
+        "pending_events": overlay.events or overlay.backlog,
+        "pending_counted": not overlay.backlog,
     }

@@ -43,6 +43,13 @@ class CourseConfig:
     # Ladok's course rounds ("kurstillfällen") the course reports drafts for; no result depends
     # on them either.
     ladok_rounds: tuple[str, ...] = field(default=(), repr=False)
+    # The configured Canvas courses (rooms) sharing the ladok_code, this one included: only
+    # they decide a course grade. Empty: every room counts as configured.
+    rooms: tuple[int, ...] = ()
+
+    def configured(self, room: int) -> bool:
+        """True when the Canvas course `room` shares this course's ladok_code in the config."""
+        return not self.rooms or room in self.rooms or room == self.canvas_id
 
     def moment_of_name(self, name: str | None) -> int | None:
         """The moment an assignment name denotes by `moment_pattern`, or None."""

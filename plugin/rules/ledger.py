@@ -160,7 +160,7 @@ def active_results(ledger: Mapping[str, Exported]) -> dict[str, ExportedResult]:
     return {
         code: ExportedResult(e.course_id, e.grade,
                              dt.date.fromisoformat(e.exam_date) if e.exam_date else None,
-                             e.graders)
+                             e.graders, e.exported_at)
         for code, e in ledger.items() if e.status in ACTIVE
     }
 

@@ -20,15 +20,19 @@ Pure functions over plain data. Decisions the rules leave open:
 - The course grade's graders are those of the final module (all modules' without a final);
   its credits are the sum of the module credits. Without a final module and with an AF
   module (refused by the config check) there is no course-grade line.
-- A moment's date runs from when its current outcome was first posted: for a numeric grade
-  the outcome is its verdict (pass, letter), so "72" then "78" (both C) keep the first date.
+- A moment's date runs from when its current outcome was first posted. The outcome is what
+  the rules make of the grade (`judge`): passed or not, and the letter on an A–F module; so
+  "72" then "78" of 100 (both C), "B" then 85 of 100, or "G" then "complete" keep the first
+  date, whatever the spelling.
 - Canvas courses (rooms) sharing a ladok_code: a module whose latest export by another room is
   not withdrawn counts for the course grade with that export's grade, date and graders (what
-  Ladok has), even when this room earns it too. The room whose modules include the latest
-  module date decides the course grade (on a tie each such room may; the ledger key still
-  goes out once); a room that already exported the course grade keeps deciding it.
-- A by-name mapping is kept (and listed) only when the new name matches no moment; a name
-  matching another moment maps to that moment.
+  Ladok has), even when this room earns it too. The course grade is decided by the room that
+  earned its last module in time: a module's time is when its result was exported (the latest
+  ledger version), and one earned here and not yet exported is the latest of all. Only rooms
+  still configured decide (`CourseConfig.rooms`); on a tie each such room may (the ledger key
+  still goes out once); a room that already exported the course grade keeps deciding it.
+- A by-name mapping used by an export is kept (and listed) whatever the new name matches, no
+  moment or another one; only the explicit `assignments` map moves it.
 """
 
 from __future__ import annotations
@@ -44,9 +48,9 @@ from plugin.rules.grades import (
     is_exportable_grade,
     judge,
     letter_for_percent,
-    normalize,
     parse_number,
     percent_of,
+    same_grade,
 )
 from plugin.rules.submission import SubmissionState
 
@@ -72,6 +76,7 @@ class ExportedResult:
     grade: str | None
     date: dt.date | None
     graders: tuple[str, ...] = ()  # as written in the export
+    exported_at: dt.datetime | None = None  # when its latest version went out
 
 
 @dataclass(frozen=True)
@@ -135,14 +140,13 @@ def moment_of_assignment(
     course: CourseConfig, assignment_id: int, name: str | None,
     exported_moment: int | None = None,
 ) -> int | None:
-    """The explicit `assignments` map wins, else `moment_pattern` on the name, else the moment
-    the name mapped to when a result using it was exported (a mapping by name is sticky once
-    exported), else None."""
+    """The explicit `assignments` map wins, else the moment the name mapped to when a result
+    using it was exported (a mapping by name is sticky once exported, whatever the assignment is
+    renamed to), else `moment_pattern` on the name, else None."""
     explicit = course.assignments.get(assignment_id)
     if explicit is not None:
         return explicit
-    by_name = course.moment_of_name(name)
-    return by_name if by_name is not None else exported_moment
+    return exported_moment if exported_moment is not None else course.moment_of_name(name)
 
 
 def renamed_assignments(
@@ -152,7 +156,7 @@ def renamed_assignments(
     notes = []
     for info in sorted(assignments.values(), key=lambda a: a.id):
         if (info.exported_moment is None or info.id in course.assignments
-                or course.moment_of_name(info.name) is not None):
+                or course.moment_of_name(info.name) == info.exported_moment):
             continue
         moment = label(info.exported_moment)
         notes.append(
@@ -204,7 +208,7 @@ def evaluate_student(
     return StudentOutcome(
         moments=tuple(outcomes[m] for m in sorted(outcomes)),
         modules=modules,
-        course_grade=_course_grade(course, modules, outcomes, exported or {}),
+        course_grade=_course_grade(course, modules, outcomes, exported or {}, notes),
         unmapped_assignments=unmapped,
         manual=tuple(notes),
     )
@@ -349,22 +353,21 @@ def clamp(date: dt.date, course: CourseConfig) -> dt.date:
 
 def _outcome_key(
     course: CourseConfig, module: ModuleConfig, grade: str | None, points: float | None
-) -> object:
-    """What a grade means for its moment: a numeric grade by its verdict, others by their text."""
-    if parse_number(grade) is None:
-        return normalize(grade)
+) -> tuple[bool, str | None]:
+    """What the rules make of a grade on its module: passed or not, and its A–F letter (on an
+    A–F module). Its spelling is not part of it: "B" and 85 of 100, "G" and "complete" agree."""
     verdict = judge(
         grade, module.scale, points, pass_grades=course.pass_grades,
         pass_percent=course.pass_percent, thresholds=course.grade_thresholds,
     )
-    return (verdict.passed, verdict.letter, verdict.manual)
+    return verdict.passed, verdict.letter
 
 
 def first_posted(state: SubmissionState, key: Callable[[str | None], object]) -> dt.datetime | None:
     """When the current grade's outcome was first posted (earlier grades with its `key` count).
 
-    "7" then "8" of 10 on an A–F module are both C: the date stays that of the "7". Without
-    a posted-grade history, `grade_since`.
+    "7" then "8" of 10 on an A–F module are both C: the date stays that of the "7"; so does a
+    "B" re-saved as 85 of 100. Without a posted-grade history, `grade_since`.
     """
     since = state.grade_since
     if since is None:
@@ -508,6 +511,11 @@ def _points(outcome: MomentOutcome) -> float | None:
 # --- course grade ------------------------------------------------------------------------
 
 
+# A module earned here and not exported yet: it goes out after everything exported before.
+NOT_YET = dt.datetime.max.replace(tzinfo=dt.UTC)
+LONG_AGO = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True)
 class _Counted:
     """A module as it counts for the course grade: earned here or exported from another room."""
@@ -518,6 +526,13 @@ class _Counted:
     grader_ids: tuple[int, ...]
     grader_names: tuple[str, ...]
     room: int | None  # the other Canvas course it was exported from; None: earned here
+    time: dt.datetime  # when it was earned, as far as the course grade is concerned
+
+
+def _export_time(result: ExportedResult | None) -> dt.datetime:
+    if result is None:
+        return NOT_YET
+    return _aware(result.exported_at) if result.exported_at else LONG_AGO
 
 
 def _counted(
@@ -526,9 +541,11 @@ def _counted(
     """A module exported from another room counts as exported (what Ladok has), else if earned."""
     other = exported.get(result.code)
     if other is not None and other.course_id != course.canvas_id:
-        return _Counted(result.code, other.grade, other.date, (), other.graders, other.course_id)
+        return _Counted(result.code, other.grade, other.date, (), other.graders, other.course_id,
+                        _export_time(other))
     if result.earned:
-        return _Counted(result.code, result.grade, result.date, result.grader_ids, (), None)
+        return _Counted(result.code, result.grade, result.date, result.grader_ids, (), None,
+                        _export_time(other))
     return None
 
 
@@ -537,12 +554,13 @@ def _course_grade(
     modules: tuple[ComponentResult, ...],
     outcomes: Mapping[int, MomentOutcome],
     exported: Mapping[str, ExportedResult],
+    notes: list[str],
 ) -> ComponentResult | None:
     """The course-grade line: None for a single-module course (Ladok sets it).
 
     Rooms sharing the ladok_code make one Ladok course: the course grade is decided in the room
-    that earns the last module (the latest module date; ties: each such room, the ledger key
-    going out once), or kept by the room that already exported it.
+    that earned the last module in time (`_decided_elsewhere`), dated by the latest module date
+    and graded by the final module, wherever they were earned.
     """
     final = next((m for m in course.modules if m.final), None)
     if len(course.modules) < 2 or (final is None and any(m.scale == "AF" for m in course.modules)):
@@ -552,26 +570,53 @@ def _course_grade(
     if any(c is None for c in counted):
         reason = _waiting(course, modules, outcomes, counted)
         return _course_line(course, credits, False, None, None, (), reason=reason)
-    dates = [c.date for c in counted if c.date is not None]
-    last = max(dates, default=None)
-    owner = exported.get(course.ladok_code)
-    if not (owner and owner.course_id == course.canvas_id) and not any(
-            c.room is None and c.date == last for c in counted):
-        latest = next(c for c in counted if c.date == last)
-        reason = (f"decided in Canvas course {latest.room} (same Ladok course), where the last "
-                  f"module ({latest.code}) was earned")
-        return _course_line(course, credits, False, None, None, (), reason=reason)
+    last = max((c.date for c in counted if c.date is not None), default=None)
     source = next(c for c in counted if c.code == final.code) if final else None
     grade = source.grade if source else "G"
+    elsewhere = _decided_elsewhere(course, counted, exported, grade, last, notes)
+    if elsewhere:
+        return _course_line(course, credits, False, None, None, (), reason=elsewhere)
     reason = f"grade {grade} from final module {final.code}" if final else "all modules passed"
-    elsewhere = [f"module {c.code} exported from Canvas course {c.room}"
-                 for c in counted if c.room is not None]
-    reason = "; ".join([reason, *elsewhere])
+    reason = "; ".join([reason, *(f"module {c.code} exported from Canvas course {c.room}"
+                                  for c in counted if c.room is not None)])
     graders = (source.grader_ids, source.grader_names) if source else (
         grader_ids(g for c in counted for g in c.grader_ids),
         tuple(dict.fromkeys(n for c in counted for n in c.grader_names)))
     ok = grade is not None and is_exportable_grade(grade)
     return _course_line(course, credits, ok, grade, last, *graders, reason=reason)
+
+
+def _decided_elsewhere(
+    course: CourseConfig, counted: list[_Counted], exported: Mapping[str, ExportedResult],
+    grade: str | None, date: dt.date | None, notes: list[str],
+) -> str | None:
+    """Why another room decides the course grade, or None when this room does.
+
+    The room that exported it keeps it. Otherwise the room that earned the last module in time
+    decides, among the rooms still configured (a module from a room no longer configured
+    counts, but that room decides nothing); with none of those, this room does.
+    """
+    owner = exported.get(course.ladok_code)
+    if owner is not None:
+        if owner.course_id == course.canvas_id:
+            return None
+        reason = (f"decided in Canvas course {owner.course_id} (same Ladok course), which "
+                  "exported it")
+        if not course.configured(owner.course_id) and (
+                not same_grade(owner.grade, grade) or owner.date != date):
+            reason += (f"; that room is no longer configured, and the course grade is now "
+                       f"{grade} ({date}): change it in Ladok by hand")
+            notes.append(f"course grade: {reason}")
+        return reason
+    deciding = [c for c in counted if c.room is None or course.configured(c.room)]
+    if not deciding:
+        return None
+    last = max(c.time for c in deciding)
+    if any(c.room is None and c.time == last for c in deciding):
+        return None
+    latest = next(c for c in deciding if c.time == last)
+    return (f"decided in Canvas course {latest.room} (same Ladok course), where the last module "
+            f"({latest.code}) was earned")
 
 
 def _course_line(

@@ -2,10 +2,12 @@
 
 When a grade was first posted decides the examination date, so only a change of the grade
 itself starts a new first-posted time: the same grade re-saved with another score, without a
-score, by another grader or after a resubmission keeps the time it was first posted. Each
-distinct posted grade in a row is kept with its time (`posted_grades`), so the rules can tell
-whether a numeric grade that changed also changed its letter (which needs the course's
-thresholds, unknown here).
+score, by another grader or after a resubmission keeps the time it was first posted, and so does
+a grade hidden and posted again (hiding is not a new grade). Each distinct posted grade in a row
+is kept with its time (`posted_grades`), across hiding, so the rules can tell whether a grade
+written another way ("B" then 85 of 100) changed what it means (which needs the course's
+thresholds, unknown here). A removed or excused grade ends that history: a grade set after it
+is new.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ class SubmissionState:
     submitted_times: tuple[dt.datetime, ...] = ()
     # When the current grade was first recorded as posted (None while no posted grade).
     grade_since: dt.datetime | None = None
-    # The posted grades since the grade was last unposted: (first posted, grade), oldest first.
+    # The posted grades since the grade was last removed or excused: (first posted, grade),
+    # oldest first; hiding keeps them.
     posted_grades: tuple[tuple[dt.datetime, str], ...] = ()
     updated: dt.datetime | None = field(default=None, compare=False)
 
@@ -84,30 +87,23 @@ def merge_observation(state: SubmissionState, obs: Observation) -> SubmissionSta
         if obs.submitted_at not in state.submitted_times:
             changes["submitted_times"] = tuple(sorted(state.submitted_times + (obs.submitted_at,)))
     new = replace(state, **changes)
-    since = _grade_since(state, new, obs.time)
-    return replace(new, grade_since=since, posted_grades=_posted_grades(state, new, since))
+    history = _posted_grades(state, new, obs.time)
+    since = history[-1][0] if history and new.has_posted_grade else None
+    return replace(new, grade_since=since, posted_grades=history)
 
 
-def _grade_since(old: SubmissionState, new: SubmissionState, when: dt.datetime):
-    if not new.has_posted_grade:
-        return None
-    if old.has_posted_grade and _same_grade(old, new):
-        return old.grade_since  # an event that leaves the grade unchanged never moves a date
-    return when
+def _posted_grades(old: SubmissionState, new: SubmissionState, when: dt.datetime):
+    """The posted-grade history after `new`: a grade posted unlike the last one is appended.
 
-
-def _same_grade(a: SubmissionState, b: SubmissionState) -> bool:
-    """The grade itself: score, grader and submissions do not make it another grade."""
-    return same_grade(a.grade, b.grade)
-
-
-def _posted_grades(old: SubmissionState, new: SubmissionState, since: dt.datetime | None):
-    if since is None:
+    The grade itself, not its score, grader or submissions, makes another grade; a hidden grade
+    changes nothing (posted again, it is the grade it was); a removed or excused one clears it.
+    """
+    if new.excused or not (new.grade or "").strip():
         return ()
-    kept = old.posted_grades if old.has_posted_grade else ()
-    if kept and since == old.grade_since:
+    kept = old.posted_grades
+    if not new.posted or (kept and same_grade(kept[-1][1], new.grade)):
         return kept
-    return kept + ((since, new.grade),)
+    return kept + ((when, new.grade),)
 
 
 def fold(observations: Iterable[Observation]) -> SubmissionState:

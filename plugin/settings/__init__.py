@@ -493,7 +493,16 @@ def _build_courses(raw: Any, default_tz: str, problems: _Problems) -> tuple[Cour
         if course is not None:
             built.append((index, course))
     check_shared_rounds(built, problems)
-    return tuple(course for _, course in built)
+    return with_rooms([course for _, course in built])
+
+
+def with_rooms(courses: list[CourseConfig]) -> tuple[CourseConfig, ...]:
+    """Each course told which configured courses share its ladok_code (they decide retakes)."""
+    rooms: dict[str, list[int]] = {}
+    for course in courses:
+        rooms.setdefault(course.ladok_code, []).append(course.canvas_id)
+    return tuple(dataclasses.replace(c, rooms=tuple(sorted(rooms[c.ladok_code])))
+                 for c in courses)
 
 
 def _build_course(

@@ -61,7 +61,7 @@ def upsert_assignment(session: Session, course_id: int, assignment_id: int,
                       facts: dict[str, Any], when: dt.datetime | None) -> None:
     """Store an assignment's name and points; a name change marks the course's students."""
     old = session.get(Assignment, (course_id, assignment_id))
-    if old is not None and old.updated and when and when < old.updated:
+    if old is not None and is_older(when, old.updated):
         return  # an older assignment event never overwrites a newer one
     values = {"course_id": course_id, "assignment_id": assignment_id, "updated": when, **facts}
     upsert(session, Assignment, values, ("course_id", "assignment_id"))
@@ -69,6 +69,11 @@ def upsert_assignment(session: Session, course_id: int, assignment_id: int,
     if old is None or facts.get("name", old.name) != old.name or facts.get(
             "points_possible", old.points_possible) != old.points_possible:
         mark_course_dirty(session, course_id)
+
+
+def is_older(when: dt.datetime | None, stored: dt.datetime | None) -> bool:
+    """True when facts from `when` are older than those stored at `stored` (both known)."""
+    return bool(stored and when and when < stored)
 
 
 def upsert_user(session: Session, user_id: int, facts: dict[str, Any]) -> None:
@@ -108,7 +113,8 @@ def _encode(obs: Observation) -> str:
 TIME_FIELDS = ("submitted_at", "graded_at")
 
 
-def _decode(row: ObservationRow) -> Observation:
+def decode_observation(row: ObservationRow) -> Observation:
+    """The Observation a stored row holds."""
     fields = json.loads(row.fields)
     for name in TIME_FIELDS:
         if fields.get(name):
@@ -125,7 +131,7 @@ def record_observation(session: Session, course_id: int, assignment_id: int, use
            ("course_id", "assignment_id", "user_id", "source_hash"), update_columns=())
     old = _locked_submission(session, key)
     rows = session.scalars(select(ObservationRow).filter_by(**key)).all()
-    new = fold(_decode(r) for r in rows)
+    new = fold(decode_observation(r) for r in rows)
     if old is not None and to_state(old) == new:
         return False
     upsert(session, Submission, {**key, **_columns(new)}, tuple(key))

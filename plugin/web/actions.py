@@ -7,6 +7,7 @@ import logging
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from plugin.canvas.client import prompt_client
 from plugin.export.run import run_export
 from plugin.export.writers import TSV_FOR_STATUS
 from plugin.extensions import services
@@ -33,7 +34,8 @@ def resync(canvas_id: int):
 
 def _dry_run(canvas_id: int):
     svc = services()
-    return run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True)
+    return run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True,
+                      canvas=prompt_client(svc.settings))
 
 
 def _preview_page(course, summary, notice: str | None = None, status: int = 200):

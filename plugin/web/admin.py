@@ -9,9 +9,11 @@ import logging
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
+from plugin.canvas.client import prompt_client
 from plugin.export.publish import materialise, reason, run_folder
 from plugin.export.run import run_export
 from plugin.extensions import services
+from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.jobs import queue
 from plugin.reports.student import student_report
 from plugin.status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
@@ -92,14 +94,16 @@ def line_json(line) -> dict:
 
 
 def summary_json(summary) -> dict:
-    """A dry run's results as JSON; `pending_events` received but not yet in the results."""
+    """A dry run's results as JSON; `pending_events` received, not yet applied (the results
+    are decided as if they were)."""
     return {
         "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
         "held_back": summary.held_back, "waiting": summary.waiting,
         "manual": summary.manual, "pending_events": summary.pending_events,
+        "pending_counted": summary.pending_counted,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
-        "renamed_assignments": summary.renamed,
+        "renamed_assignments": summary.renamed, "warnings": summary.warnings,
     }
 
 
@@ -110,7 +114,8 @@ def create_export():
     svc = services()
     if dry_run:
         return jsonify(summary_json(run_export(svc.store, svc.settings, course_id=course,
-                                               dry_run=True)))
+                                               dry_run=True,
+                                               canvas=prompt_client(svc.settings))))
     job_id, _ = queue.enqueue(svc.store, EXPORT, course)
     return jsonify(job=job_id, state=QUEUED, run=None), 201
 
@@ -174,11 +179,11 @@ def send_run_file(run: ExportRun, name: str):
 @bp.get(f"/courses/<{ID}:canvas_id>/preview")
 def preview(canvas_id: int):
     """What an export would write now for the course, and what holds results back (a read:
-    events not yet applied are counted, not applied)."""
+    events not yet applied are decided on as if applied, and counted; Canvas is not asked)."""
     _configured(canvas_id)
     svc = services()
     summary = run_export(svc.store, svc.settings, course_id=canvas_id, dry_run=True,
-                         everyone=True)
+                         ask_canvas=False, fold_limit=READ_FOLD_LIMIT)
     body = summary_json(summary)
     body["withdrawals"] = [r for r in body["results"] if r["status"] == WITHDRAWN]
     return jsonify(body)

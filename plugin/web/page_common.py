@@ -110,7 +110,8 @@ def components(view) -> list[tuple[str, str]]:
 
 
 STATE_MARKS = {"exported": "✓", "elsewhere": "✓", "new": "●", "correction": "●",
-               "attestation": "…", "withdrawing": "!", "withdrawn": "!", "not_earned": "–"}
+               "held_back": "!", "attestation": "…", "withdrawing": "!", "withdrawn": "!",
+               "not_earned": "–"}
 
 
 def state_words() -> dict[str, str]:
@@ -121,6 +122,7 @@ def state_words() -> dict[str, str]:
             "elsewhere": gettext("exported from another course room"),
             "new": gettext("earned, waiting for export"),
             "correction": gettext("correction waiting for export"),
+            "held_back": gettext("held back: no identity"),
             "attestation": gettext("waiting for module attestation"),
             "withdrawing": gettext("no longer earned: handle in Ladok"),
             "withdrawn": gettext("withdrawn: handle in Ladok"),

@@ -72,7 +72,7 @@ def test_graded_since_is_sent_in_utc(rsps, client):
     assert "graded_since=2025-09-01T12%3A00%3A00%2B00%3A00" in rsps.calls[0].request.url
 
 
-def test_assignments_graders_and_user(rsps, client):
+def test_assignments_graders_and_roster(rsps, client):
     FakeCanvas(rsps, assignments=120)
     assignments = client.course_assignments(565)
     assert len(assignments) == 120 and len(rsps.calls) == 2
@@ -82,7 +82,20 @@ def test_assignments_graders_and_user(rsps, client):
     url = rsps.calls[-1].request.url
     assert "enrollment_type%5B%5D=teacher" in url and "enrollment_type%5B%5D=ta" in url
     assert (grader.id, grader.name, grader.email) == (900, "Tea Cher", "tea@example.edu")
-    assert client.user(1002).sis_user_id == "19900101-0002"
+    [(asked, found)] = client.course_roster(565, [1002, 1099])
+    url = rsps.calls[-1].request.url
+    assert "user_ids%5B%5D=1002" in url and "enrollment_state%5B%5D=completed" in url
+    assert asked == [1002, 1099]
+    assert [(u.id, u.name, u.sis_user_id) for u in found] == [(1002, "Student 2",
+                                                               "19900101-0002")]
+
+
+def test_a_roster_lookup_asks_for_a_page_of_students_at_a_time(rsps, client):
+    fake = FakeCanvas(rsps, students=250)
+    pages = list(client.course_roster(565, fake.students))
+    assert [len(asked) for asked, _ in pages] == [100, 100, 50]
+    assert sum(len(found) for _, found in pages) == 250
+    assert len(rsps.calls) == 3 and fake.roster_asked == [a for a, _ in pages]
 
 
 @pytest.mark.parametrize("answer, wait", [
@@ -178,10 +191,11 @@ def test_refusals_fail_at_once_with_a_clear_message(rsps, client, sleeps, caplog
     assert "Request: GET" in caplog.text and TOKEN not in caplog.text
 
 
-def test_unknown_user_is_a_clear_404(rsps, client):
-    FakeCanvas(rsps)
-    with pytest.raises(CanvasError, match=r"^user 7 not found in Canvas \(404\)$") as caught:
-        client.user(7)
+def test_unknown_course_roster_is_a_clear_404(rsps, client):
+    FakeCanvas(rsps).fail("/roster", (404, {}, '{"errors": [{"message": "not found"}]}'))
+    with pytest.raises(CanvasError, match=r"^course 565 roster not found in Canvas \(404\)$"
+                       ) as caught:
+        list(client.course_roster(565, [7]))
     assert caught.value.status == 404
 
 

@@ -72,8 +72,8 @@ def test_course_added_later_replays_its_ignored_events(config_file, environ, sto
     assert run.counts["new"] == 5  # student 2 has PG on kmom03: two modules only
 
 
-def test_student_without_identity_is_held_back_and_exported_once_known(post_all, client, store,
-                                                                       settings):
+def test_student_without_identity_is_held_back_and_exported_once_known(
+        post_all, client, store, settings, canvas_users_unknown):
     from plugin.store.models import User
 
     post_all(term(2))

@@ -400,7 +400,7 @@ def test_a_retake_gets_one_course_grade_from_the_room_that_earns_the_last_module
                       ("2215", COURSE_B, "G", "2026-01-15"),
                       ("2225", COURSE_B, "A", "2026-01-15"),
                       (LADOK_CODE, COURSE_B, "A", "2026-01-15")}
-    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True, everyone=True)
+    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True)
     assert preview.manual[0]["notes"] == [
         f"2205: exported from Canvas course {COURSE_A}, which shares the Ladok code: it counts "
         "here for the course grade, and that course reports it"]
@@ -410,11 +410,11 @@ def test_a_retake_gets_one_course_grade_from_the_room_that_earns_the_last_module
     assert report["modules"][0]["status"].startswith(
         f"exported from Canvas course {COURSE_A}, which shares the Ladok code")
     assert student_report(client, COURSE_A, 1000)["course_grade"]["reason"] == (
-        f"decided in Canvas course {COURSE_B} (same Ladok course), where the last module "
-        "(2215) was earned")
+        f"decided in Canvas course {COURSE_B} (same Ladok course), which exported it")
 
 
-def test_the_room_holding_the_later_module_decides_the_course_grade(store, settings, client):
+def test_the_room_earning_the_last_module_in_a_run_decides_the_course_grade(
+        store, settings, client):
     seed_students(store, COURSE_B, [1000], handed_in=NOW, moments=(1, 2, 3))
     seed_students(store, COURSE_A, [1000], moments=(4, 5, 6, PROJECT_MOMENT))
     run_export(store, settings, now=NOW)  # A's modules dated October, B's module January
@@ -425,8 +425,7 @@ def test_the_room_holding_the_later_module_decides_the_course_grade(store, setti
     grade = next(r for r in rows if r.component_code == LADOK_CODE)
     assert (grade.course_id, grade.grade, grade.exam_date) == (COURSE_B, "A", "2026-01-15")
     assert student_report(client, COURSE_A, 1000)["course_grade"]["reason"] == (
-        f"decided in Canvas course {COURSE_B} (same Ladok course), where the last module "
-        "(2205) was earned")
+        f"decided in Canvas course {COURSE_B} (same Ladok course), which exported it")
 
 
 def test_a_key_withdrawn_by_its_room_while_another_room_earns_it_moves_there(
@@ -458,7 +457,7 @@ def test_a_key_withdrawn_in_one_run_is_taken_over_in_the_next(store, settings, c
     assert run_export(store, settings, course_id=COURSE_A, now=NOW).counts == {"withdrawn": 1}
 
     status = student_report(client, COURSE_B, 1000)["modules"][0]["status"]
-    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True, everyone=True,
+    preview = run_export(store, settings, course_id=COURSE_B, dry_run=True,
                          now=NOW + dt.timedelta(days=1))
     run = run_export(store, settings, course_id=COURSE_B, now=NOW + dt.timedelta(days=1))
 
@@ -497,3 +496,33 @@ def test_retakes_and_take_overs_run_at_once_export_each_key_once(store, settings
         (u, code): COURSE_A if code == "2205" and u >= 1010 else COURSE_B
         for u in students for code in expected_results(u)}
     assert all(r.status != "withdrawn" for r in latest.values())
+
+
+def test_an_earned_course_grade_no_configured_room_decides_is_listed(store, settings, tmp_path,
+                                                                      environ):
+    from plugin.settings import load_settings
+
+    waiting = tmp_path / "waiting.toml"  # course grades wait a week for attestation
+    waiting.write_text(config_text((COURSE_A, COURSE_B)).replace(
+        "final_grade_delay_days = 0", "final_grade_delay_days = 7"))
+    seed_students(store, COURSE_A, [1000, 1001])
+    seed_students(store, COURSE_B, [1001], moments=(1,))  # 1001 has grades in room B too
+    both = load_settings(waiting, environ)
+    assert run_export(store, both, now=NOW).counts == {"new": 6}  # the grades wait a week
+    later = tmp_path / "later.toml"  # room A's term is over: it leaves the configuration
+    later.write_text(waiting.read_text().split("[[courses]]")[0] + "[[courses]]" + (
+        waiting.read_text().split("[[courses]]")[2]))
+    only_b = load_settings(later, environ)
+    assert [c.canvas_id for c in only_b.courses] == [COURSE_B]
+
+    preview = run_export(store, only_b, dry_run=True, now=NOW + dt.timedelta(days=8))
+
+    undecided = [m for m in preview.manual if m["user_id"] == 1000]
+    assert undecided == [{
+        "course": COURSE_B, "user_id": 1000, "name": "Student 1000", "elsewhere": True,
+        "notes": [f"course grade: earned (A, 2025-10-01) but decided by no configured room: "
+                  f"its modules were exported from Canvas course {COURSE_A}, no longer "
+                  "configured, and the student has no grades in a configured room; add that "
+                  "course to the configuration again, or report the course grade in Ladok "
+                  "by hand"]}]
+    assert [line.component_code for line in preview.lines] == [LADOK_CODE]  # 1001: room B

@@ -103,9 +103,9 @@ def test_explicit_assignments_entry_wins_over_a_kept_name_mapping(
     rename(client, "Extra uppgift")
 
     fixed = with_assignments(config_file, environ, tmp_path, '"301" = "kmom01"')
-    assert run_export(store, fixed, dry_run=True, everyone=True, now=LATER).renamed == []
+    assert run_export(store, fixed, dry_run=True, now=LATER).renamed == []
     moved = with_assignments(config_file, environ, tmp_path, '"301" = "kmom02", "302" = "kmom09"')
-    dry = run_export(store, moved, dry_run=True, everyone=True, now=LATER)
+    dry = run_export(store, moved, dry_run=True, now=LATER)
     assert dry.renamed == []
     assert [(line.canvas_user_id, line.component_code, line.status) for line in dry.lines] == [
         (1001, "2205", "withdrawn")]  # kmom01 has no assignment left: the explicit map wins

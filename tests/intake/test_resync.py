@@ -13,13 +13,8 @@ from sqlalchemy import func, select, text
 from plugin.canvas.client import CanvasClient, CanvasError
 from plugin.canvas.events import parse
 from plugin.demo.live_events import grade_event
-from plugin.intake.apply import apply_event
-from plugin.intake.resync import (
-    fill_gaps,
-    lookup_missing_identities,
-    missing_identities,
-    resync_course,
-)
+from plugin.intake.apply import StoreSink, apply_event
+from plugin.intake.resync import resync_course
 from plugin.store.db import APPLY_LOCK_KEY
 from plugin.store.models import Assignment, CourseState, ObservationRow, Submission, User
 from plugin.store.state import to_state
@@ -37,7 +32,7 @@ def canvas(settings, sleeps) -> CanvasClient:  # noqa: F811
 def post(store, event: dict) -> None:
     """Apply one Canvas event to the state as the webhook's events are."""
     with store.write() as session:
-        apply_event(session, parse(event))
+        apply_event(StoreSink(session), parse(event))
 
 
 def submission(store, assignment_id: int, user_id: int) -> Submission | None:
@@ -208,25 +203,6 @@ def test_progress_is_reported_after_each_page(rsps, store, settings, canvas):  #
     assert seen[-1] == counts
 
 
-def test_missing_identity_is_looked_up_once_and_cached(rsps, store, settings, canvas):  # noqa: F811
-    fake = FakeCanvas(rsps, students=0)
-    fake.users[1005] = fake.user_json(1005)
-    fake.users[1006] = {**fake.user_json(1006), "sis_user_id": None}
-    for user_id in (1005, 1006, 1007):  # events without student_sis_id; 1007 is gone from Canvas
-        post(store, grade_event(565, 301, user_id, "G", NOW))
-    with store.read() as session:
-        assert missing_identities(session, "sis_user_id", 565) == [1005, 1006, 1007]
-    assert lookup_missing_identities(store, settings, 565, canvas) == 3
-    assert len(rsps.calls) == 3
-    assert lookup_missing_identities(store, settings, 565, canvas) == 0
-    assert len(rsps.calls) == 3
-    with store.read() as session:
-        assert session.get(User, 1005).sis_user_id == "19900101-0005"
-        assert session.get(User, 1005).looked_up_at is not None
-        assert missing_identities(session, "sis_user_id", 565) == [1006, 1007]
-        assert missing_identities(session, "login_id", 565) == [1007]
-
-
 def test_resync_looks_up_students_it_did_not_read(rsps, store, settings, canvas):  # noqa: F811
     fake = FakeCanvas(rsps, students=1, assignments=1)
     fake.users[1009] = fake.user_json(1009)  # no longer listed among the course's students
@@ -272,25 +248,3 @@ def test_pages_wait_for_the_event_applier_on_postgresql(rsps, store, settings, c
         assert not done.is_set()  # its page waits for the fold lock
     worker.join(30)
     assert done.is_set() and submission(store, 301, 1001).grade == "G"
-
-
-def test_export_preparation_fetches_missing_assignment_names_and_identities(
-        rsps, store, settings, canvas):  # noqa: F811
-    fake = FakeCanvas(rsps, students=0, assignments=2)
-    fake.users[1005] = fake.user_json(1005)
-    post(store, grade_event(565, 302, 1005, "G", NOW))  # no assignment name, no sis id
-    assert fill_gaps(store, settings, 565, canvas) == {"assignments": 2, "identities": 1}
-    with store.read() as session:
-        assert session.get(Assignment, (565, 302)).name == "Kmom02"
-        assert session.get(User, 1005).sis_user_id == "19900101-0005"
-    calls = len(rsps.calls)
-    assert fill_gaps(store, settings, 565, canvas) == {"identities": 0}
-    assert len(rsps.calls) == calls  # nothing missing: nothing asked
-
-
-def test_export_preparation_without_canvas_api_does_nothing(store, settings):
-    import dataclasses
-
-    offline = dataclasses.replace(settings, canvas_token="")
-    post(store, grade_event(565, 302, 1005, "G", NOW))
-    assert fill_gaps(store, offline, 565) == {}

@@ -7,6 +7,7 @@ missed run is caught up at start.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import logging
@@ -26,7 +27,7 @@ from sqlalchemy import delete, select, update
 import plugin.intake
 from plugin.clock import utcnow
 from plugin.jobs import queue, worker
-from plugin.jobs.scheduler import build, missed_run_due, nightly
+from plugin.jobs.scheduler import build, missed_run_due, nightly, sync_new_courses
 from plugin.settings import Settings, cron_trigger
 from plugin.status import RUNNING, SUCCEEDED
 from plugin.store.db import Store
@@ -272,8 +273,8 @@ def test_build_adds_a_catch_up_run_only_when_a_run_was_missed(store, settings, m
     add_run(store, now - dt.timedelta(seconds=55))  # today's 03:30 run was made
     fresh = build(store, settings)
     assert fresh.get_job("catch-up") is None
-    assert {job.id for job in fresh.get_jobs()} == {"apply-events", "jobs", "nightly",
-                                                  "heartbeat", "recover"}
+    assert {job.id for job in fresh.get_jobs()} == {"apply-events", "fill-gaps", "jobs",
+                                                  "nightly", "heartbeat", "recover"}
 
     with store.write() as session:
         session.execute(update(ExportRun).values(created_at=now - dt.timedelta(days=1)))
@@ -372,3 +373,20 @@ def test_workers_polling_at_once_run_each_job_once(store, settings, monkeypatch)
         thread.join(timeout=60)
     assert sorted(ran) == ids
     assert {job_row(store, i).state for i in ids} == {SUCCEEDED}
+
+
+# --- what the scheduler does without being asked --------------------------------------------
+
+
+def test_a_newly_configured_course_is_queued_for_a_full_resync(store, settings):
+    with store.write() as session:  # course 1279362 was re-synced in full before
+        session.add(CourseState(course_id=1279362, last_full_sync_started=utc(2026, 1, 1)))
+    [job] = sync_new_courses(store, settings)
+    with store.read() as session:
+        queued = session.get(Job, job)
+        assert (queued.kind, queued.course_id, queued.params) == (
+            "resync", 565, '{"mode": "full"}')
+    assert sync_new_courses(store, settings) == [job]  # still queued: the same job
+    offline = dataclasses.replace(settings, canvas_token="")
+    assert sync_new_courses(store, offline) == []
+

@@ -80,7 +80,7 @@ def test_refused_alert_gives_the_hour_back_and_is_retried(store, settings, smtp)
         assert row.answer.startswith("250")
 
 
-def test_failed_resync_job_and_refused_token_alert_with_the_error(
+def test_a_resync_job_refused_by_canvas_raises_the_401_alert_alone(
         rsps, store, settings, smtp, monkeypatch):
     monkeypatch.setattr(canvas_client, "UNAUTHORIZED_LISTENERS", [])
     listen(store, settings)  # as the scheduler process does at start
@@ -88,12 +88,23 @@ def test_failed_resync_job_and_refused_token_alert_with_the_error(
     job_id, _ = queue.enqueue(store, "resync", 565, {"mode": "full"})
     assert worker.run_pending(store, settings) == 1
     tick(store, settings, NOW)
-    assert sorted(sent_kinds(smtp)) == ["canvas_unauthorized", "resync_failed"]
+    assert sent_kinds(smtp) == ["canvas_unauthorized"]  # one cause, one alert
     for message in smtp.received:
         assert "Canvas refused the token (401)" in text_part(message)
     assert settings.canvas_token not in "".join(m.as_string() for m in smtp.received)
     with store.read() as session:
         assert session.get(Job, job_id).state == "failed"
+
+
+def test_a_resync_job_failing_otherwise_alerts_as_a_failed_resync(
+        rsps, store, settings, smtp, monkeypatch):
+    monkeypatch.setattr(canvas_client, "UNAUTHORIZED_LISTENERS", [])
+    listen(store, settings)
+    FakeCanvas(rsps).fail("/assignments", (404, {}, '{"errors": [{"message": "gone"}]}'))
+    queue.enqueue(store, "resync", 565, {"mode": "full"})
+    assert worker.run_pending(store, settings) == 1
+    tick(store, settings, NOW)
+    assert sent_kinds(smtp) == ["resync_failed"]
 
 
 def test_failed_export_job_alerts_with_its_error(client, store, settings, smtp, tmp_path):
@@ -207,6 +218,6 @@ def test_nightly_resync_refused_by_canvas_alerts_and_the_export_still_runs(
             "/assignments", (401, {}, '{"errors": [{"message": "Invalid"}]}'))
     assert nightly(store, settings, now=NOW) is not None
     tick(store, settings, NOW)
-    assert sorted(sent_kinds(smtp)) == ["canvas_unauthorized", "resync_failed"]
-    resync = next(m for m in smtp.received if "re-sync" in titles(m))
-    assert "2 times" in text_part(resync) and "nightly re-sync of course" in text_part(resync)
+    assert sent_kinds(smtp) == ["canvas_unauthorized"]  # not also a failed re-sync per course
+    [alert] = smtp.received
+    assert "2 times" in text_part(alert) and "Canvas refused the token (401)" in text_part(alert)

@@ -128,7 +128,7 @@ def test_correction_and_withdrawal_say_what_to_do_in_ladok(client, store, settin
 
 
 def test_held_back_students_are_listed_once_while_they_stay_held_back(
-        client, store, settings, smtp):
+        client, store, settings, smtp, canvas_users_unknown):
     post_all(client, term(2))
     with store.write() as session:
         session.get(User, 1001).sis_user_id = None

@@ -14,11 +14,13 @@ from plugin.demo.fill import fill_demo
 from plugin.demo.live_events import assignment_event, grade_event, submission_event
 from plugin.export.run import run_export
 from plugin.intake.apply import apply_pending
+from plugin.intake.gaps import fill_store
 from plugin.intake.inbox import GroupCommit
-from plugin.intake.resync import lookup_missing_identities, resync_course
+from plugin.intake.resync import resync_course
 from plugin.reports import course as course_view
 from plugin.reports import course_cache as course_view_cache
 from plugin.reports.course_cache import CourseViewCache
+from plugin.store.models import User
 from tests.conftest import COURSE_TOML, post_event
 from tests.fake_canvas import FakeCanvas
 from tests.helpers import course_toml
@@ -51,7 +53,7 @@ def computations(monkeypatch) -> list[int]:
 
 
 @pytest.fixture
-def demo(app, store, settings):
+def demo(app, store, settings, canvas_users_unknown):
     return fill_demo(store, settings)
 
 
@@ -81,14 +83,19 @@ def test_a_second_view_of_an_unchanged_course_is_not_recomputed(admin_client, de
     assert computations == [565, 1279362, SHARING]  # each configured course once
 
 
-def test_an_event_waiting_to_be_applied_is_noted_without_recomputing(
-        admin_client, demo, client, computations):
+def test_an_event_waiting_to_be_applied_is_counted_at_once(
+        admin_client, demo, client, store, computations):
     before = admin_client.get("/courses/565").text
     assert "still waiting to be applied" not in before
+    assert cell_states(before)[(1002, "2205")] == "withdrawing"
     assert post_event(client, grade_event(565, 302, 1002, "G", LATER)).status_code == 202
     after = admin_client.get("/courses/565").text
-    assert "1 Canvas event is still waiting to be applied" in after
-    assert computations == [565]
+    assert "1 Canvas event is still waiting to be applied; the numbers below already count " \
+           "it" in after
+    assert cell_states(after)[(1002, "2205")] == "exported"  # decided as if applied
+    assert computations == [565, 565]
+    apply_pending(store)
+    assert cell_states(admin_client.get("/courses/565").text) == cell_states(after)
 
 
 def test_an_applied_event_makes_the_next_view_recompute(admin_client, demo, store, settings,
@@ -113,10 +120,13 @@ def test_an_identity_lookup_makes_the_next_view_recompute(admin_client, demo, st
                                                           rsps, computations):
     held_back = "held back: no sis_user_id"
     assert held_back in admin_client.get("/courses/565").text
+    rsps.reset()  # Canvas now knows the student the demo's export asked about in vain
     fake = FakeCanvas(rsps, students=0)
     fake.users[1101] = fake.user_json(1101)
+    with store.write() as session:
+        session.get(User, 1101).looked_up_at = None
     client = CanvasClient(settings.canvas_url, settings.canvas_token, sleep=lambda _: None)
-    assert lookup_missing_identities(store, settings, 565, client) == 1
+    assert fill_store(store, settings, 565, client) == {"students": 1}
     assert held_back not in admin_client.get("/courses/565").text
     assert computations == [565, 565]
 

@@ -159,9 +159,10 @@ def test_a_key_another_room_withdrew_goes_to_the_room_that_earns_it() -> None:
 def test_active_results_are_the_keys_not_withdrawn_with_their_room() -> None:
     ledger = {"2205": exported(room=OTHER_ROOM), "2225": exported(WITHDRAWN, version=2),
               "DV1531": exported(CORRECTION, grade="B", version=2)}
+    when = NOW - dt.timedelta(days=30)
     assert active_results(ledger) == {
-        "2205": ExportedResult(OTHER_ROOM, "G", DAY, ("Teacher",)),
-        "DV1531": ExportedResult(ROOM, "B", DAY, ("Teacher",)),
+        "2205": ExportedResult(OTHER_ROOM, "G", DAY, ("Teacher",), when),
+        "DV1531": ExportedResult(ROOM, "B", DAY, ("Teacher",), when),
     }
 
 

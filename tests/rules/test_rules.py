@@ -152,8 +152,24 @@ def test_an_explicit_assignments_entry_wins_over_a_kept_name_mapping() -> None:
     crs = course(assignments={101: 2})
     renamed = infos() | {101: AssignmentInfo(101, "Extra uppgift", exported_moment=1)}
     assert moment_of_assignment(crs, 101, "Extra uppgift", 1) == 2
-    assert moment_of_assignment(course(), 101, "Kmom03", 1) == 3  # the name matches again
+    assert moment_of_assignment(crs, 101, "Kmom03", 1) == 2
     assert renamed_assignments(crs, renamed) == ()
+
+
+def test_a_rename_onto_another_moments_name_keeps_the_mapping_and_is_listed() -> None:
+    renamed = infos() | {103: AssignmentInfo(103, "Kmom02", exported_moment=3)}
+    subs = {101: graded("G", at(2, 1)), 102: graded("G", at(2, 2)), 103: graded("G", at(2, 3))}
+    outcome = evaluate_student(course(), renamed, subs)
+    assert moment_of_assignment(course(), 103, "Kmom02", 3) == 3
+    assert (moment(outcome, 2).assignment_id, moment(outcome, 3).assignment_id) == (102, 103)
+    assert module(outcome, "2205").earned and module(outcome, "2205").date == dt.date(2025, 2, 3)
+    assert moment(outcome, 3).reason == ('kmom03: passed with G (assignment renamed to '
+                                         '"Kmom02": still counted as kmom03)')
+    assert renamed_assignments(course(), renamed) == (
+        'assignment 103 renamed to "Kmom02": still counted as kmom03; map it in '
+        '`assignments` (103 = "kmom03") or rename it back',)
+    back = infos() | {103: AssignmentInfo(103, "Kmom03", exported_moment=3)}
+    assert renamed_assignments(course(), back) == ()
 
 
 def test_mapped_by_name_names_the_counted_assignments_of_the_given_modules() -> None:
@@ -428,15 +444,20 @@ def test_single_module_course_has_no_course_grade() -> None:
 LAST_TERM = 110  # the room the student took the course in before
 
 
-def retake(subs: dict[int, SubmissionState], **exported: ExportedResult) -> StudentOutcome:
+def retake(subs: dict[int, SubmissionState], crs: CourseConfig | None = None,
+           **exported: ExportedResult) -> StudentOutcome:
     """This room's outcome given results exported (not withdrawn) by code."""
     codes = {k.removeprefix("c"): v for k, v in exported.items()}
-    return evaluate_student(course(), infos({10: 100}),
+    return evaluate_student(crs or course(), infos({10: 100}),
                             {100 + m: s for m, s in subs.items()}, codes)
 
 
-def from_last_term(grade: str, date: dt.date) -> ExportedResult:
-    return ExportedResult(LAST_TERM, grade, date, ("Old Teacher <old@example.edu>",))
+def from_last_term(grade: str, date: dt.date, when: dt.datetime | None = None) -> ExportedResult:
+    return ExportedResult(LAST_TERM, grade, date, ("Old Teacher <old@example.edu>",), when)
+
+
+def from_here(grade: str, date: dt.date, when: dt.datetime) -> ExportedResult:
+    return ExportedResult(565, grade, date, ("Teacher",), when)
 
 
 def this_term(*moments: int) -> dict[int, SubmissionState]:
@@ -457,10 +478,16 @@ RETAKES = [
      {"c2225": from_last_term("C", D(2025, 1, 20))},
      ("C", D(2025, 2, 18), "grade C from final module 2225; module 2225 exported from "
       "Canvas course 110")),
-    ("last module earned in the other room", this_term(1, 2, 3, 4, 5, 6),
-     {"c2225": from_last_term("A", D(2025, 5, 1))},
+    ("a later date earned earlier here does not decide", this_term(1, 2, 3, 4, 5, 6),
+     {"c2205": from_here("G", D(2025, 2, 9), at(2, 10)),
+      "c2215": from_here("G", D(2025, 2, 18), at(2, 19)),
+      "c2225": from_last_term("A", D(2025, 1, 20), at(3, 1))},
      "decided in Canvas course 110 (same Ladok course), where the last module (2225) was "
      "earned"),
+    ("a module earned here and not exported yet is the last", this_term(1, 2, 3, 4, 5, 6),
+     {"c2225": from_last_term("A", D(2025, 5, 1), at(5, 2))},
+     ("A", D(2025, 5, 1), "grade A from final module 2225; module 2225 exported from "
+      "Canvas course 110")),
     ("a module neither here nor exported", this_term(4, 5, 6, 10),
      {}, "waiting for kmom01, kmom02, kmom03"),
 ]
@@ -491,6 +518,37 @@ def test_the_room_that_exported_the_course_grade_keeps_deciding_it() -> None:
     owned = ExportedResult(565, "B", D(2025, 3, 20))
     grade = retake(subs, c2225=later, cDV1531=owned).course_grade
     assert (grade.earned, grade.grade, grade.date) == (True, "A", D(2025, 5, 1))
+
+
+def test_a_room_no_longer_configured_decides_nothing_its_modules_still_count() -> None:
+    exported = {"c2205": from_here("G", D(2025, 2, 9), at(2, 10)),
+                "c2225": from_here("B", D(2025, 3, 20), at(3, 21)),
+                "c2215": from_last_term("G", D(2025, 6, 2), at(6, 3))}
+    configured = course(rooms=(565, LAST_TERM))
+    decided_there = retake(this_term(1, 2, 3, 10), configured, **exported).course_grade
+    assert decided_there.reason == ("decided in Canvas course 110 (same Ladok course), where "
+                                    "the last module (2215) was earned")
+    removed = course(rooms=(565,))
+    grade = retake(this_term(1, 2, 3, 10), removed, **exported).course_grade
+    assert (grade.earned, grade.grade, grade.date) == (True, "B", D(2025, 6, 2))
+    assert grade.reason == ("grade B from final module 2225; module 2215 exported from Canvas "
+                            "course 110")
+
+
+def test_a_course_grade_its_removed_room_exported_is_listed_when_it_changes() -> None:
+    removed = course(rooms=(565,))
+    exported = {"c2225": from_last_term("A", D(2025, 5, 1), at(5, 2)),
+                "cDV1531": from_last_term("A", D(2025, 5, 1), at(5, 20))}
+    same = retake(this_term(1, 2, 3, 4, 5, 6), removed, **exported)
+    assert same.course_grade.reason == ("decided in Canvas course 110 (same Ladok course), "
+                                        "which exported it") and same.manual == ()
+    exported["cDV1531"] = from_last_term("B", D(2025, 5, 1), at(5, 20))
+    changed = retake(this_term(1, 2, 3, 4, 5, 6), removed, **exported)
+    assert not changed.course_grade.earned
+    assert changed.manual == (
+        "course grade: decided in Canvas course 110 (same Ladok course), which exported it; "
+        "that room is no longer configured, and the course grade is now A (2025-05-01): "
+        "change it in Ladok by hand",)
 
 
 # --- 2.3 examination dates and graders ---------------------------------------------------
@@ -570,10 +628,26 @@ def test_a_changed_grade_starts_a_new_first_posted_time() -> None:
     assert moment(run({1: state}), 1).date == dt.date(2025, 2, 10)  # the hand-in after the U
 
 
-def test_a_hidden_grade_posted_again_starts_a_new_first_posted_time() -> None:
+def test_a_hidden_grade_posted_again_keeps_its_first_posted_time() -> None:
     state = graded_then(("G", at(2, 3), {}), ("G", at(2, 10), {"posted": False}),
                         ("G", at(2, 20), {}))
-    assert state.grade_since == at(2, 20) and state.posted_grades == ((at(2, 20), "G"),)
+    assert state.grade_since == at(2, 3) and state.posted_grades == ((at(2, 3), "G"),)
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 1)
+
+
+def test_a_grade_changed_while_hidden_starts_a_new_first_posted_time_when_shown() -> None:
+    state = graded_then(("G", at(2, 3), {}), ("U", at(2, 10), {"posted": False}),
+                        ("U", at(2, 20), {}), ("G", at(2, 25), {}))
+    assert state.posted_grades == ((at(2, 3), "G"), (at(2, 20), "U"), (at(2, 25), "G"))
+    assert moment(run({1: state}), 1).date == dt.date(2025, 2, 20)
+
+
+def test_a_removed_grade_set_again_is_a_new_grade() -> None:
+    state = graded_then(("G", at(2, 3), {}), (None, at(2, 10), {}), ("G", at(2, 20), {}))
+    assert state.posted_grades == ((at(2, 20), "G"),)
+    excused = graded_then(("G", at(2, 3), {}), ("G", at(2, 10), {"excused": True}),
+                          ("G", at(2, 20), {"excused": False}))
+    assert excused.grade_since == at(2, 20)
 
 
 def test_a_numeric_grade_keeps_its_date_while_its_letter_stays() -> None:

@@ -8,6 +8,6 @@ from plugin.demo.fill import fill_demo
 
 
 @pytest.fixture
-def demo(app, store, settings):
+def demo(app, store, settings, canvas_users_unknown):
     """The demo course in every state; the id of its first export run."""
     return fill_demo(store, settings)

@@ -278,6 +278,28 @@ def test_student_page_of_a_held_back_student_names_the_missing_field(admin_clien
     assert "missing: no sis_user_id in Canvas" in html
 
 
+def test_a_held_back_student_is_shown_held_back_first_and_promised_no_date(admin_client, demo):
+    report = admin_client.get("/api/courses/565/students/1101",
+                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json
+    grade = report["course_grade"]
+    assert grade["earned"] and grade["state"] == "held_back" and grade["due"] is None
+    assert grade["status"] == ("held back: no sis_user_id; it goes out with the first export "
+                               "after the identity is in Canvas")
+    assert {m["state"] for m in report["modules"]} == {"held_back"}
+    html = admin_client.get("/courses/565/students/1101").text
+    assert "waiting for module attestation" not in html and "may go out from" not in html
+    course = admin_client.get("/courses/565").text
+    assert {s for (u, _c), s in cell_states(course).items() if u == 1101} == {"held_back"}
+    row = re.search(r'data-user="1101".*?<td class="problems">([^<]*)</td>', course, re.S)
+    assert row.group(1).startswith("held back: no sis_user_id")
+
+
+def test_the_course_grades_date_is_explained_by_its_modules(admin_client, demo):
+    html = admin_client.get("/courses/565/students/1003").text
+    assert html.count("the latest date of its moments") == 3  # the three modules
+    assert html.count("the latest date of its modules, wherever earned") == 1
+
+
 # --- exports and downloads -----------------------------------------------------------------
 
 

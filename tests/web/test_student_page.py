@@ -120,6 +120,19 @@ def test_student_of_a_course_no_longer_configured_gets_404(client):
     assert client.get("/me").status_code == 404
 
 
+def test_a_held_back_student_is_told_the_identity_is_missing_and_no_date(client, app,
+                                                                          fixed_now):
+    post_all(client, term(2))
+    store = app.extensions["canvas_ladok"].store
+    from plugin.store.models import User
+    with store.write() as session:
+        session.get(User, 1001).sis_user_id = None
+    sign_in_as_student(client, 1001)
+    html = client.get("/me").get_data(as_text=True)
+    assert html.count("your Ladok identity is missing in Canvas") == 4  # 3 modules, the grade
+    assert "nightly export on" not in html
+
+
 def test_page_says_when_grades_are_still_being_processed(client):
     post_all(client, term(1))
     assert post_event(client, grade_event(565, 302, 1001, "U", LATER)).status_code == 202
