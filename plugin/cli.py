@@ -21,7 +21,9 @@ def load_or_exit() -> Settings:
         for problem in exc.problems:
             click.echo(f"config error: {problem}", err=True)
         sys.exit(1)
-    click.get_current_context().meta[SETTINGS_KEY] = settings  # for the failure advice
+    context = click.get_current_context(silent=True)  # None when called outside a command
+    if context is not None:
+        context.meta[SETTINGS_KEY] = settings  # for the failure advice
     return settings
 
 
