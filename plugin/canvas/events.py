@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugin.rules.submission import UNSET, Observation
+from plugin.store.models import MAX_ID
 
 SHARD_FACTOR = 10**13
-MAX_ID = 2**63 - 1  # what a BIGINT column holds
 MAX_INT_DIGITS = 4300  # Python's own limit on converting decimal text to int
 GRADE_EVENTS = {"grade_change", "submission_created", "submission_updated"}
 ASSIGNMENT_EVENTS = {"assignment_created", "assignment_updated"}

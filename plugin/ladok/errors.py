@@ -3,27 +3,17 @@ no personnummer (masked wherever Ladok's words hold one) and no certificate mate
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from plugin.ladok.model import Refusal
-
-# A Swedish personnummer or samordningsnummer, with or without century and separator; the
-# last four may hold letters (interim numbers). Stray masks of other numbers are harmless.
-_PERSONNUMMER = re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+ ]?[0-9A-Z]{2}\d{2}(?![\w])")
-MASK = "[personnummer]"
-
-
-def redact(text: str) -> str:
-    """`text` with every personnummer-like number masked."""
-    return _PERSONNUMMER.sub(MASK, text)
+from plugin.rules.identity import mask_in_text
 
 
 class LadokError(Exception):
     """Ladok could not do what was asked; the message is safe to log and to show."""
 
     def __init__(self, message: str):
-        super().__init__(redact(message))
+        super().__init__(mask_in_text(message))
 
 
 class LadokNotConfigured(LadokError):
@@ -62,7 +52,7 @@ class LadokRefusal(LadokError):
 
         def text(key: str) -> str:
             value = data.get(key)
-            return redact(str(value)) if value is not None else ""
+            return mask_in_text(str(value)) if value is not None else ""
 
         return cls(Refusal(status, text("Felgrupp"), text("Detaljkod"), text("Meddelande"),
                            text("FelUID")))

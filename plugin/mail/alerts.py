@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select, update
 from plugin.clock import utcnow
 from plugin.mail import compose, smtp
 from plugin.mail.receipts import retry_delay
+from plugin.rules.identity import mask_in_text
 from plugin.settings import Settings, redact
 from plugin.store.db import Store
 from plugin.store.models import MailAlert
@@ -75,7 +76,7 @@ def note(store: Store, settings: Settings, kind: str, message: str,
     if not (settings.mail.enabled and settings.mail.admins):
         return
     now = now or utcnow()
-    message = compose.mask_personnummer(redact(message, settings))[:MAX_MESSAGE]
+    message = mask_in_text(redact(message, settings))[:MAX_MESSAGE]
     try:
         with store.write() as session:
             upsert(session, MailAlert, {"kind": kind, "requests": 0, "attempts": 0}, ("kind",),

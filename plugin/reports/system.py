@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from plugin.clock import utcnow
+from plugin.export.runs import runs_newest_first
 from plugin.intake.apply import pending_events as count_pending
 from plugin.settings import Settings, cron_trigger
 from plugin.store.db import Store
@@ -32,11 +33,9 @@ def system_status(store: Store, settings: Settings, now: dt.datetime | None = No
         last_event = session.scalar(select(func.max(Event.received_at)))
         syncs = dict(session.execute(select(CourseState.course_id,
                                             CourseState.last_sync_started)).all())
-        latest = select(ExportRun).order_by(ExportRun.id.desc()).limit(1)
-        last_run = session.scalars(latest).first()
-        per_course = {c.canvas_id: session.scalars(latest.where(or_(
-            ExportRun.course_id == c.canvas_id, ExportRun.course_id.is_(None)))).first()
-            for c in settings.courses}
+        last_run = session.scalars(runs_newest_first().limit(1)).first()
+        per_course = {c.canvas_id: session.scalars(runs_newest_first(c.canvas_id).limit(1)).first()
+                      for c in settings.courses}
     trigger = cron_trigger(settings.export_schedule, settings.timezone)
     return SystemStatus(waiting or 0, last_event,
                         {c.canvas_id: syncs.get(c.canvas_id) for c in settings.courses},

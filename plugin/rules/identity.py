@@ -8,10 +8,17 @@ stray character lets one through.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 FEWEST_DIGITS = 10  # YYMMDD and four: the shortest personnummer
 HIDDEN = "****"
+# A personnummer or samordningsnummer (day + 60) in running text: a possible date of birth,
+# with or without century, then up to three separators or invisible characters, then four
+# (an interim number holds letters in the first two of them).
+PERSONNUMMER_IN_TEXT = re.compile(
+    r"(?<![\d-])((?:19|20)?\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01]))"
+    r"[\s+_\-\u2010-\u2015\u200b-\u200d\u2060\ufeff]{0,3}[0-9A-Z]{2}\d{2}(?!\d)")
 
 
 def _digits(text: str) -> str:
@@ -46,3 +53,9 @@ def is_identity(query: str, identity: str | None) -> bool:
         return _digits(query) == _digits(identity)
     key = search_key(query)
     return bool(key) and key == search_key(identity)
+
+
+def mask_in_text(text: str) -> str:
+    """`text` (a message, a mail, Ladok's words) with every personnummer in it masked as the
+    pages show one (19900101-****)."""
+    return PERSONNUMMER_IN_TEXT.sub(lambda m: f"{m.group(1)}-{HIDDEN}", text)

@@ -25,7 +25,6 @@ from plugin.rules.course_config import (
 from plugin.settings.checks import (
     MAX_BODY_BYTES_LIMIT,
     MAX_DELAY_DAYS,
-    MAX_ID,
     check_code,
     check_database_url,
     check_id,
@@ -56,6 +55,7 @@ from plugin.settings.sections import (
     check_lti_key,
     check_lti_needs,
 )
+from plugin.store.models import MAX_ID
 
 ENV_PREFIX = "CANVAS_LADOK_"
 DEFAULT_CONFIG_PATH = "config/canvas-ladok.toml"

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-MAX_ID = 2**63 - 1  # ids are stored in BIGINT columns
+from plugin.store.models import MAX_ID
+
 # A request body is held in memory whole; Canvas events are a few kilobytes.
 MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024
 MAX_DELAY_DAYS = 3650

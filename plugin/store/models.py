@@ -23,6 +23,8 @@ from sqlalchemy.types import TypeDecorator
 
 from plugin.status import IGNORED, QUEUED
 
+MAX_ID = 2**63 - 1  # the largest BIGINT: every Canvas id is kept in such a column
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes stored as UTC on every backend."""

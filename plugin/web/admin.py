@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 
-from flask import Blueprint, abort, jsonify, request, send_file
-from sqlalchemy import select
+from flask import Blueprint, abort, jsonify, request
 
 from plugin.canvas.client import prompt_client
-from plugin.export.publish import materialise, reason, run_folder
 from plugin.export.run import run_export
+from plugin.export.runs import RUNS_SHOWN, runs_newest_first
 from plugin.extensions import services
 from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.jobs import queue
 from plugin.reports.student import student_report
 from plugin.status import EXPORT, FULL, QUEUED, RESYNC, SYNC_MODES, WITHDRAWN
 from plugin.store.models import ExportRun, Job
-from plugin.web.access import check_admin_token, who
+from plugin.web.access import check_admin_token
+from plugin.web.downloads import send_run_file
 from plugin.web.errors import error
+from plugin.web.json_shapes import run_json, summary_json
+from plugin.web.urls import ID
 
 bp = Blueprint("admin", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
-ID = "int(max=9223372036854775807)"  # what a BIGINT holds: larger ids are 404 like unknown ones
 bp.before_request(check_admin_token)
 
 
@@ -86,27 +85,6 @@ def _export_params() -> tuple[int | None, bool]:
     return course, dry_run
 
 
-def line_json(line) -> dict:
-    """An export line as JSON."""
-    out = dataclasses.asdict(line)
-    out["exam_date"] = line.exam_date.isoformat()
-    return out
-
-
-def summary_json(summary) -> dict:
-    """A dry run's results as JSON; `pending_events` received, not yet applied (the results
-    are decided as if they were)."""
-    return {
-        "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
-        "held_back": summary.held_back, "waiting": summary.waiting,
-        "manual": summary.manual, "pending_events": summary.pending_events,
-        "pending_counted": summary.pending_counted,
-        "unmapped_assignments": [{"course": c, "assignment_id": a}
-                                 for c, a in sorted(summary.unmapped)],
-        "renamed_assignments": summary.renamed, "warnings": summary.warnings,
-    }
-
-
 @bp.post("/exports")
 def create_export():
     """Queue an export run (201), or compute a dry run now (200)."""
@@ -120,21 +98,11 @@ def create_export():
     return jsonify(job=job_id, state=QUEUED, run=None), 201
 
 
-def run_json(run: ExportRun) -> dict:
-    """An export run as JSON."""
-    return {
-        "id": run.id, "created_at": run.created_at.isoformat(), "course": run.course_id,
-        "trigger": run.trigger, "schedule_date": run.schedule_date, "job": run.job_id,
-        "counts": json.loads(run.counts or "{}"), "files": json.loads(run.files or "[]"),
-        "nothing_new": json.loads(run.files or "[]") == [],
-    }
-
-
 @bp.get("/exports")
 def list_exports():
     """Every export run, newest first."""
     with services().store.read() as session:
-        runs = session.scalars(select(ExportRun).order_by(ExportRun.id.desc()).limit(500))
+        runs = session.scalars(runs_newest_first().limit(RUNS_SHOWN))
         return jsonify(runs=[run_json(r) for r in runs])
 
 
@@ -156,24 +124,6 @@ def get_export(run_id: int):
 def get_export_file(run_id: int, name: str):
     """One of the run's files; any instance renders it from the ledger if it has no copy."""
     return send_run_file(_run_or_404(run_id), name)
-
-
-def send_run_file(run: ExportRun, name: str):
-    """A run's file to download: never stored by the browser or a proxy, its fetching
-    logged with who fetched it; 404 for a name not among the run's files."""
-    if name not in json.loads(run.files or "[]"):
-        abort(404, "no such file in this run")
-    svc = services()
-    try:
-        materialise(svc.store, svc.settings, run.id)
-    except Exception as exc:  # a committed run whose files cannot be rendered: retried later
-        return error(503, f"the files of run {run.id} could not be written ({reason(exc)}); "
-                     "the scheduler retries them", **{"Retry-After": "300"})
-    log.info("export run %s: %s downloaded by %s", run.id, name, who())
-    response = send_file(run_folder(svc.settings, run.id) / name, as_attachment=True,
-                         download_name=name, max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get(f"/courses/<{ID}:canvas_id>/preview")

@@ -9,19 +9,21 @@ from __future__ import annotations
 import logging
 
 from flask import abort, render_template
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.export.publish import ledger_lines
+from plugin.export.runs import RUNS_SHOWN, runs_newest_first
 from plugin.extensions import services
 from plugin.store.models import ExportRun, LedgerEntry
 from plugin.web.access import current_scope, is_admin
-from plugin.web.admin import ID, run_json, send_run_file
+from plugin.web.downloads import send_run_file
+from plugin.web.json_shapes import run_json
 from plugin.web.page_common import page_blueprint
+from plugin.web.urls import ID
 
 bp = page_blueprint("exports")
 log = logging.getLogger(__name__)
-RUNS_SHOWN = 500
 
 
 def _scope_course() -> int | None:
@@ -59,11 +61,9 @@ def _shown(session: Session, runs: list[ExportRun], course: int | None) -> list[
 def runs():
     """Export runs, newest first: when, trigger, courses, counts."""
     course = _scope_course()
-    query = select(ExportRun).order_by(ExportRun.id.desc()).limit(RUNS_SHOWN)
-    if course is not None:  # its own runs and the nightly runs of every course
-        query = query.where(or_(ExportRun.course_id == course, ExportRun.course_id.is_(None)))
     with services().store.read() as session:
-        shown = _shown(session, list(session.scalars(query)), course)
+        runs = session.scalars(runs_newest_first(course).limit(RUNS_SHOWN))
+        shown = _shown(session, list(runs), course)
     return render_template("export_pages/runs.html", runs=shown)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
@@ -14,17 +13,9 @@ from werkzeug.exceptions import HTTPException
 from plugin.extensions import services
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.identity import mask
-from plugin.rules.text import has_control, shown
+from plugin.rules.text import shown
 from plugin.web.access import course_allowed, current_scope, is_admin, who
 from plugin.web.security import protect_form
-
-
-def safe_next(target: str | None) -> str:
-    """A local path to return to after sign-in (never another host, never a header break)."""
-    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
-            or has_control(target) or any(c.isspace() for c in target)):
-        return url_for("overview.index")
-    return target if not urlsplit(target).netloc else url_for("overview.index")
 
 
 def _guard():

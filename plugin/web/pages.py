@@ -11,9 +11,9 @@ from plugin.reports.course_cache import CourseViewCache
 from plugin.reports.student import student_report
 from plugin.reports.system import pending_events, system_status
 from plugin.rules.identity import is_identity
-from plugin.web.admin import ID
 from plugin.web.health import health_status
 from plugin.web.page_common import components, course_or_404, page_blueprint, visible_courses
+from plugin.web.urls import ID
 
 bp = page_blueprint("overview")
 FILTERS = ("all", "problems", "waiting")

@@ -19,6 +19,7 @@ from plugin.ladok.model import (
     by_identity,
     identity_key,
 )
+from plugin.rules.identity import mask
 from tests.fake_ladok import KATALOG, RESULTAT, USER
 from tests.ladok_pki import certificate_authority
 
@@ -294,7 +295,8 @@ def test_nothing_personal_or_secret_reaches_logs_or_errors(fake_ladok, ladok, la
     fake_ladok.fail(502)
     outcome = ladok.create_drafts(drafts_for(ladok, ladok_round))
     refusal = outcome.refused[0][1]
-    assert refusal.message == "Studenten [personnummer] har hinder"
+    assert refusal.message == f"Studenten {mask(students[1].personnummer)} har hinder"
+    assert students[1].personnummer not in refusal.message
     text = caplog.text + str(refusal) + str(outcome.error)
     key = fake_ladok.client.key
     assert "PRIVATE KEY" not in text and repr(key) not in repr(ladok.__dict__)

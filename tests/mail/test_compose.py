@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.mail.compose import mask_personnummer
+from plugin.rules.identity import mask_in_text as mask_personnummer
 
 
 @pytest.mark.parametrize(("text", "masked"), [
