@@ -17,6 +17,7 @@ from plugin.rules.identity import mask
 from plugin.rules.text import has_control, shown
 from plugin.web.access import course_allowed, current_scope, is_admin, who
 from plugin.web.security import protect_form
+from plugin.words import number, on_page
 
 
 def safe_next(target: str | None) -> str:
@@ -100,12 +101,12 @@ def when(value: dt.datetime | str | None) -> str:
 
 def components(view) -> list[tuple[str, str]]:
     """(code, display name) of each module and of the course grade."""
-    out = [(m.code, f"{gettext('Modul')} {m.code} {m.name}") for m in view.course.modules]
+    out = [(m.code, f"{gettext('Module')} {m.code} {m.name}") for m in view.course.modules]
     course = view.course
     final = any(m.final for m in course.modules)
     if len(course.modules) > 1 and (final or all(m.scale == "GU" for m in course.modules)):
         out.append((view.course.ladok_code,
-                    f"{gettext('Slutbetyg')} ({view.course.ladok_code})"))
+                    gettext("Final grade (slutbetyg) %(code)s", code=view.course.ladok_code)))
     return out
 
 
@@ -124,8 +125,9 @@ def state_words() -> dict[str, str]:
             "correction": gettext("correction waiting for export"),
             "held_back": gettext("held back: no identity"),
             "attestation": gettext("waiting for module attestation"),
-            "withdrawing": gettext("no longer earned: handle in Ladok"),
-            "withdrawn": gettext("withdrawn: handle in Ladok"),
+            "withdrawing": gettext("no longer earned: will be marked withdrawn — handle in "
+                                   "Ladok"),
+            "withdrawn": gettext("withdrawn — handle in Ladok"),
             "not_earned": gettext("not earned"),
         }
     return g.state_words
@@ -142,6 +144,8 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.finalize = _as_shown  # before any template is compiled
     app.add_template_filter(when)
     app.add_template_filter(components)
+    app.add_template_filter(on_page, "words")
+    app.add_template_filter(number)
     app.add_template_global(bar)
     app.add_template_global(mask)
     app.add_template_global(current_scope, "signed_in_scope")
