@@ -133,6 +133,25 @@ def state_words() -> dict[str, str]:
     return g.state_words
 
 
+def health_words(reason: str | None) -> str:
+    """/healthz's reason (English, a contract of the JSON answer) in the page's language: each
+    known part translated, anything else as it is."""
+    if not reason:
+        return ""
+    known = {
+        "the scheduler process has not run": gettext("the scheduler process has not run"),
+        "the scheduler process is down": gettext("the scheduler process is down"),
+        "the scheduler process is down (no heartbeat for over 5 minutes)": gettext(
+            "the scheduler process is down (no heartbeat for over 5 minutes)"),
+        "the scheduler process is starting": gettext("the scheduler process is starting"),
+        "queued jobs waiting over 5 minutes": gettext("queued jobs waiting over 5 minutes"),
+        "events waiting over 5 minutes to be applied": gettext(
+            "events waiting over 5 minutes to be applied"),
+        "database busy": gettext("database busy"),
+    }
+    return "; ".join(known.get(part, part) for part in reason.split("; "))
+
+
 def _as_shown(value):
     """What a page shows of a value: text without control or bidirectional formatting
     characters (a name from Canvas may hold them); markup made here as it is."""
@@ -146,6 +165,7 @@ def init_templates(app: Flask) -> None:
     app.add_template_filter(components)
     app.add_template_filter(on_page, "words")
     app.add_template_filter(number)
+    app.add_template_filter(health_words)
     app.add_template_global(bar)
     app.add_template_global(mask)
     app.add_template_global(current_scope, "signed_in_scope")
