@@ -128,9 +128,26 @@ MESSAGES: dict[str, str] = {
     "problem.withdrawing": N_("%(code)s: withdrawn — handle in Ladok"),
     "problem.elsewhere": N_("%(code)s: exported from another Canvas course"),
 }
+# How pages and mails name an assignment (the API's English keeps the bare id).
+NAMED_ASSIGNMENT = N_('"%(name)s", id %(id)s')
 # A list of reasons, said one after the other.
 LIST = "list"
 SEPARATOR = "; "
+
+
+class Assignment(int):
+    """An assignment's id that knows the assignment's name: the API's English says the id,
+    pages and mails say the name beside it."""
+
+    name: str
+
+    def __new__(cls, assignment_id: int, name: str | None = None) -> Assignment:
+        self = super().__new__(cls, assignment_id)
+        self.name = name or ""
+        return self
+
+    def __reduce__(self):
+        return (Assignment, (int(self), self.name))
 
 
 def english_number(value: float) -> str:
@@ -148,7 +165,7 @@ class Reason(str):
     def __new__(cls, _code: str, /, **params: Any) -> Reason:
         if _code != LIST and _code not in MESSAGES:
             raise KeyError(f"unknown reason code {_code!r}")
-        self = super().__new__(cls, say(_code, params, str, english_number))
+        self = super().__new__(cls, say(_code, params, str, english_number, named=False))
         self.code, self.params = _code, params
         return self
 
@@ -188,12 +205,14 @@ def reasons(items: Iterable[str]) -> Reason:
 
 
 def say(code: str, params: Mapping[str, Any], translate: Callable[[str], str],
-        number: Callable[[float], str]) -> str:
+        number: Callable[[float], str], *, named: bool = True) -> str:
     """The reason in words: `translate` gives the sentence of an English msgid and `number`
-    writes a number (both for the reader's language)."""
+    writes a number (both for the reader's language); `named`: assignments by name too."""
     def word(value: Any) -> str:
         if isinstance(value, Reason):
-            return say(value.code, value.params, translate, number)
+            return say(value.code, value.params, translate, number, named=named)
+        if named and isinstance(value, Assignment) and value.name:
+            return translate(NAMED_ASSIGNMENT) % {"name": value.name, "id": int(value)}
         if isinstance(value, tuple):
             return SEPARATOR.join(word(v) for v in value)
         if isinstance(value, float):

@@ -52,7 +52,7 @@ from plugin.rules.grades import (
     percent_of,
     same_grade,
 )
-from plugin.rules.reasons import Reason, reasons
+from plugin.rules.reasons import Assignment, Reason, reasons
 from plugin.rules.submission import SubmissionState
 
 COURSE_GRADE_NAME = "course grade"
@@ -265,9 +265,9 @@ def _moment_outcome(
     unposted = [(c, kind) for c in candidates if (kind := unposted_kind(c.state))]
     counted = max(posted, key=_recency) if posted else None
     for candidate, kind in unposted:
-        counting = {"counted": counted.assignment_id} if counted else {}
+        counting = {"counted": _named(counted)} if counted else {}
         notes.append(Reason(f"note.{kind}{'_counting' if counted else ''}", moment=label(moment),
-                            assignment=candidate.assignment_id, **counting))
+                            assignment=_named(candidate), **counting))
     if counted is not None:
         return _judged(course, module, moment, counted, notes)
     if unposted:
@@ -276,6 +276,10 @@ def _moment_outcome(
         return _blank(moment, reason, candidate.assignment_id, needs_manual=True)
     return _blank(moment, Reason("moment.waiting", moment=label(moment)), None,
                   needs_manual=False)
+
+
+def _named(candidate: _Candidate) -> Assignment:
+    return Assignment(candidate.assignment_id, candidate.info.name if candidate.info else None)
 
 
 def _recency(candidate: _Candidate) -> tuple[dt.datetime, int]:
@@ -317,8 +321,8 @@ def _judged(
     if date is None:
         why, manual = Reason("moment.time_unknown"), True
     if manual:
-        notes.append(Reason("note.moment", moment=label(moment),
-                            assignment=counted.assignment_id, why=why))
+        notes.append(Reason("note.moment", moment=label(moment), assignment=_named(counted),
+                            why=why))
     return MomentOutcome(
         moment=moment, passed=verdict.passed and not manual,
         reason=Reason("moment.reason", moment=label(moment), why=why),

@@ -55,6 +55,8 @@ def test_student_page_in_swedish_names_the_assignments(admin_client, demo):
     assert "Extra uppgift <small>(id 399)</small>" in html  # the unmapped one, named
     assert "2205 Inlämningsuppgift 1 (2,5 hp)" in html and "2.5" not in html
     assert "väntar på kmom05" in html and "godkänd på kmom01, kmom02, kmom03" in html
+    # The note names the assignment (the API's English keeps the id: see above).
+    assert "kmom05 (uppgift ”Kmom05”, id 305): inget publicerat betyg (dolt)" in html
     english = admin_client.get("/courses/565/students/1102").text
     assert "Module (modul)" in english and "Examination date (examinationsdatum)" in english
     assert "2205 Inlämningsuppgift 1 (2.5 credits)" in english
