@@ -64,7 +64,8 @@ def runs():
         query = query.where(or_(ExportRun.course_id == course, ExportRun.course_id.is_(None)))
     with services().store.read() as session:
         shown = _shown(session, list(session.scalars(query)), course)
-    return render_template("export_pages/runs.html", runs=shown)
+    codes = {c.canvas_id: c.ladok_code for c in services().settings.courses}
+    return render_template("export_pages/runs.html", runs=shown, ladok_codes=codes)
 
 
 def _visible_run(run_id: int) -> ExportRun:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from plugin.export.run import run_export
 from plugin.rules.reasons import MESSAGES
 from tests.conftest import ADMIN_TOKEN
 
@@ -77,3 +78,10 @@ def test_receipt_names_the_course_and_links_its_students(admin_client, demo):
     links = re.findall(r'<td><a href="/courses/(\d+)/students/(\d+)">([^<]+)</a></td>', html)
     assert links and all(course == "565" for course, _, _ in links)
 
+
+def test_runs_name_their_course_by_its_ladok_code(admin_client, demo, store, settings):
+    html = admin_client.get("/exports", headers=SWEDISH).text
+    assert "<td>DV1531</td>" in html and "<td>565</td>" not in html  # the demo's runs
+    run_export(store, settings, trigger="schedule")  # a nightly run of every course
+    html = admin_client.get("/exports", headers=SWEDISH).text
+    assert "<td>alla kurser</td>" in html and ">all<" not in html
