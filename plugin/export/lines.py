@@ -7,6 +7,7 @@ import datetime as dt
 from plugin.export.students import CourseData, StudentView
 from plugin.export.writers import ExportLine
 from plugin.rules.ledger import Decision
+from plugin.rules.reasons import Reason
 from plugin.rules.text import has_control
 from plugin.status import WITHDRAWN
 from plugin.store.models import User
@@ -23,9 +24,9 @@ def identity_of(user: User | None, field_name: str) -> str | None:
 def identity_problem(identity: str | None, field_name: str) -> str | None:
     """Why a student with `identity` (from identity_of) is held back from export, or None."""
     if identity is None:
-        return f"no {field_name}"
+        return Reason("identity.missing", field=field_name)
     if has_control(identity):
-        return f"{field_name} contains a tab, newline or other control character"
+        return Reason("identity.control", field=field_name)
     return None
 
 

@@ -13,6 +13,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.rules.reasons import coded
 from plugin.settings import Settings
 from plugin.status import RECEIPT_PENDING
 from plugin.store.models import LedgerEntry, MailReceipt
@@ -27,7 +28,8 @@ def record(session: Session, settings: Settings, run_id: int, held_back: list[di
         select(LedgerEntry.course_id).where(LedgerEntry.run_id == run_id).distinct()))
     queued = 0
     for course in settings.courses:
-        held = [{"user_id": h["user_id"], "name": h.get("name"), "reason": h.get("reason")}
+        held = [{"user_id": h["user_id"], "name": h.get("name"), "reason": h.get("reason"),
+                 **coded(h.get("reason"))}  # its code: the Swedish part says it in Swedish
                 for h in held_back if h.get("course") == course.canvas_id]
         if not course.notify or not (course.canvas_id in with_results
                                      or _held_back_changed(session, course.canvas_id, held)):

@@ -45,6 +45,7 @@ from plugin.intake.gaps import fill_courses, fill_overlay, fill_store
 from plugin.intake.overlay import Overlay, waiting_overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
+from plugin.rules.reasons import Reason, coded
 from plugin.rules.results import mapped_by_name, renamed_assignments
 from plugin.rules.text import shown
 from plugin.settings import Settings
@@ -281,7 +282,8 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
     problem = problem or next(filter(None, map(_unwritable, lines)), None)
     if problem:  # held back first: nothing of theirs goes out, so no date is promised
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
-                                  "name": shown(student.name), "reason": problem})
+                                  "name": shown(student.name), "reason": problem,
+                                  **coded(problem)})
         summary.counts["held_back"] = summary.counts.get("held_back", 0) + 1
         return None
     if due is not None:
@@ -312,19 +314,17 @@ def _unwritable(line: ExportLine) -> str | None:
         format_report_line(line)
     except (ValueError, TypeError) as exc:
         # The message names the field; its value (a personnummer, say) stays out of it.
-        return f"{line.component_code}: cannot be written to the report: {reason(exc)}"
+        return Reason("held.unwritable", code=line.component_code, why=reason(exc))
     return None
 
 
 def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
     outcome = student.outcome
     notes = list(outcome.manual) + [
-        f"{code}: exported from Canvas course {student.ledger[code].course_id}, which shares "
-        "the Ladok code: it counts here for the course grade, and that course reports it"
+        Reason("note.elsewhere", code=code, room=student.ledger[code].course_id)
         for code in student.plan.owned_elsewhere
     ] + [
-        f"{code}: Canvas course {student.ledger[code].course_id} withdrew it and this course "
-        "earns it: this course reports it as a correction from now on"
+        Reason("note.taken_over", code=code, room=student.ledger[code].course_id)
         for code in student.plan.taken_over
     ]
     if notes:

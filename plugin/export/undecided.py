@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import ACTIVE
+from plugin.rules.reasons import Reason
 from plugin.store.models import LedgerEntry, Submission
 
 
@@ -63,10 +64,7 @@ def _entry(course: CourseConfig, user_id: int, entries: dict[str, LedgerEntry]) 
     modules = [entries[m.code] for m in course.modules]
     date = max(dt.date.fromisoformat(e.exam_date) for e in modules if e.exam_date)
     rooms = ", ".join(str(r) for r in sorted({e.course_id for e in modules}))
-    note = (f"course grade: earned ({grade}, {date}) but decided by no configured room: its "
-            f"modules were exported from Canvas course {rooms}, no longer configured, and the "
-            "student has no grades in a configured room; add that course to the "
-            "configuration again, or report the course grade in Ladok by hand")
+    note = Reason("note.undecided", grade=grade, date=date, rooms=rooms)
     name = next((e.student_name for e in modules if e.student_name), None)
     return {"course": course.canvas_id, "user_id": user_id, "name": name, "notes": [note],
             "elsewhere": True}

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from plugin.clock import utcnow
 from plugin.mail import compose, smtp
 from plugin.rules.course_config import CourseConfig
+from plugin.rules.reasons import from_json
 from plugin.rules.text import shown
 from plugin.settings import Settings
 from plugin.status import RECEIPT_FAILED as FAILED
@@ -28,6 +29,7 @@ from plugin.status import RECEIPT_PENDING as PENDING
 from plugin.status import RECEIPT_SENT as SENT
 from plugin.store.db import Store
 from plugin.store.models import ExportRun, LedgerEntry, MailReceipt
+from plugin.words import in_language
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=10)
@@ -86,7 +88,9 @@ def message(session: Session, settings: Settings, receipt: MailReceipt) -> Email
         canvas_id=receipt.course_id, ladok_code="?", start=dt.date.min)
     run = session.get(ExportRun, receipt.run_id)
     lines = _lines(session, receipt.run_id, course)
-    held = [{**h, "name": shown(h.get("name") or "")} for h in json.loads(receipt.held_back)]
+    held = [{**h, "name": shown(h.get("name") or ""),
+             "reason_sv": in_language(from_json(h, h.get("reason", "")), "sv")}
+            for h in json.loads(receipt.held_back)]
     counts = {status: len(found) for status, found in lines.items()}
     counts["held_back"] = len(held)
     when = run.created_at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")

@@ -13,6 +13,7 @@ from plugin.export.students import CourseData, StudentView
 from plugin.intake.overlay import READ_FOLD_LIMIT
 from plugin.reports.student import component_state
 from plugin.rules.course_config import CourseConfig
+from plugin.rules.reasons import Reason
 from plugin.settings import Settings
 from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store
@@ -74,10 +75,10 @@ class CourseView:
                 MODULE_BUCKET.get(state, "not_earned")] += 1
         problems = list(outcome.manual)
         if "held_back" in states.values():
-            problems.insert(0, f"held back: {held_back}")
-        problems += [f"{code}: withdrawn — handle in Ladok" for code, s in states.items()
+            problems.insert(0, Reason("held_back", why=held_back))
+        problems += [Reason("problem.withdrawing", code=code) for code, s in states.items()
                      if s == "withdrawing"]
-        problems += [f"{code}: exported from another Canvas course"
+        problems += [Reason("problem.elsewhere", code=code)
                      for code in student.plan.owned_elsewhere]
         self.rows.append(StudentRow(student.user_id, student.name, identity, states, grades,
                                     reasons, problems, sum(m.earned for m in outcome.modules)))

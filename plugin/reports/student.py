@@ -16,13 +16,12 @@ from plugin.export.students import CourseData, StudentView, load_students
 from plugin.intake.overlay import READ_FOLD_LIMIT, Overlay, waiting_overlay
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision
+from plugin.rules.reasons import Reason
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
 from plugin.settings import Settings
 from plugin.status import NEW, WITHDRAWN
 from plugin.store.db import Store
 from plugin.store.models import Event, Submission
-
-WAITING = "waiting for module attestation"
 
 
 def _exports(student: StudentView, code: str) -> list[dict[str, Any]]:
@@ -58,38 +57,37 @@ def component_state(result: ComponentResult, student: StudentView,
 
 
 def _status(result: ComponentResult, student: StudentView, due: dt.datetime | None,
-            problem: str | None) -> str:
+            problem: str | None) -> Reason:
     state = component_state(result, student, due, problem is not None)
     latest = student.ledger.get(result.code)
     if state == "elsewhere":
-        return (f"exported from Canvas course {latest.course_id}, which shares the Ladok "
-                "code: it counts here for the course grade, and that course reports it "
-                "(a different result here needs manual handling)")
+        return Reason("status.elsewhere", room=latest.course_id)
     if result.code in student.plan.taken_over:
-        return (f"correction for the next export: Canvas course {latest.course_id} withdrew "
-                "it and this course earns it, so this course reports it from now on")
+        return Reason("status.taken_over", room=latest.course_id)
     if state == "held_back":
-        return (f"held back: {problem}; it goes out with the first export after the identity "
-                "is in Canvas")
-    if state in ("new", "correction"):
-        return f"{'new result' if state == 'new' else 'correction'} for the next export"
-    return {
-        "attestation": f"{WAITING} (until {due.isoformat() if due else ''})",
-        "withdrawing": "no longer earned: will be marked withdrawn — handle in Ladok",
-        "withdrawn": "withdrawn — handle in Ladok",
-    }.get(state, state.replace("_", " "))
+        return Reason("status.held_back", why=problem)
+    if state == "attestation":
+        return Reason("status.attestation", due=due.isoformat() if due else "")
+    return Reason(f"status.{state}")
 
 
 def _component(result: ComponentResult, student: StudentView, due, problem) -> dict[str, Any]:
+    status = _status(result, student, due, problem)
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
-        "reason": result.reason, "graders": list(result.grader_ids),
-        "status": _status(result, student, due, problem),
+        "reason": result.reason, "reason_code": result.reason.code,
+        "graders": list(result.grader_ids),
+        "status": status, "status_code": status.code,
         "state": component_state(result, student, due, problem is not None),
         "due": None if problem else iso(due),
         "exports": _exports(student, result.code),
     }
+
+
+def _assignment_name(data: CourseData, assignment_id: int | None) -> str | None:
+    info = data.assignments.get(assignment_id) if assignment_id is not None else None
+    return info.name if info is not None and info.name else None
 
 
 def _has_submission(session: Session, course_id: int, user_id: int,
@@ -143,11 +141,14 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
     return {
         "course": course.canvas_id, "user_id": user_id, "name": student.name or None,
         "student_id": identity,
-        "identity": f"held back: {problem}" if problem else "known",
+        "identity": Reason("held_back", why=problem) if problem else "known",
+        "identity_code": "held_back" if problem else "known",
         "moments": [{
-            "moment": label(m.moment), "passed": m.passed, "reason": m.reason, "grade": m.grade,
+            "moment": label(m.moment), "passed": m.passed, "reason": m.reason,
+            "reason_code": m.reason.code, "grade": m.grade,
             "exam_date": iso(m.date), "date_reason": m.date_reason or None,
             "assignment_id": m.assignment_id,
+            "assignment_name": _assignment_name(data, m.assignment_id),
             "needs_manual": m.needs_manual,
             "graders": [data.people.get(g, str(g)) for g in m.grader_ids],
         } for m in outcome.moments],
@@ -155,8 +156,10 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
         "course_grade": (_component(outcome.course_grade, student, due, problem)
                          if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
+        "unmapped_names": {a: _assignment_name(data, a) for a in outcome.unmapped_assignments},
         "renamed_assignments": list(renamed_assignments(course, data.assignments)),
         "manual": list(outcome.manual),
+        "manual_codes": [n.code for n in outcome.manual],
         "pending_events": overlay.events or overlay.backlog,
         "pending_counted": not overlay.backlog,
     }

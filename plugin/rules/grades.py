@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from plugin.rules.course_config import AF_GRADES, DEFAULT_PASS_GRADES, DEFAULT_THRESHOLDS
+from plugin.rules.reasons import Reason
 
 PASSING_LETTERS = ("A", "B", "C", "D", "E")
 # Never a pass, whatever `pass_grades` says: PG is only "preliminärt godkänt" (autograder).
@@ -75,7 +76,7 @@ class Verdict:
     """The judgement of one grade: passed, its A–F letter if any, and why."""
 
     passed: bool
-    reason: str
+    reason: Reason
     letter: str | None = None  # A–F: the letter grade, or a numeric grade mapped by thresholds
     percent: float | None = None  # a numeric grade as a percentage of points_possible
     manual: bool = False  # cannot be judged without a person
@@ -102,17 +103,17 @@ def judge(
     key = normalize(grade)
     letter = text.upper() if text.upper() in AF_GRADES and scale == "AF" else None
     if not key:
-        return Verdict(False, "no grade")
+        return Verdict(False, Reason("grade.none"))
     if key in NEVER_PASS:
-        return Verdict(False, f"grade {text} is not a pass", letter)
+        return Verdict(False, Reason("grade.not_pass", grade=text), letter)
     if letter is not None:
-        return Verdict(True, f"passed with {letter}", letter)
+        return Verdict(True, Reason("grade.passed", grade=letter), letter)
     if grade_in(text, pass_grades):
-        return Verdict(True, f"passed with {text}")
+        return Verdict(True, Reason("grade.passed", grade=text))
     number = parse_number(text)
     if number is None:
-        where = "an A–F" if scale == "AF" else "a G/U"
-        return Verdict(False, f"grade {text} is not a pass on {where} module")
+        code = "grade.not_pass_af" if scale == "AF" else "grade.not_pass_gu"
+        return Verdict(False, Reason(code, grade=text))
     return _judge_number(text, number, scale, points_possible, pass_percent, thresholds)
 
 
@@ -127,14 +128,18 @@ def _judge_number(
     value, is_percent = number
     percent = value if is_percent else percent_of(value, points_possible)
     if percent is None:
-        return Verdict(False, f"numeric grade {text} without points possible", manual=True)
-    shown = text if is_percent else f"{text}/{points_possible:g} points ({percent:g}%)"
+        return Verdict(False, Reason("grade.no_points_possible", grade=text), manual=True)
+    shown = {"grade": text} if is_percent else {
+        "grade": text, "possible": float(points_possible), "percent": float(percent)}
+    points = "" if is_percent else "_points"
     if scale == "AF":
         letter = letter_for_percent(percent, thresholds)
         passed = letter in PASSING_LETTERS
-        verb = "passed with" if passed else "not a pass:"
-        return Verdict(passed, f"{verb} {shown} -> {letter}", letter, percent)
+        code = f"grade.{'passed' if passed else 'not_pass'}{points}_letter"
+        return Verdict(passed, Reason(code, **shown, letter=letter), letter, percent)
     if percent >= pass_percent:
-        return Verdict(True, f"passed with {shown}", None, percent)
-    return Verdict(False, f"{shown} is below {pass_percent:g}%", None, percent)
+        code = "grade.passed_points" if points else "grade.passed"
+        return Verdict(True, Reason(code, **shown), None, percent)
+    return Verdict(False, Reason(f"grade.below{points}", **shown, limit=float(pass_percent)),
+                   None, percent)
 

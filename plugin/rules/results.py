@@ -52,6 +52,7 @@ from plugin.rules.grades import (
     percent_of,
     same_grade,
 )
+from plugin.rules.reasons import Assignment, Reason, reasons
 from plugin.rules.submission import SubmissionState
 
 COURSE_GRADE_NAME = "course grade"
@@ -85,7 +86,7 @@ class MomentOutcome:
 
     moment: int
     passed: bool
-    reason: str
+    reason: str  # a Reason (plugin.rules.reasons): English text with its code
     grade: str | None
     score: float | None
     points_possible: float | None
@@ -107,7 +108,7 @@ class ComponentResult:
     grade: str | None
     date: dt.date | None
     grader_ids: tuple[int, ...]
-    reason: str
+    reason: str  # a Reason (plugin.rules.reasons): English text with its code
     is_course_grade: bool = False
     grader_names: tuple[str, ...] = ()  # graders as exported from another Canvas course
 
@@ -120,7 +121,7 @@ class StudentOutcome:
     modules: tuple[ComponentResult, ...]
     course_grade: ComponentResult | None
     unmapped_assignments: tuple[int, ...]
-    manual: tuple[str, ...]
+    manual: tuple[str, ...]  # Reasons
 
 
 @dataclass(frozen=True)
@@ -158,11 +159,8 @@ def renamed_assignments(
         if (info.exported_moment is None or info.id in course.assignments
                 or course.moment_of_name(info.name) == info.exported_moment):
             continue
-        moment = label(info.exported_moment)
-        notes.append(
-            f'assignment {info.id} renamed to "{info.name or ""}": still counted as {moment}; '
-            f'map it in `assignments` ({info.id} = "{moment}") or rename it back'
-        )
+        notes.append(Reason("note.renamed", assignment=info.id, name=info.name or "",
+                            moment=label(info.exported_moment)))
     return tuple(notes)
 
 
@@ -267,18 +265,21 @@ def _moment_outcome(
     unposted = [(c, kind) for c in candidates if (kind := unposted_kind(c.state))]
     counted = max(posted, key=_recency) if posted else None
     for candidate, kind in unposted:
-        tail = f"; counting assignment {counted.assignment_id}" if counted else ""
-        notes.append(
-            f"{label(moment)} (assignment {candidate.assignment_id}): "
-            f"no posted grade ({kind}){tail}"
-        )
+        counting = {"counted": _named(counted)} if counted else {}
+        notes.append(Reason(f"note.{kind}{'_counting' if counted else ''}", moment=label(moment),
+                            assignment=_named(candidate), **counting))
     if counted is not None:
         return _judged(course, module, moment, counted, notes)
     if unposted:
         candidate, kind = unposted[-1]
-        reason = f"{label(moment)}: no posted grade ({kind})"
+        reason = Reason(f"moment.{kind}", moment=label(moment))
         return _blank(moment, reason, candidate.assignment_id, needs_manual=True)
-    return _blank(moment, f"waiting for {label(moment)}", None, needs_manual=False)
+    return _blank(moment, Reason("moment.waiting", moment=label(moment)), None,
+                  needs_manual=False)
+
+
+def _named(candidate: _Candidate) -> Assignment:
+    return Assignment(candidate.assignment_id, candidate.info.name if candidate.info else None)
 
 
 def _recency(candidate: _Candidate) -> tuple[dt.datetime, int]:
@@ -316,13 +317,15 @@ def _judged(
     info = counted.info
     if info is not None and moment != course.moment_of_name(info.name) and (
             counted.assignment_id not in course.assignments):
-        why += f' (assignment renamed to "{info.name or ""}": still counted as {label(moment)})'
+        why = Reason("moment.renamed", why=why, name=info.name or "", moment=label(moment))
     if date is None:
-        why, manual = "time of grading unknown", True
+        why, manual = Reason("moment.time_unknown"), True
     if manual:
-        notes.append(f"{label(moment)} (assignment {counted.assignment_id}): {why}")
+        notes.append(Reason("note.moment", moment=label(moment), assignment=_named(counted),
+                            why=why))
     return MomentOutcome(
-        moment=moment, passed=verdict.passed and not manual, reason=f"{label(moment)}: {why}",
+        moment=moment, passed=verdict.passed and not manual,
+        reason=Reason("moment.reason", moment=label(moment), why=why),
         grade=state.grade, score=state.score, points_possible=counted.points_possible, date=date,
         grader_ids=grader_ids([state.grader_id]), assignment_id=counted.assignment_id,
         needs_manual=manual, date_reason=date_reason(course, state, recorded),
@@ -411,17 +414,17 @@ def date_reason(
     posted, zone = local_date(recorded, course.timezone), course.timezone
     handed_in = _last_hand_in(state, recorded)
     if handed_in is None:
-        text = f"the day the grade was first posted ({posted}): no hand-in before it is known"
+        text = Reason("date.posted", posted=posted)
     else:
-        text = (f"handed in {local_date(handed_in, zone)}, the last hand-in before the grade "
-                f"was first posted ({posted})")
+        text = Reason("date.handed_in", handed=local_date(handed_in, zone), posted=posted)
     later = sorted({local_date(t, zone).isoformat() for t in state.submitted_times
                     if _aware(t) > recorded})
-    if later or (state.updated and _aware(state.updated) > recorded):
-        seen = f"later hand-ins ({', '.join(later)}) and " if later else ""
-        text += f"; {seen}events that left the grade as it was do not move it"
+    if later:
+        text = Reason("date.later_hand_ins", why=text, later=", ".join(later))
+    elif state.updated and _aware(state.updated) > recorded:
+        text = Reason("date.later_events", why=text)
     if local_date(handed_in or recorded, zone) < course.start:
-        text += f"; moved to the course start ({course.start})"
+        text = Reason("date.course_start", why=text, start=course.start)
     return text
 
 
@@ -455,15 +458,17 @@ def _module_result(
 
     open_ = [o for o in moments if not o.passed]
     if open_:
-        return result(False, None, "; ".join(o.reason for o in open_))
+        return result(False, None, reasons(o.reason for o in open_))
     grade, why = ("G", "") if module.scale == "GU" else _af_grade(course, module, outcomes)
     if grade is None:
-        notes.append(f"module {module.code}: {why}")
+        notes.append(Reason("note.module", code=module.code, why=why))
         return result(False, None, why)
     if not is_exportable_grade(grade):
-        return result(False, grade, f"grade {grade} is not a pass ({why})")
-    passed = "passed " + ", ".join(label(o.moment) for o in moments)
-    return result(True, grade, f"{passed}; {why}" if why else passed)
+        return result(False, grade, Reason("module.not_pass", grade=grade, why=why))
+    passed = ", ".join(label(o.moment) for o in moments)
+    if why:
+        return result(True, grade, Reason("module.passed_grade", moments=passed, why=why))
+    return result(True, grade, Reason("module.passed", moments=passed))
 
 
 def _af_grade(
@@ -478,8 +483,10 @@ def _af_grade(
             thresholds=course.grade_thresholds,
         )
         if verdict.letter is None:
-            return None, f"{label(outcome.moment)}: grade {outcome.grade} gives no A–F grade"
-        return verdict.letter, f"grade {verdict.letter} from {label(outcome.moment)}"
+            return None, Reason("module.no_letter", moment=label(outcome.moment),
+                                grade=outcome.grade)
+        return verdict.letter, Reason("module.letter_from", letter=verdict.letter,
+                                      moment=label(outcome.moment))
     return _summed_grade(course, [outcomes[m] for m in module.grade_from])
 
 
@@ -490,15 +497,16 @@ def _summed_grade(
     for outcome in outcomes:
         points = _points(outcome)
         if points is None or outcome.points_possible is None:
-            return None, f"{label(outcome.moment)}: no points to sum for the grade"
+            return None, Reason("module.no_points", moment=label(outcome.moment))
         score += points
         possible += outcome.points_possible
     names = "+".join(label(o.moment) for o in outcomes)
     percent = percent_of(score, possible)
     if percent is None:
-        return None, f"{names}: no points possible to sum for the grade"
+        return None, Reason("module.no_points_possible", moments=names)
     letter = letter_for_percent(percent, course.grade_thresholds)
-    return letter, f"grade {letter} from {names}: {score:g}/{possible:g} points ({percent:g}%)"
+    return letter, Reason("module.summed", letter=letter, moments=names, score=float(score),
+                          possible=float(possible), percent=float(percent))
 
 
 def _points(outcome: MomentOutcome) -> float | None:
@@ -576,9 +584,11 @@ def _course_grade(
     elsewhere = _decided_elsewhere(course, counted, exported, grade, last, notes)
     if elsewhere:
         return _course_line(course, credits, False, None, None, (), reason=elsewhere)
-    reason = f"grade {grade} from final module {final.code}" if final else "all modules passed"
-    reason = "; ".join([reason, *(f"module {c.code} exported from Canvas course {c.room}"
-                                  for c in counted if c.room is not None)])
+    reason = (Reason("course.final", grade=grade, code=final.code) if final
+              else Reason("course.all_passed"))
+    rooms = [Reason("course.module_elsewhere", code=c.code, room=c.room)
+             for c in counted if c.room is not None]
+    reason = reasons([reason, *rooms]) if rooms else reason
     graders = (source.grader_ids, source.grader_names) if source else (
         grader_ids(g for c in counted for g in c.grader_ids),
         tuple(dict.fromkeys(n for c in counted for n in c.grader_names)))
@@ -600,13 +610,12 @@ def _decided_elsewhere(
     if owner is not None:
         if owner.course_id == course.canvas_id:
             return None
-        reason = (f"decided in Canvas course {owner.course_id} (same Ladok course), which "
-                  "exported it")
+        reason = Reason("course.owner_elsewhere", room=owner.course_id)
         if not course.configured(owner.course_id) and (
                 not same_grade(owner.grade, grade) or owner.date != date):
-            reason += (f"; that room is no longer configured, and the course grade is now "
-                       f"{grade} ({date}): change it in Ladok by hand")
-            notes.append(f"course grade: {reason}")
+            reason = Reason("course.owner_gone", room=owner.course_id, grade=grade,
+                            date=date)
+            notes.append(Reason("note.course_grade", why=reason))
         return reason
     deciding = [c for c in counted if c.room is None or course.configured(c.room)]
     if not deciding:
@@ -615,8 +624,7 @@ def _decided_elsewhere(
     if any(c.room is None and c.time == last for c in deciding):
         return None
     latest = next(c for c in deciding if c.time == last)
-    return (f"decided in Canvas course {latest.room} (same Ladok course), where the last module "
-            f"({latest.code}) was earned")
+    return Reason("course.last_module_elsewhere", room=latest.room, code=latest.code)
 
 
 def _course_line(
@@ -648,5 +656,5 @@ def _waiting(
              if n is None]
     moments = sorted(m for c, _ in pairs for m in c.moments if not outcomes[m].passed)
     if moments:
-        return "waiting for " + ", ".join(label(m) for m in moments)
-    return "; ".join(f"module {c.code}: {m.reason}" for c, m in pairs)
+        return Reason("course.waiting", moments=", ".join(label(m) for m in moments))
+    return reasons(Reason("course.module", code=c.code, why=m.reason) for c, m in pairs)

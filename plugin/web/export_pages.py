@@ -16,7 +16,7 @@ from plugin.export.publish import ledger_lines
 from plugin.export.runs import RUNS_SHOWN, runs_newest_first
 from plugin.extensions import services
 from plugin.store.models import ExportRun, LedgerEntry
-from plugin.web.access import current_scope, is_admin
+from plugin.web.access import course_allowed, current_scope, is_admin
 from plugin.web.downloads import send_run_file
 from plugin.web.json_shapes import run_json
 from plugin.web.page_common import page_blueprint
@@ -64,7 +64,8 @@ def runs():
     with services().store.read() as session:
         runs = session.scalars(runs_newest_first(course).limit(RUNS_SHOWN))
         shown = _shown(session, list(runs), course)
-    return render_template("export_pages/runs.html", runs=shown)
+    codes = {c.canvas_id: c.ladok_code for c in services().settings.courses}
+    return render_template("export_pages/runs.html", runs=shown, ladok_codes=codes)
 
 
 def _visible_run(run_id: int) -> ExportRun:
@@ -90,8 +91,24 @@ def receipt(run_id: int):
     with services().store.read() as session:
         lines = list(ledger_lines(session, run_id, course))
         [shown] = _shown(session, [run], course)
+        rooms = _rooms(session, run_id, course)
+    settings = services().settings
+    named = settings.course(run.course_id) if run.course_id is not None else None
     return render_template("export_pages/run.html", run=shown, lines=lines,
-                           downloadable=_downloadable(run))
+                           downloadable=_downloadable(run), rooms=rooms,
+                           ladok_code=named.ladok_code if named else None)
+
+
+def _rooms(session: Session, run_id: int, course: int | None) -> dict[tuple, int]:
+    """(Canvas user, Ladok code, component) -> the Canvas course of each line the session may
+    open a student page of (a configured course it may see)."""
+    query = select(LedgerEntry.user_id, LedgerEntry.ladok_code, LedgerEntry.component_code,
+                   LedgerEntry.course_id).where(LedgerEntry.run_id == run_id)
+    if course is not None:
+        query = query.where(LedgerEntry.course_id == course)
+    settings = services().settings
+    return {(u, code, component): room for u, code, component, room in session.execute(query)
+            if settings.course(room) is not None and course_allowed(room)}
 
 
 @bp.get(f"/exports/<{ID}:run_id>/files/<name>")

@@ -21,11 +21,15 @@ def summary_json(summary) -> dict:
     return {
         "dry_run": True, "counts": summary.counts, "results": [line_json(x) for x in summary.lines],
         "held_back": summary.held_back, "waiting": summary.waiting,
-        "manual": summary.manual, "pending_events": summary.pending_events,
+        "manual": [{**m, "codes": [getattr(n, "code", None) for n in m["notes"]]}
+                   for m in summary.manual],
+        "pending_events": summary.pending_events,
         "pending_counted": summary.pending_counted,
         "unmapped_assignments": [{"course": c, "assignment_id": a}
                                  for c, a in sorted(summary.unmapped)],
-        "renamed_assignments": summary.renamed, "warnings": summary.warnings,
+        "renamed_assignments": [{**r, "code": getattr(r["note"], "code", None)}
+                                for r in summary.renamed],
+        "warnings": summary.warnings,
     }
 
 

@@ -16,6 +16,7 @@ from plugin.rules.identity import mask
 from plugin.rules.text import shown
 from plugin.web.access import course_allowed, current_scope, is_admin, who
 from plugin.web.security import protect_form
+from plugin.words import number, on_page
 
 
 def _guard():
@@ -91,12 +92,12 @@ def when(value: dt.datetime | str | None) -> str:
 
 def components(view) -> list[tuple[str, str]]:
     """(code, display name) of each module and of the course grade."""
-    out = [(m.code, f"{gettext('Modul')} {m.code} {m.name}") for m in view.course.modules]
+    out = [(m.code, f"{gettext('Module')} {m.code} {m.name}") for m in view.course.modules]
     course = view.course
     final = any(m.final for m in course.modules)
     if len(course.modules) > 1 and (final or all(m.scale == "GU" for m in course.modules)):
         out.append((view.course.ladok_code,
-                    f"{gettext('Slutbetyg')} ({view.course.ladok_code})"))
+                    gettext("Final grade (slutbetyg) %(code)s", code=view.course.ladok_code)))
     return out
 
 
@@ -115,11 +116,31 @@ def state_words() -> dict[str, str]:
             "correction": gettext("correction waiting for export"),
             "held_back": gettext("held back: no identity"),
             "attestation": gettext("waiting for module attestation"),
-            "withdrawing": gettext("no longer earned: handle in Ladok"),
-            "withdrawn": gettext("withdrawn: handle in Ladok"),
+            "withdrawing": gettext("no longer earned: will be marked withdrawn — handle in "
+                                   "Ladok"),
+            "withdrawn": gettext("withdrawn — handle in Ladok"),
             "not_earned": gettext("not earned"),
         }
     return g.state_words
+
+
+def health_words(reason: str | None) -> str:
+    """/healthz's reason (English, a contract of the JSON answer) in the page's language: each
+    known part translated, anything else as it is."""
+    if not reason:
+        return ""
+    known = {
+        "the scheduler process has not run": gettext("the scheduler process has not run"),
+        "the scheduler process is down": gettext("the scheduler process is down"),
+        "the scheduler process is down (no heartbeat for over 5 minutes)": gettext(
+            "the scheduler process is down (no heartbeat for over 5 minutes)"),
+        "the scheduler process is starting": gettext("the scheduler process is starting"),
+        "queued jobs waiting over 5 minutes": gettext("queued jobs waiting over 5 minutes"),
+        "events waiting over 5 minutes to be applied": gettext(
+            "events waiting over 5 minutes to be applied"),
+        "database busy": gettext("database busy"),
+    }
+    return "; ".join(known.get(part, part) for part in reason.split("; "))
 
 
 def _as_shown(value):
@@ -133,6 +154,9 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.finalize = _as_shown  # before any template is compiled
     app.add_template_filter(when)
     app.add_template_filter(components)
+    app.add_template_filter(on_page, "words")
+    app.add_template_filter(number)
+    app.add_template_filter(health_words)
     app.add_template_global(bar)
     app.add_template_global(mask)
     app.add_template_global(current_scope, "signed_in_scope")

@@ -137,7 +137,7 @@ def test_held_back_students_are_listed_once_while_they_stay_held_back(
     receipts.send_due(store, settings, LATER + dt.timedelta(days=1))
     [message] = smtp.received
     text = text_part(message)
-    assert "Student 1 (Canvas-användare 1001): no sis_user_id" in text
+    assert "Student 1 (Canvas-användare 1001): sis_user_id saknas" in text  # Swedish part
     assert "Student 1 (Canvas user 1001): no sis_user_id" in text
     assert "Kvarhållna studenter:   1" in text and "Held-back students:     1" in text
     assert len(receipt_rows(store)) == 1

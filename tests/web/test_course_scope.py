@@ -66,6 +66,11 @@ def test_the_receipt_of_a_run_of_every_course_shows_the_course_its_own_lines(
     assert "Student 1" in own and "Student 2" in own
     assert ROOM_NAME not in own and ROOM_IDENTITY not in own
     assert "DV1600" not in own
+    # Students are links to their page in the room their line came from.
+    rooms = set(re.findall(r'<a href="/courses/(\d+)/students/\d+">', full))
+    assert rooms == {"565", str(ROOM)}
+    assert set(re.findall(r'<a href="/courses/(\d+)/students/\d+">', own)) == {"565"}
+    assert "every course" in full and "course all" not in full
 
 
 def test_another_rooms_run_is_404_with_its_files(course_client, admin_client, runs):

@@ -222,7 +222,8 @@ def test_course_page_shows_every_state_in_words(admin_client, demo):
     assert set(states.values()) >= {"exported", "new", "correction", "withdrawing",
                                     "attestation", "not_earned"}
     for words in ("exported", "earned, waiting for export", "correction waiting for export",
-                  "no longer earned: handle in Ladok", "waiting for module attestation",
+                  "no longer earned: will be marked withdrawn — handle in Ladok",
+                  "waiting for module attestation",
                   "grade PG is not a pass", "no posted grade (hidden)", "Nils Utan-Nummer",
                   'assignments = { "399" = "kmomNN" }', "Extra uppgift"):
         assert words in html, words
@@ -344,7 +345,28 @@ def test_resync_queues_a_job_whose_page_shows_its_progress(admin_client, demo, s
     assert "queued" in page and 'http-equiv="refresh"' in page
     queue.report(store, job_id, {"students": 40, "submissions": 280})
     page = admin_client.get(f"/jobs/{job_id}").text
-    assert "students" in page and "280" in page
+    assert re.search(r'<th scope="row">Students</th><td>40</td>', page)
+    assert re.search(r'<th scope="row">Submissions read</th><td>280</td>', page)
+    swedish = admin_client.get(f"/jobs/{job_id}", headers={"Accept-Language": "sv"}).text
+    assert re.search(r'<th scope="row">Lästa inlämningar</th><td>280</td>', swedish)
+    assert "submissions" not in swedish and "students" not in swedish  # no raw keys
+
+
+def test_job_page_says_a_failure_in_words_and_progress_in_a_fixed_order(
+        admin_client, demo, store):
+    job_id, _ = queue.enqueue(store, "export", 565)
+    queue.finish(store, job_id, progress={"withdrawn": 1, "new": 3, "held_back": 1,
+                                          "correction": 2, "files": ["ladok-report.tsv"]})
+    page = admin_client.get(f"/jobs/{job_id}", headers={"Accept-Language": "sv"}).text
+    labels = re.findall(r'<th scope="row">([^<]+)</th>', page)
+    assert labels == ["Nya resultat", "Rättelser", "Återkallade", "Tillbakahållna (saknar "
+                      "identitet)", "Filer"]
+    failed, _ = queue.enqueue(store, "resync", 565)
+    queue.finish(store, failed, error="CanvasError: GET /courses/565: 503 Service Unavailable")
+    page = admin_client.get(f"/jobs/{failed}", headers={"Accept-Language": "sv"}).text
+    assert "Canvas svarade med ett fel eller gick inte att nå." in page
+    assert "<code>GET /courses/565: 503 Service Unavailable</code>" in page
+    assert "CanvasError" not in page
 
 
 def test_preview_shows_exactly_the_lines_and_export_now_needs_the_count(
