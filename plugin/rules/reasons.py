@@ -130,6 +130,8 @@ MESSAGES: dict[str, str] = {
 }
 # How pages and mails name an assignment (the API's English keeps the bare id).
 NAMED_ASSIGNMENT = N_('"%(name)s", id %(id)s')
+# A moment's reason: its label and the judgement of its grade.
+MOMENT = "moment.reason"
 # A list of reasons, said one after the other.
 LIST = "list"
 SEPARATOR = "; "
@@ -172,6 +174,17 @@ class Reason(str):
     def __reduce__(self):  # pickled with its code (cached views cross processes)
         return (_rebuild, (self.code, self.params))
 
+    @property
+    def stable_code(self) -> str:
+        """The code a program compares: a moment's reason says the code of its judgement
+        ("kmom03: grade PG is not a pass" is `grade.not_pass`)."""
+        return self.params["why"].stable_code if self.code == MOMENT else self.code
+
+    @property
+    def parts(self) -> tuple[Reason, ...]:
+        """The reasons said in turn (a list), else this one alone."""
+        return tuple(self.params["items"]) if self.code == LIST else (self,)
+
     def as_json(self) -> dict[str, Any]:
         """Code and parameters as JSON values (nested reasons as objects, dates as text)."""
         return {"code": self.code, "params": {k: _json(v) for k, v in self.params.items()}}
@@ -200,8 +213,10 @@ def from_json(value: Mapping[str, Any] | None, text: str = "") -> str:
 
 
 def reasons(items: Iterable[str]) -> Reason:
-    """Several reasons as one, said in turn ("; " between them)."""
-    return Reason(LIST, items=tuple(items))
+    """Several reasons as one, said in turn ("; " between them); one reason as itself."""
+    items = tuple(items)
+    return items[0] if len(items) == 1 and isinstance(items[0], Reason) else Reason(
+        LIST, items=items)
 
 
 def say(code: str, params: Mapping[str, Any], translate: Callable[[str], str],

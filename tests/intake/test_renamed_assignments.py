@@ -63,7 +63,7 @@ def test_rename_after_export_keeps_every_result_and_lists_the_rename(client, sto
 
     assert again.nothing_new, again.counts
     body = preview(client)
-    assert body["renamed_assignments"] == [{"course": 565, "note": RENAMED}]
+    assert body["renamed_assignments"] == [{"course": 565, "note": RENAMED, "code": "note.renamed"}]
     assert body["unmapped_assignments"] == [] and body["withdrawals"] == []
     report = client.get("/api/courses/565/students/1001", headers=AUTH).json
     assert report["renamed_assignments"] == [RENAMED]

@@ -19,6 +19,10 @@ def test_the_student_endpoint_adds_codes_beside_unchanged_english(client, demo):
     moment = next(m for m in report["moments"] if m["moment"] == "kmom05")
     assert moment["reason"] == "kmom05: no posted grade (hidden)"
     assert moment["reason_code"] == "moment.hidden" and moment["assignment_name"] == "Kmom05"
+    assert moment["date_reason"] is None and moment["date_reason_code"] is None
+    dated = next(m for m in report["moments"] if m["moment"] == "kmom01")
+    assert dated["date_reason"].startswith("handed in ")
+    assert dated["date_reason_code"] in ("date.handed_in", "date.later_events")
     first = next(m for m in report["modules"] if m["code"] == "2205")
     assert first["reason"] == "passed kmom01, kmom02, kmom03"
     assert first["reason_code"] == "module.passed"
@@ -27,6 +31,16 @@ def test_the_student_endpoint_adds_codes_beside_unchanged_english(client, demo):
     second = next(m for m in report["modules"] if m["code"] == "2215")
     assert second["reason"] == "kmom05: no posted grade (hidden)"
     assert second["status"] == "not earned" and second["status_code"] == "status.not_earned"
+    assert second["reason_code"] == "moment.hidden" and second["reason_codes"] == [
+        "moment.hidden"]
+    waiting = client.get("/api/courses/565/students/1103", headers=BEARER).json
+    assert [m["reason_code"] for m in waiting["moments"]] == [
+        "grade.passed", "grade.passed", "grade.passed", "moment.waiting", "moment.waiting",
+        "moment.waiting", "moment.waiting"]
+    assert waiting["modules"][1]["reason"] == (
+        "waiting for kmom04; waiting for kmom05; waiting for kmom06")
+    assert waiting["modules"][1]["reason_code"] == "list"
+    assert waiting["modules"][1]["reason_codes"] == ["moment.waiting"] * 3
     grade = report["course_grade"]
     assert grade["reason"] == "waiting for kmom05" and grade["reason_code"] == "course.waiting"
     assert report["manual"] == ["kmom05 (assignment 305): no posted grade (hidden)"]
