@@ -64,7 +64,7 @@ def test_receipt_lists_each_new_result_in_both_parts_and_both_languages(
         assert f"{PUBLIC_URL}/exports/{run.run_id}" in part
         assert "Nya resultat" in part and "New results" in part
         assert "examinationsdatum" in part.lower() and "examination date" in part.lower()
-    assert f"Nya resultat:           {len(rows)}" in swedish
+    assert f"Nya resultat:               {len(rows)}" in swedish
     assert f"New results:            {len(rows)}" in english
 
 
@@ -139,7 +139,7 @@ def test_held_back_students_are_listed_once_while_they_stay_held_back(
     text = text_part(message)
     assert "Student 1 (Canvas-användare 1001): sis_user_id saknas" in text  # Swedish part
     assert "Student 1 (Canvas user 1001): no sis_user_id" in text
-    assert "Kvarhållna studenter:   1" in text and "Held-back students:     1" in text
+    assert "Tillbakahållna studenter:   1" in text and "Held-back students:     1" in text
     assert len(receipt_rows(store)) == 1
 
 
