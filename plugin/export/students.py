@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
@@ -21,7 +21,7 @@ from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission
 from plugin.store.state import to_state
 
 
-def person_text(user_id: int, user: User | None) -> str:
+def person_text(user_id: int, user: User | Row | None) -> str:
     """A grader as "Name <email>" where known, else the name, else the Canvas id."""
     if user is None or not user.name:
         return str(user_id)
@@ -33,12 +33,12 @@ class StudentView:
     """One student's data and what the rules make of it."""
 
     user_id: int
-    user: User | None
+    user: User | Row | None
     submissions: dict[int, SubmissionState]
     outcome: StudentOutcome
     ledger: dict[str, Exported]
     plan: StudentPlan
-    ledger_rows: list[LedgerEntry] = field(default_factory=list)
+    ledger_rows: list[Row] = field(default_factory=list)  # the student's ledger rows
 
     @property
     def name(self) -> str:
@@ -71,10 +71,12 @@ class CourseData:
                        for a, f in facts.items()}
         return cls(settings, course, assignments, {}, overlay)
 
-    def users(self, session: Session, ids: list[int]) -> dict[int, User]:
-        """The users of `ids` the store (with the overlay's facts over it) knows."""
-        stored = {u.user_id: u for u in session.scalars(select(User).where(
-            User.user_id.in_(ids)))} if ids else {}
+    def users(self, session: Session, ids: list[int]) -> dict[int, User | Row]:
+        """The users of `ids` the store (with the overlay's facts over it) knows, as plain rows
+        (read like User objects: building ORM objects costs more than the rules)."""
+        users = User.__table__
+        stored = {u.user_id: u for u in session.execute(select(users).where(
+            users.c.user_id.in_(ids)))} if ids else {}
         found = {u: self.overlay.person(u, stored.get(u)) for u in ids}
         return {u: user for u, user in found.items() if user is not None}
 
@@ -88,7 +90,7 @@ class CourseData:
             self.people[user_id] = person_text(user_id, users.get(user_id))
 
 
-def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
+def latest_versions(rows: list[LedgerEntry | Row]) -> dict[str, Exported]:
     """The newest ledger version per component code."""
     out: dict[str, Exported] = {}
     for row in sorted(rows, key=lambda r: r.version):
@@ -99,21 +101,29 @@ def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
 
 
 def load_students(session: Session, data: CourseData, user_ids: list[int],
-                  now: dt.datetime, run_id: int | None = None) -> Iterator[StudentView]:
-    """Evaluate and plan each student of `user_ids` in one course (for run `run_id`)."""
+                  now: dt.datetime, run_id: int | None = None,
+                  explain_dates: bool = True) -> Iterator[StudentView]:
+    """Evaluate and plan each student of `user_ids` in one course (for run `run_id`).
+
+    The store is read as plain rows, which read like the ORM objects. `explain_dates`: fill
+    the moments' date explanations (pages show them; an export run does not need them).
+    """
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
-    for row in session.scalars(select(Submission).where(
-            Submission.course_id == course.canvas_id, Submission.user_id.in_(user_ids))):
+    submissions = Submission.__table__
+    for row in session.execute(select(submissions).where(
+            submissions.c.course_id == course.canvas_id,
+            submissions.c.user_id.in_(user_ids))):
         subs[row.user_id][row.assignment_id] = to_state(row)
     wanted = set(user_ids)
     for user_id, assignment_id, folded in data.overlay.submissions_of(course.canvas_id):
         if user_id in wanted:
             subs[user_id][assignment_id] = folded
     users = data.users(session, user_ids)
-    ledger: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for row in session.scalars(select(LedgerEntry).where(
-            LedgerEntry.ladok_code == course.ladok_code, LedgerEntry.user_id.in_(user_ids))):
+    ledger: dict[int, list[Row]] = defaultdict(list)
+    entries = LedgerEntry.__table__
+    for row in session.execute(select(entries).where(
+            entries.c.ladok_code == course.ladok_code, entries.c.user_id.in_(user_ids))):
         ledger[row.user_id].append(row)
     grader_ids = {s.grader_id for per in subs.values() for s in per.values()
                   if s.grader_id is not None and s.grader_id > 0}
@@ -121,7 +131,7 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
     for user_id in user_ids:
         latest = latest_versions(ledger.get(user_id, []))
         outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
-                                   active_results(latest))
+                                   active_results(latest), explain_dates)
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
                           plan_student(course, outcome, latest, now, run_id),
                           ledger.get(user_id, []))

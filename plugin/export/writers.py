@@ -79,16 +79,23 @@ class ExportLine:
     status: str
 
 
-def format_report_line(line: ExportLine) -> str:
-    """Return the `ladok report` input line for `line`, without line terminator."""
-    fields = [line.course_code, line.component_code, line.student_id, line.grade]
-    names = ("course_code", "component_code", "student_id", "grade")
-    for name, value in zip(names, fields, strict=True):
-        _check_field(name, value)
+_REPORT_FIELDS = ("course_code", "component_code", "student_id", "grade")
+
+
+def check_report_line(line: ExportLine) -> None:
+    """Refuse (ValueError/TypeError, naming the field) a line `ladok report` cannot read."""
+    for name in _REPORT_FIELDS:
+        _check_field(name, getattr(line, name))
     for grader in line.graders:
         _check_field("graders", grader)
-    fields.append(_iso_date(line.exam_date))
-    fields.extend(line.graders)
+    _iso_date(line.exam_date)
+
+
+def format_report_line(line: ExportLine) -> str:
+    """Return the `ladok report` input line for `line`, without line terminator."""
+    check_report_line(line)
+    fields = [line.course_code, line.component_code, line.student_id, line.grade,
+              line.exam_date.isoformat(), *line.graders]
     return "\t".join(_quote_for_csv_reader(field) for field in fields)
 
 

@@ -191,11 +191,14 @@ def evaluate_student(
     assignments: Mapping[int, AssignmentInfo],
     submissions: Mapping[int, SubmissionState],
     exported: Mapping[str, ExportedResult] | None = None,
+    explain_dates: bool = True,
 ) -> StudentOutcome:
     """Moments, module results and course grade for one student's submissions (by assignment).
 
     `exported`: the student's results of this Ladok course whose latest export is not
     withdrawn, by component code, from any Canvas course sharing the ladok_code.
+    `explain_dates`: fill each moment's `date_reason` (text only pages show; an export run
+    skips it).
     """
     grouped, unmapped = _group(course, assignments, submissions)
     notes: list[str] = []
@@ -203,7 +206,8 @@ def evaluate_student(
     for module in course.modules:
         for moment in module.moments:
             found = grouped.get(moment, [])
-            outcomes[moment] = _moment_outcome(course, module, moment, found, notes)
+            outcomes[moment] = _moment_outcome(course, module, moment, found, notes,
+                                               explain_dates)
     modules = tuple(_module_result(course, module, outcomes, notes) for module in course.modules)
     return StudentOutcome(
         moments=tuple(outcomes[m] for m in sorted(outcomes)),
@@ -262,6 +266,7 @@ def _moment_outcome(
     moment: int,
     candidates: list[_Candidate],
     notes: list[str],
+    explain_dates: bool = True,
 ) -> MomentOutcome:
     posted = [c for c in candidates if _is_posted(c.state)]
     unposted = [(c, kind) for c in candidates if (kind := unposted_kind(c.state))]
@@ -273,7 +278,7 @@ def _moment_outcome(
             f"no posted grade ({kind}){tail}"
         )
     if counted is not None:
-        return _judged(course, module, moment, counted, notes)
+        return _judged(course, module, moment, counted, notes, explain_dates)
     if unposted:
         candidate, kind = unposted[-1]
         reason = f"{label(moment)}: no posted grade ({kind})"
@@ -303,6 +308,7 @@ def _judged(
     moment: int,
     counted: _Candidate,
     notes: list[str],
+    explain_dates: bool = True,
 ) -> MomentOutcome:
     state = counted.state
     verdict = judge(
@@ -325,7 +331,8 @@ def _judged(
         moment=moment, passed=verdict.passed and not manual, reason=f"{label(moment)}: {why}",
         grade=state.grade, score=state.score, points_possible=counted.points_possible, date=date,
         grader_ids=grader_ids([state.grader_id]), assignment_id=counted.assignment_id,
-        needs_manual=manual, date_reason=date_reason(course, state, recorded),
+        needs_manual=manual,
+        date_reason=date_reason(course, state, recorded) if explain_dates else "",
     )
 
 
@@ -370,8 +377,8 @@ def first_posted(state: SubmissionState, key: Callable[[str | None], object]) ->
     "B" re-saved as 85 of 100. Without a posted-grade history, `grade_since`.
     """
     since = state.grade_since
-    if since is None:
-        return None
+    if since is None or not state.posted_grades:
+        return since
     current = key(state.grade)
     for time, grade in reversed(state.posted_grades):
         if key(grade) != current:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Text, bindparam, cast, literal, select
+from sqlalchemy import Integer, Row, Text, bindparam, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -160,18 +160,22 @@ def _columns(s: SubmissionState) -> dict[str, Any]:
     }
 
 
-def to_state(row: Submission) -> SubmissionState:
-    """The plain SubmissionState of a stored row."""
+def to_state(row: Submission | Row) -> SubmissionState:
+    """The plain SubmissionState of a stored row (an ORM object or a plain table row)."""
     return SubmissionState(
         grade=row.grade, score=row.score, points_possible=row.points_possible,
         grader_id=row.grader_id, posted=bool(row.posted), excused=bool(row.excused),
         workflow_state=row.workflow_state, graded_at=row.graded_at,
-        submitted_times=tuple(dt.datetime.fromisoformat(t)
-                              for t in json.loads(row.submitted_times or "[]")),
+        submitted_times=tuple(map(dt.datetime.fromisoformat, _json_list(row.submitted_times))),
         grade_since=row.grade_since, updated=row.updated,
         posted_grades=tuple((dt.datetime.fromisoformat(t), g)
-                            for t, g in json.loads(row.posted_grades or "[]")),
+                            for t, g in _json_list(row.posted_grades)),
     )
+
+
+def _json_list(text: str | None) -> list:
+    # Most rows have no posted-grade history: skip the parser for an empty list.
+    return [] if not text or text == "[]" else json.loads(text)
 
 
 def _bump_on_conflict(stmt):
