@@ -203,13 +203,12 @@ def _export_course(session: Session, settings: Settings, course: CourseConfig,
                             for note in renamed_assignments(course, data.assignments)]
         summary.manual += undecided_course_grades(session, course)
     mappings: dict[int, int] = {}
-    explain = on_student is not None  # date explanations are for pages only
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
         kept: dict[int, dt.datetime | None] = {}
         rows: list[dict] = []
         for student in load_students(session, data, [u for u, _ in batch], now,
-                                     run.id if run else None, explain_dates=explain):
+                                     run.id if run else None, for_export=not on_student):
             outcome = _record_decisions(data, student, run, now, summary, rows)
             if on_student:
                 on_student(data, student)

@@ -12,6 +12,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
+from plugin.rules.common_case import CommonCase
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
@@ -55,6 +56,13 @@ class CourseData:
     people: dict[int, str]
     # A dry run's waiting events (and Canvas's answers), read over the store.
     overlay: Overlay = field(default_factory=Overlay)
+    _common: CommonCase | None = field(default=None, repr=False)
+
+    def common_case(self) -> CommonCase:
+        """The short road of the rules for this course's common student (built once)."""
+        if self._common is None:
+            self._common = CommonCase(self.course, self.assignments)
+        return self._common
 
     @classmethod
     def load(cls, session: Session, settings: Settings, course: CourseConfig,
@@ -102,11 +110,11 @@ def latest_versions(rows: list[LedgerEntry | Row]) -> dict[str, Exported]:
 
 def load_students(session: Session, data: CourseData, user_ids: list[int],
                   now: dt.datetime, run_id: int | None = None,
-                  explain_dates: bool = True) -> Iterator[StudentView]:
+                  for_export: bool = False) -> Iterator[StudentView]:
     """Evaluate and plan each student of `user_ids` in one course (for run `run_id`).
 
-    The store is read as plain rows, which read like the ORM objects. `explain_dates`: fill
-    the moments' date explanations (pages show them; an export run does not need them).
+    The store is read as plain rows, which read like the ORM objects. `for_export`: no text
+    only pages show (date explanations; the reasons of a student decided by the common case).
     """
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
@@ -128,10 +136,13 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
     grader_ids = {s.grader_id for per in subs.values() for s in per.values()
                   if s.grader_id is not None and s.grader_id > 0}
     data.graders(session, grader_ids)
+    common = data.common_case() if for_export else None
     for user_id in user_ids:
         latest = latest_versions(ledger.get(user_id, []))
-        outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
-                                   active_results(latest), explain_dates)
+        outcome = common.evaluate(subs.get(user_id, {})) if common and not latest else None
+        if outcome is None:
+            outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
+                                       active_results(latest), explain_dates=not for_export)
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
                           plan_student(course, outcome, latest, now, run_id),
                           ledger.get(user_id, []))
