@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 
 from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -346,8 +346,14 @@ def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: Export
         status=decision.status, file=file, student_id=line.student_id,
         student_name=line.student_name, component_name=line.component_name,
         credits=line.credits, grade=line.grade, exam_date=line.exam_date.isoformat(),
-        graders=json.dumps(list(line.graders)), exported_at=now, replaces=decision.replaces,
+        graders=_graders_json(line.graders), exported_at=now, replaces=decision.replaces,
     )
+
+
+@lru_cache(maxsize=1024)
+def _graders_json(graders: tuple[str, ...]) -> str:
+    # A course has a few graders, each on thousands of lines: encode each list once.
+    return json.dumps(list(graders))
 
 
 def _settle_dirty(session: Session, course_id: int, batch: list[tuple[int, int]],
