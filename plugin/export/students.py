@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_studen
 from plugin.rules.submission import SubmissionState
 from plugin.settings import Settings
 from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission, User
-from plugin.store.state import to_state
+from plugin.store.state import STATE_COLUMNS, state_of
 
 
 def person_text(user_id: int, user: User | Row | None) -> str:
@@ -41,7 +42,7 @@ class StudentView:
     plan: StudentPlan
     ledger_rows: list[Row] = field(default_factory=list)  # the student's ledger rows
 
-    @property
+    @cached_property
     def name(self) -> str:
         return (self.user.name if self.user and self.user.name else "") or ""
 
@@ -113,16 +114,19 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
                   for_export: bool = False) -> Iterator[StudentView]:
     """Evaluate and plan each student of `user_ids` in one course (for run `run_id`).
 
-    The store is read as plain rows, which read like the ORM objects. `for_export`: no text
+    The store is read as plain rows (submissions by position), which read like the ORM
+    objects. `for_export`: no text
     only pages show (date explanations; the reasons of a student decided by the common case).
     """
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
     submissions = Submission.__table__
-    for row in session.execute(select(submissions).where(
-            submissions.c.course_id == course.canvas_id,
-            submissions.c.user_id.in_(user_ids))):
-        subs[row.user_id][row.assignment_id] = to_state(row)
+    columns = [submissions.c[name] for name in STATE_COLUMNS]
+    for user_id, assignment_id, *values in session.execute(
+            select(submissions.c.user_id, submissions.c.assignment_id, *columns).where(
+                submissions.c.course_id == course.canvas_id,
+                submissions.c.user_id.in_(user_ids))):
+        subs[user_id][assignment_id] = state_of(*values)
     wanted = set(user_ids)
     for user_id, assignment_id, folded in data.overlay.submissions_of(course.canvas_id):
         if user_id in wanted:
