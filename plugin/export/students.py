@@ -7,21 +7,23 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
+from plugin.rules.common_case import CommonCase
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from plugin.rules.submission import SubmissionState
 from plugin.settings import Settings
 from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission, User
-from plugin.store.state import to_state
+from plugin.store.state import STATE_COLUMNS, state_of
 
 
-def person_text(user_id: int, user: User | None) -> str:
+def person_text(user_id: int, user: User | Row | None) -> str:
     """A grader as "Name <email>" where known, else the name, else the Canvas id."""
     if user is None or not user.name:
         return str(user_id)
@@ -33,14 +35,14 @@ class StudentView:
     """One student's data and what the rules make of it."""
 
     user_id: int
-    user: User | None
+    user: User | Row | None
     submissions: dict[int, SubmissionState]
     outcome: StudentOutcome
     ledger: dict[str, Exported]
     plan: StudentPlan
-    ledger_rows: list[LedgerEntry] = field(default_factory=list)
+    ledger_rows: list[Row] = field(default_factory=list)  # the student's ledger rows
 
-    @property
+    @cached_property
     def name(self) -> str:
         return (self.user.name if self.user and self.user.name else "") or ""
 
@@ -55,6 +57,13 @@ class CourseData:
     people: dict[int, str]
     # A dry run's waiting events (and Canvas's answers), read over the store.
     overlay: Overlay = field(default_factory=Overlay)
+    _common: CommonCase | None = field(default=None, repr=False)
+
+    def common_case(self) -> CommonCase:
+        """The short road of the rules for this course's common student (built once)."""
+        if self._common is None:
+            self._common = CommonCase(self.course, self.assignments)
+        return self._common
 
     @classmethod
     def load(cls, session: Session, settings: Settings, course: CourseConfig,
@@ -71,10 +80,12 @@ class CourseData:
                        for a, f in facts.items()}
         return cls(settings, course, assignments, {}, overlay)
 
-    def users(self, session: Session, ids: list[int]) -> dict[int, User]:
-        """The users of `ids` the store (with the overlay's facts over it) knows."""
-        stored = {u.user_id: u for u in session.scalars(select(User).where(
-            User.user_id.in_(ids)))} if ids else {}
+    def users(self, session: Session, ids: list[int]) -> dict[int, User | Row]:
+        """The users of `ids` the store (with the overlay's facts over it) knows, as plain rows
+        (read like User objects: building ORM objects costs more than the rules)."""
+        users = User.__table__
+        stored = {u.user_id: u for u in session.execute(select(users).where(
+            users.c.user_id.in_(ids)))} if ids else {}
         found = {u: self.overlay.person(u, stored.get(u)) for u in ids}
         return {u: user for u, user in found.items() if user is not None}
 
@@ -88,7 +99,7 @@ class CourseData:
             self.people[user_id] = person_text(user_id, users.get(user_id))
 
 
-def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
+def latest_versions(rows: list[LedgerEntry | Row]) -> dict[str, Exported]:
     """The newest ledger version per component code."""
     out: dict[str, Exported] = {}
     for row in sorted(rows, key=lambda r: r.version):
@@ -99,29 +110,43 @@ def latest_versions(rows: list[LedgerEntry]) -> dict[str, Exported]:
 
 
 def load_students(session: Session, data: CourseData, user_ids: list[int],
-                  now: dt.datetime, run_id: int | None = None) -> Iterator[StudentView]:
-    """Evaluate and plan each student of `user_ids` in one course (for run `run_id`)."""
+                  now: dt.datetime, run_id: int | None = None,
+                  for_export: bool = False) -> Iterator[StudentView]:
+    """Evaluate and plan each student of `user_ids` in one course (for run `run_id`).
+
+    The store is read as plain rows (submissions by position), which read like the ORM
+    objects. `for_export`: no text
+    only pages show (date explanations; the reasons of a student decided by the common case).
+    """
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
-    for row in session.scalars(select(Submission).where(
-            Submission.course_id == course.canvas_id, Submission.user_id.in_(user_ids))):
-        subs[row.user_id][row.assignment_id] = to_state(row)
+    submissions = Submission.__table__
+    columns = [submissions.c[name] for name in STATE_COLUMNS]
+    for user_id, assignment_id, *values in session.execute(
+            select(submissions.c.user_id, submissions.c.assignment_id, *columns).where(
+                submissions.c.course_id == course.canvas_id,
+                submissions.c.user_id.in_(user_ids))):
+        subs[user_id][assignment_id] = state_of(*values)
     wanted = set(user_ids)
     for user_id, assignment_id, folded in data.overlay.submissions_of(course.canvas_id):
         if user_id in wanted:
             subs[user_id][assignment_id] = folded
     users = data.users(session, user_ids)
-    ledger: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for row in session.scalars(select(LedgerEntry).where(
-            LedgerEntry.ladok_code == course.ladok_code, LedgerEntry.user_id.in_(user_ids))):
+    ledger: dict[int, list[Row]] = defaultdict(list)
+    entries = LedgerEntry.__table__
+    for row in session.execute(select(entries).where(
+            entries.c.ladok_code == course.ladok_code, entries.c.user_id.in_(user_ids))):
         ledger[row.user_id].append(row)
     grader_ids = {s.grader_id for per in subs.values() for s in per.values()
                   if s.grader_id is not None and s.grader_id > 0}
     data.graders(session, grader_ids)
+    common = data.common_case() if for_export else None
     for user_id in user_ids:
         latest = latest_versions(ledger.get(user_id, []))
-        outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
-                                   active_results(latest))
+        outcome = common.evaluate(subs.get(user_id, {})) if common and not latest else None
+        if outcome is None:
+            outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
+                                       active_results(latest), explain_dates=not for_export)
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
                           plan_student(course, outcome, latest, now, run_id),
                           ledger.get(user_id, []))

@@ -18,12 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
+from plugin.export.sheet import Cell, ResultSheet
 from plugin.rules.text import has_control, shown
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 
@@ -55,6 +50,7 @@ HEADERS = (
 # The files hold names and personnummer: owner-only, whatever the umask (which only removes).
 OWNER_DIR, OWNER_FILE = 0o700, 0o600
 _COLUMN_WIDTHS = (16, 30, 10, 12, 30, 14, 8, 18, 40, 28, 20)
+_TEXT_COLUMNS = (0, 10)  # Student-id and Canvas-användar-id: ids, never numbers
 _SHEET_TITLE = "Resultat"
 
 # Spreadsheet formula injection: a cell starting with one of these may be run as a formula
@@ -79,16 +75,28 @@ class ExportLine:
     status: str
 
 
-def format_report_line(line: ExportLine) -> str:
-    """Return the `ladok report` input line for `line`, without line terminator."""
-    fields = [line.course_code, line.component_code, line.student_id, line.grade]
-    names = ("course_code", "component_code", "student_id", "grade")
-    for name, value in zip(names, fields, strict=True):
-        _check_field(name, value)
+_REPORT_FIELDS = ("course_code", "component_code", "student_id", "grade")
+
+
+def check_report_line(line: ExportLine) -> None:
+    """Refuse (ValueError/TypeError, naming the field) a line `ladok report` cannot read."""
+    fields = (line.course_code, line.component_code, line.student_id, line.grade,
+              *line.graders)
+    if (all(type(f) is str and f.strip() for f in fields)
+            and not has_control("".join(fields)) and type(line.exam_date) is datetime.date):
+        return  # the usual line, in one scan; a refusal below names its field
+    for name in _REPORT_FIELDS:
+        _check_field(name, getattr(line, name))
     for grader in line.graders:
         _check_field("graders", grader)
-    fields.append(_iso_date(line.exam_date))
-    fields.extend(line.graders)
+    _iso_date(line.exam_date)
+
+
+def format_report_line(line: ExportLine) -> str:
+    """Return the `ladok report` input line for `line`, without line terminator."""
+    check_report_line(line)
+    fields = [line.course_code, line.component_code, line.student_id, line.grade,
+              line.exam_date.isoformat(), *line.graders]
     return "\t".join(_quote_for_csv_reader(field) for field in fields)
 
 
@@ -117,9 +125,9 @@ def _quote_for_csv_reader(field: str) -> str:
 
 
 def _people_text(value: str) -> str:
-    """Text as people read it (no control or bidirectional formatting character), without
-    what a spreadsheet cannot hold."""
-    return ILLEGAL_CHARACTERS_RE.sub("", shown(value))
+    """Text as people read it: no control or bidirectional formatting character (none of
+    what a spreadsheet cannot hold either)."""
+    return shown(value)
 
 
 def _csv_text(value: str) -> str:
@@ -154,33 +162,21 @@ def _csv_row(line: ExportLine) -> list[str]:
     ]
 
 
-def _xlsx_text(sheet: WriteOnlyWorksheet, value: str, text_format: bool = False) -> Any:
-    """Return `value` for a worksheet row as a string, never as a formula or error code."""
-    value = _people_text(value)
-    if not text_format and not value.startswith("=") and value not in ERROR_CODES:
-        return value  # a plain value is cheaper to write than a cell object
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    if text_format:
-        cell.number_format = "@"
-    return cell
-
-
-def _xlsx_row(sheet: WriteOnlyWorksheet, line: ExportLine) -> list[Any]:
-    """Return the worksheet row for `line`, in HEADERS order (a date gets a date format)."""
+def _xlsx_row(line: ExportLine) -> list[Cell]:
+    """Return the worksheet row for `line`, in HEADERS order (text stays text)."""
     return [
-        _xlsx_text(sheet, line.student_id, text_format=True),
-        _xlsx_text(sheet, line.student_name),
-        _xlsx_text(sheet, line.course_code),
-        _xlsx_text(sheet, line.component_code),
-        _xlsx_text(sheet, line.component_name),
+        _people_text(line.student_id),
+        _people_text(line.student_name),
+        _people_text(line.course_code),
+        _people_text(line.component_code),
+        _people_text(line.component_name),
         None if line.credits is None else float(line.credits),
-        _xlsx_text(sheet, line.grade),
+        _people_text(line.grade),
         line.exam_date,
-        _xlsx_text(sheet, ", ".join(line.graders)),
+        _people_text(", ".join(line.graders)),
         STATUS_LABELS[line.status],
         # Text, not a number: global Canvas ids (shard * 10**13 + id) exceed a double's precision.
-        _xlsx_text(sheet, str(line.canvas_user_id), text_format=True),
+        str(line.canvas_user_id),
     ]
 
 
@@ -238,8 +234,7 @@ class RunFilesWriter:
         self._tsv: dict[str, TextIO] = {}
         self._csv_file: TextIO | None = None
         self._csv_writer: Any = None
-        self._workbook: Workbook | None = None
-        self._sheet: WriteOnlyWorksheet | None = None
+        self._sheet: ResultSheet | None = None
         self._finished = False
 
     def __enter__(self) -> Self:
@@ -266,7 +261,7 @@ class RunFilesWriter:
         csv_row = _csv_row(line)
         if self._tmp_dir is None:
             self._start()
-        xlsx_row = _xlsx_row(self._sheet, line)
+        xlsx_row = _xlsx_row(line)
         tsv_name = TSV_FOR_STATUS.get(line.status)
         if tsv_name is not None:
             self._tsv_handle(tsv_name).write(report_line + "\n")
@@ -296,12 +291,9 @@ class RunFilesWriter:
         self._csv_file = self._open(CSV_NAME, "utf-8-sig", newline="")
         self._csv_writer = csv.writer(self._csv_file, delimiter=";")
         self._csv_writer.writerow(HEADERS)
-        self._workbook = Workbook(write_only=True)
-        self._sheet = self._workbook.create_sheet(_SHEET_TITLE)
-        for index, width in enumerate(_COLUMN_WIDTHS, start=1):
-            self._sheet.column_dimensions[get_column_letter(index)].width = width
-        self._sheet.freeze_panes = "A2"
-        self._sheet.append(list(HEADERS))
+        xlsx = self._tmp_dir / XLSX_NAME
+        os.close(_owner_only(str(xlsx), os.O_WRONLY | os.O_CREAT))  # saved into it later
+        self._sheet = ResultSheet(xlsx, _SHEET_TITLE, HEADERS, _COLUMN_WIDTHS, _TEXT_COLUMNS)
 
     def _make_tmp_dir(self) -> Path:
         """Create a fresh hidden owner-only folder next to the final one."""
@@ -334,9 +326,8 @@ class RunFilesWriter:
             handle.flush()
             os.fsync(handle.fileno())
         self._close_handles()
-        os.close(_owner_only(str(self._tmp_dir / XLSX_NAME), os.O_WRONLY | os.O_CREAT))
-        self._workbook.save(self._tmp_dir / XLSX_NAME)  # into the owner-only file
-        self._workbook = self._sheet = None
+        self._sheet.save()  # into the owner-only file
+        self._sheet = None
         _fsync_file(self._tmp_dir / XLSX_NAME)
         _fsync_dir(self._tmp_dir)
         return [*names, CSV_NAME, XLSX_NAME]
@@ -361,7 +352,9 @@ class RunFilesWriter:
         """Close every handle and remove the temporary folder, if any."""
         with contextlib.suppress(OSError):
             self._close_handles()
-        self._drop_workbook()
+        if self._sheet is not None:
+            self._sheet.discard()
+            self._sheet = None
         if self._tmp_dir is not None:
             _remove(self._tmp_dir)
             self._tmp_dir = None
@@ -371,15 +364,6 @@ class RunFilesWriter:
         self._tsv.clear()
         self._csv_file = self._csv_writer = None
         self._files.close()
-
-    def _drop_workbook(self) -> None:
-        """Close an unsaved write-only sheet and delete the temporary file openpyxl keeps."""
-        sheet, self._workbook, self._sheet = self._sheet, None, None
-        writer = getattr(sheet, "_writer", None)
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                sheet.close()
-                writer.cleanup()
 
 
 def _remove(path: Path) -> None:

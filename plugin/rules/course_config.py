@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 DEFAULT_PASS_GRADES = ("G", "complete", "pass")
 DEFAULT_THRESHOLDS = {"A": 90.0, "B": 80.0, "C": 70.0, "D": 60.0, "E": 55.0, "FX": 51.0}
@@ -60,8 +61,10 @@ class CourseConfig:
         return repr(self)
 
 
+@lru_cache(maxsize=4096)
 def moment_number(pattern: str, name: str | None) -> int | None:
-    """Group 1 of `pattern` in `name` as an integer, or None."""
+    """Group 1 of `pattern` in `name` as an integer, or None (cached: a run asks for the same
+    few assignment names once per student)."""
     if not name:
         return None
     match = re.search(pattern, name)

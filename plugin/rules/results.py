@@ -189,11 +189,14 @@ def evaluate_student(
     assignments: Mapping[int, AssignmentInfo],
     submissions: Mapping[int, SubmissionState],
     exported: Mapping[str, ExportedResult] | None = None,
+    explain_dates: bool = True,
 ) -> StudentOutcome:
     """Moments, module results and course grade for one student's submissions (by assignment).
 
     `exported`: the student's results of this Ladok course whose latest export is not
     withdrawn, by component code, from any Canvas course sharing the ladok_code.
+    `explain_dates`: fill each moment's `date_reason` (text only pages show; an export run
+    skips it).
     """
     grouped, unmapped = _group(course, assignments, submissions)
     notes: list[str] = []
@@ -201,7 +204,8 @@ def evaluate_student(
     for module in course.modules:
         for moment in module.moments:
             found = grouped.get(moment, [])
-            outcomes[moment] = _moment_outcome(course, module, moment, found, notes)
+            outcomes[moment] = _moment_outcome(course, module, moment, found, notes,
+                                               explain_dates)
     modules = tuple(_module_result(course, module, outcomes, notes) for module in course.modules)
     return StudentOutcome(
         moments=tuple(outcomes[m] for m in sorted(outcomes)),
@@ -260,6 +264,7 @@ def _moment_outcome(
     moment: int,
     candidates: list[_Candidate],
     notes: list[str],
+    explain_dates: bool = True,
 ) -> MomentOutcome:
     posted = [c for c in candidates if _is_posted(c.state)]
     unposted = [(c, kind) for c in candidates if (kind := unposted_kind(c.state))]
@@ -269,7 +274,7 @@ def _moment_outcome(
         notes.append(Reason(f"note.{kind}{'_counting' if counted else ''}", moment=label(moment),
                             assignment=_named(candidate), **counting))
     if counted is not None:
-        return _judged(course, module, moment, counted, notes)
+        return _judged(course, module, moment, counted, notes, explain_dates)
     if unposted:
         candidate, kind = unposted[-1]
         reason = Reason(f"moment.{kind}", moment=label(moment))
@@ -304,6 +309,7 @@ def _judged(
     moment: int,
     counted: _Candidate,
     notes: list[str],
+    explain_dates: bool = True,
 ) -> MomentOutcome:
     state = counted.state
     verdict = judge(
@@ -328,7 +334,8 @@ def _judged(
         reason=Reason("moment.reason", moment=label(moment), why=why),
         grade=state.grade, score=state.score, points_possible=counted.points_possible, date=date,
         grader_ids=grader_ids([state.grader_id]), assignment_id=counted.assignment_id,
-        needs_manual=manual, date_reason=date_reason(course, state, recorded),
+        needs_manual=manual,
+        date_reason=date_reason(course, state, recorded) if explain_dates else "",
     )
 
 
@@ -373,8 +380,8 @@ def first_posted(state: SubmissionState, key: Callable[[str | None], object]) ->
     "B" re-saved as 85 of 100. Without a posted-grade history, `grade_since`.
     """
     since = state.grade_since
-    if since is None:
-        return None
+    if since is None or not state.posted_grades:
+        return since
     current = key(state.grade)
     for time, grade in reversed(state.posted_grades):
         if key(grade) != current:
