@@ -7,6 +7,7 @@ Switches a test can throw, each for the next requests (after `after` answered no
 (the request is carried out, the answer is a page that is not JSON),
 `refuse(student, text)` (a per-student refusal), `touch(result)` (someone else
 changed a draft: the next update with the old `SenasteResultatandring` is stale),
+`touch_after_read(result)` (the same, just after the next search has answered with it),
 `klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there);
 and the `stranger` files hold a client certificate from another CA, which the server refuses.
 Every request is recorded in `seen`.
@@ -66,7 +67,8 @@ class FakeLadok:
         self.seen: list[Seen] = []
         self.handshake_failures = 0
         self.lock = threading.Lock()
-        self._plan: list[int | str | None] = []  # per request: None, a status, "hang"...
+        self._plan: list[int | str | None] = []
+        self._touch_after_read: set[str] = set()  # per request: None, a status, "hang"...
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
 
@@ -128,6 +130,11 @@ class FakeLadok:
         with self.lock:
             self.data.results[result_uid].changed = self.data.stamp()
 
+    def touch_after_read(self, result_uid: str) -> None:
+        """Someone changes the draft just after the next search has shown it."""
+        with self.lock:
+            self._touch_after_read.add(result_uid)
+
     def klarmarkera(self, result_uid: str) -> None:
         with self.lock:
             self.data.results[result_uid].status = KLARMARKERAD
@@ -183,8 +190,13 @@ class FakeLadok:
     def _search(self, path: str, body: Any) -> dict:
         instance = path.split("/")[5]
         rows, total = self.data.search(instance, _object(body))
-        return {"Resultat": [self.data.study_result_json(sr, instance) for sr in rows],
-                "TotaltAntalPoster": total}
+        answer = {"Resultat": [self.data.study_result_json(sr, instance) for sr in rows],
+                  "TotaltAntalPoster": total}
+        for uid in [u for u in self._touch_after_read
+                    if self.data.results[u].instance_uid == instance]:
+            self.data.results[uid].changed = self.data.stamp()
+            self._touch_after_read.discard(uid)
+        return answer
 
     def _create(self, path: str, body: Any) -> dict:
         lines = _lines(body)
