@@ -8,7 +8,8 @@ Switches a test can throw, each for the next requests (after `after` answered no
 `refuse(student, text)` (a per-student refusal), `touch(result)` (someone else
 changed a draft: the next update with the old `SenasteResultatandring` is stale),
 `touch_after_read(result)` (the same, just after the next search has answered with it),
-`klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there);
+`klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there),
+`delay` (seconds every answer takes, so that clients overlap);
 and the `stranger` files hold a client certificate from another CA, which the server refuses.
 Every request is recorded in `seen`.
 """
@@ -68,7 +69,8 @@ class FakeLadok:
         self.handshake_failures = 0
         self.lock = threading.Lock()
         self._plan: list[int | str | None] = []
-        self._touch_after_read: set[str] = set()  # per request: None, a status, "hang"...
+        self._touch_after_read: set[str] = set()
+        self.delay = 0.0  # per request: None, a status, "hang"...
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
 
@@ -302,6 +304,8 @@ class _Handler(BaseHTTPRequestHandler):
         with fake.lock:
             fake.seen.append(Seen(method, self.path, body, accept, ctype))
         fault = fake.next_fault()
+        if fake.delay:
+            fake._stop.wait(fake.delay)
         wanted = KATALOG if self.path.startswith("/kataloginformation/") else RESULTAT
         if fault in ("applied", "garbled"):
             with fake.lock:
