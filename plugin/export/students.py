@@ -12,12 +12,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
+from plugin.ladok.drafts import connected
 from plugin.rules.course_config import CourseConfig
+from plugin.rules.ladok import ATTESTERAD
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from plugin.rules.submission import SubmissionState
 from plugin.settings import Settings
-from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission, User
+from plugin.store.models import (
+    Assignment,
+    LadokDraft,
+    LedgerEntry,
+    NameMapping,
+    Submission,
+    User,
+)
 from plugin.store.state import to_state
 
 
@@ -39,6 +48,8 @@ class StudentView:
     ledger: dict[str, Exported]
     plan: StudentPlan
     ledger_rows: list[LedgerEntry] = field(default_factory=list)
+    # Ladok connected: what Ladok shows per component code, as of the last run.
+    ladok: dict[str, LadokDraft] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -118,10 +129,32 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
     grader_ids = {s.grader_id for per in subs.values() for s in per.values()
                   if s.grader_id is not None and s.grader_id > 0}
     data.graders(session, grader_ids)
+    in_ladok = ladok_states(session, data, user_ids)
     for user_id in user_ids:
         latest = latest_versions(ledger.get(user_id, []))
         outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
                                    active_results(latest))
+        shown = in_ladok.get(user_id, {}) if in_ladok is not None else {}
+        attested = None if in_ladok is None else attested_codes(latest, shown)
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
-                          plan_student(course, outcome, latest, now, run_id),
-                          ledger.get(user_id, []))
+                          plan_student(course, outcome, latest, now, run_id, attested),
+                          ledger.get(user_id, []), shown)
+
+
+def ladok_states(session: Session, data: CourseData, user_ids: list[int]
+                 ) -> dict[int, dict[str, LadokDraft]] | None:
+    """What Ladok shows for the students' results, or None when the course is not connected
+    to Ladok (files only)."""
+    if not connected(data.settings, data.course):
+        return None
+    found: dict[int, dict[str, LadokDraft]] = defaultdict(dict)
+    for row in session.scalars(select(LadokDraft).where(
+            LadokDraft.ladok_code == data.course.ladok_code, LadokDraft.user_id.in_(user_ids))):
+        found[row.user_id][row.component_code] = row
+    return found
+
+
+def attested_codes(latest: dict[str, Exported], shown: dict[str, LadokDraft]) -> frozenset[str]:
+    """The codes whose exported version Ladok shows attested."""
+    return frozenset(code for code, row in shown.items() if row.state == ATTESTERAD
+                     and code in latest and row.version == latest[code].version)

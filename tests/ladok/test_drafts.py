@@ -208,3 +208,26 @@ def test_ladok_down_for_a_run_then_back(post_all, store, settings, fake_ladok, m
     back = run_export(store, settings)
     assert back.ladok["error"] is None and back.ladok["sent"] == len(entries)
     assert_in_ladok_as_in_ledger(store, fake_ladok, entries)
+
+
+def test_a_course_grade_goes_once_ladok_shows_its_modules_attested(post_all, store, settings,
+                                                                   fake_ladok):
+    post_all(term(STUDENTS))
+    start = dt.datetime(2026, 1, 12, 2, 0, tzinfo=dt.UTC)
+    first = run_export(store, settings, now=start)
+    waiting = {w["user_id"] for w in first.waiting}
+    assert {1001, 1002} <= waiting  # course grades wait for their modules' attestation
+    rows = ladok_rows(store)
+    for code in ("2205", "2215", "2225"):
+        fake_ladok.attest(rows[(1001, code)].result_uid, dt.date(2026, 1, 12))
+    # The next night reads back what Ladok shows; the night after, the course grade goes.
+    run_export(store, settings, now=start + dt.timedelta(days=1))
+    assert ladok_rows(store)[(1001, "2225")].state == "attesterad"
+    assert ladok_rows(store)[(1001, "2225")].attested_on == "2026-01-12"
+    run_export(store, settings, now=start + dt.timedelta(days=2))  # sooner than 7 days
+    assert (1001, "DV1531") in ledger(store)
+    assert_in_ladok_as_in_ledger(store, fake_ladok, [(1001, "DV1531")])
+    # Not attested in Ladok: later than the fixed delay, it still waits.
+    late = run_export(store, settings, now=start + dt.timedelta(days=9))
+    assert (1002, "DV1531") not in ledger(store)
+    assert 1002 in {w["user_id"] for w in late.waiting}
