@@ -11,6 +11,8 @@ from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
 from plugin.intake.overlay import READ_FOLD_LIMIT
+from plugin.ladok.drafts import connected
+from plugin.reports.ladok_state import ladok_view
 from plugin.reports.student import component_state
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
@@ -33,6 +35,7 @@ class StudentRow:
     reasons: dict[str, str]  # why a component is not earned
     problems: list[str]
     earned: int  # modules earned
+    ladok: dict[str, dict] = field(default_factory=dict)  # code -> what Ladok shows
 
     @property
     def waiting(self) -> bool:
@@ -79,8 +82,11 @@ class CourseView:
                      if s == "withdrawing"]
         problems += [f"{code}: exported from another Canvas course"
                      for code in student.plan.owned_elsewhere]
+        linked = connected(data.settings, data.course)
+        shown = {r.code: ladok_view(student, r.code, linked) for r in results}
         self.rows.append(StudentRow(student.user_id, student.name, identity, states, grades,
-                                    reasons, problems, sum(m.earned for m in outcome.modules)))
+                                    reasons, problems, sum(m.earned for m in outcome.modules),
+                                    {code: v for code, v in shown.items() if v}))
 
     @cached_property
     def changes(self) -> list:

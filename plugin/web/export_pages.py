@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from plugin.export.publish import ledger_lines
 from plugin.extensions import services
-from plugin.store.models import ExportRun, LedgerEntry
+from plugin.reports.ladok_state import NOT_IN_LADOK
+from plugin.store.models import ExportRun, LadokDraft, LedgerEntry
 from plugin.web.access import current_scope, is_admin
 from plugin.web.admin import ID, run_json, send_run_file
 from plugin.web.page_common import page_blueprint
@@ -82,6 +83,17 @@ def _downloadable(run: ExportRun) -> bool:
     return is_admin() or run.course_id == _scope_course()
 
 
+def ladok_of_lines(session: Session, lines: list) -> dict[tuple[int, str, str], dict]:
+    """What Ladok shows now (as of the last run) for the lines' results, where it was sent."""
+    users = sorted({line.canvas_user_id for line in lines})
+    if not users:
+        return {}
+    rows = session.scalars(select(LadokDraft).where(LadokDraft.user_id.in_(users)))
+    return {(r.user_id, r.ladok_code, r.component_code): {
+        "state": r.state if r.version is not None else NOT_IN_LADOK,
+        "attested_on": r.attested_on, "problem": r.problem} for r in rows}
+
+
 @bp.get(f"/exports/<{ID}:run_id>")
 def receipt(run_id: int):
     """The run's receipt: results, corrections and withdrawals, held back, files."""
@@ -90,7 +102,8 @@ def receipt(run_id: int):
     with services().store.read() as session:
         lines = list(ledger_lines(session, run_id, course))
         [shown] = _shown(session, [run], course)
-    return render_template("export_pages/run.html", run=shown, lines=lines,
+        ladok = ladok_of_lines(session, lines)
+    return render_template("export_pages/run.html", run=shown, lines=lines, ladok=ladok,
                            downloadable=_downloadable(run))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from plugin.demo.live_events import grade_event
 from plugin.export.run import run_export
 from plugin.store.models import LedgerEntry, MailAlert
+from tests.conftest import ADMIN_TOKEN, sign_in
 from tests.helpers import TERM_START, term
 from tests.ladok.drafts_helpers import (
     drafts_config,
@@ -26,6 +27,7 @@ from tests.ladok.drafts_helpers import (
 )
 
 STUDENTS = 12
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 FIRST_USER = 1001
 
 
@@ -231,3 +233,35 @@ def test_a_course_grade_goes_once_ladok_shows_its_modules_attested(post_all, sto
     late = run_export(store, settings, now=start + dt.timedelta(days=9))
     assert (1002, "DV1531") not in ledger(store)
     assert 1002 in {w["user_id"] for w in late.waiting}
+
+
+def test_pages_show_what_ladok_shows(app, client, post_all, store, settings, fake_ladok):
+    post_all(term(STUDENTS))
+    first = run_export(store, settings)
+    rows = ladok_rows(store)
+    fake_ladok.klarmarkera(rows[(1001, "2205")].result_uid)
+    fake_ladok.attest(rows[(1001, "2215")].result_uid, dt.date(2026, 1, 20))
+    run_export(store, settings)  # reads back
+    report = client.get("/api/courses/565/students/1001", headers=AUTH).json
+    shown = {m["code"]: m["ladok"] for m in report["modules"]}
+    assert shown["2205"]["state"] == "klarmarkerad" and shown["2225"]["state"] == "utkast"
+    assert shown["2215"] == {"state": "attesterad", "attested_on": "2026-01-20",
+                             "problem": None}
+    sv = {"Accept-Language": "sv"}
+    admin = sign_in(app.test_client(), {"kind": "admin"})
+    course = admin.get("/courses/565", headers=sv).text
+    assert "Ladok: klarmarkerad" in course and "Ladok: attesterad 2026-01-20" in course
+    student = admin.get("/courses/565/students/1001", headers=sv).text
+    assert "Ladok: utkast" in student and "Ladok: klarmarkerad" in student
+    receipt = admin.get(f"/exports/{first.run_id}", headers=sv).text
+    assert "I Ladok" in receipt and "Ladok: attesterad" in receipt
+    me = sign_in(app.test_client(), {"kind": "student", "course": 565, "user": 1001})
+    mine = me.get("/me", headers=sv).text
+    assert "Ladok: attesterad" in mine and "Ladok: utkast" in mine
+    # A result Ladok has not confirmed yet says so.
+    fake_ladok.fail(503, times=50)
+    change(post_all, 1001, 10, "A")
+    run_export(store, settings)
+    report = client.get("/api/courses/565/students/1001", headers=AUTH).json
+    assert {m["code"]: m["ladok"] for m in report["modules"]}["2225"]["state"] == "not_in_ladok"
+    assert "inte i Ladok än" in admin.get("/courses/565", headers=sv).text
