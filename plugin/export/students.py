@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
-from plugin.ladok.drafts import connected
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ladok import ATTESTERAD
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from plugin.rules.submission import SubmissionState
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.store.models import (
     Assignment,
     LadokDraft,

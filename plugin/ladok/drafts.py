@@ -47,6 +47,7 @@ from plugin.mail import alerts
 from plugin.rules import ladok as rules
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 from plugin.store import state
 from plugin.store.db import LADOK_LOCK_KEY, Store, WriterLock
@@ -126,11 +127,6 @@ def open_client(settings: Settings) -> LadokClient:
 
 def after_writes() -> None:
     """Called between Ladok's answers and the commit that records them (a test's hook)."""
-
-
-def connected(settings: Settings, course: CourseConfig) -> bool:
-    """Results of the course go to Ladok as drafts (and read back)."""
-    return settings.ladok.drafts and bool(course.ladok_rounds)
 
 
 def send_drafts(store: Store, settings: Settings, run_id: int | None,
@@ -327,7 +323,7 @@ def _read_back(line: Line, target: Target, study_result: StudyResult, run_id: in
     return [{"user_id": line.user_id, "ladok_code": line.ladok_code,
              "component_code": line.component_code, "state": result.state,
              "attested_on": result.decided.isoformat() if result.decided else None,
-             "run_id": run_id, "checked_at": now}]
+             "checked_at": now}]  # run_id stays that of the run that sent it
 
 
 def _write(client: LadokClient, creates: list[NewDraft], updates: list[DraftUpdate],

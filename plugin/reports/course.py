@@ -11,11 +11,11 @@ from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
 from plugin.intake.overlay import READ_FOLD_LIMIT
-from plugin.ladok.drafts import connected
 from plugin.reports.ladok_state import ladok_view
 from plugin.reports.student import component_state
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store
 

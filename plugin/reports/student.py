@@ -14,12 +14,12 @@ from plugin.clock import iso, utcnow
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.students import CourseData, StudentView, load_students
 from plugin.intake.overlay import READ_FOLD_LIMIT, Overlay, waiting_overlay
-from plugin.ladok.drafts import connected
 from plugin.reports.ladok_state import ladok_view
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.status import NEW, WITHDRAWN
 from plugin.store.db import Store
 from plugin.store.models import Event, Submission

@@ -24,7 +24,8 @@ def drafts_config(fake: FakeLadok, rounds: list[str], *, mode: str = "drafts",
     quoted = ", ".join(f'"{r}"' for r in rounds)
     return (f'[ladok]\nurl = "{fake.url}"\ncertificate = "{certificate or fake.client_pem}"\n'
             f'ca_file = "{fake.ca_file}"\nmode = "{mode}"\nlarosate_id = {LAROSATE_ID}\n'
-            + course_toml(extra=f"ladok_rounds = [{quoted}]\nfinal_grade_delay_days = {delay}")
+            + course_toml(extra=f"ladok_rounds = [{quoted}]\nfinal_grade_delay_days = {delay}\n"
+                          'notify = ["examiner@example.edu"]')
             + MAIL)
 
 

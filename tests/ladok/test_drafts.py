@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from plugin.demo.live_events import grade_event
 from plugin.export.run import run_export
-from plugin.store.models import LedgerEntry, MailAlert
+from plugin.mail import receipts
+from plugin.store.models import LedgerEntry, MailAlert, MailReceipt
 from tests.conftest import ADMIN_TOKEN, sign_in
 from tests.helpers import TERM_START, term
 from tests.ladok.drafts_helpers import (
@@ -155,6 +156,13 @@ def test_a_refusal_for_one_student_holds_back_no_other(post_all, store, settings
     assert listed and all("Studenten har hinder" in r["message"] for r in listed)
     assert {r["user_id"] for r in summary.ladok["refused"]} == {1004}
     assert "Studenten har hinder" in ladok_rows(store)[(1004, "2225")].problem
+    with store.read() as session:  # the e-mail receipt lists it, in both languages
+        receipt = session.scalars(select(MailReceipt)).one()
+        mail = receipts.message(session, settings, receipt).get_body(("plain",)).get_content()
+    sent = len(others)
+    assert f"Ladok: {sent} resultat står som utkast" in mail
+    assert f"Ladok: {sent} results stand as drafts" in mail
+    assert mail.count("Studenten har hinder") == 2 * len(listed)
     # Lifted in Ladok: the next run sends them.
     fake_ladok.data.refusals.clear()
     again = run_export(store, settings)

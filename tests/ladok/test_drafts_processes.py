@@ -87,8 +87,8 @@ def test_two_exports_at_once_put_each_draft_in_once(client, store, settings, env
     fake_ladok.delay = 0.5  # each stage takes seconds: the two runs overlap
     env = cli_env(config_file, environ)
     both = [start_cli_export(env), start_cli_export(env)]
-    for process in both:
-        finish(process)
+    outputs = [finish(process) for process in both]
+    assert any(f"Ladok: {len(entries)} drafts sent" in out for out in outputs), outputs
     assert drafts_created(fake_ladok) == len(entries)
     rows = ladok_rows(store)
     for user, code in entries:
