@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from plugin.store.models import LadokDraft, LedgerEntry, Marker
 
 log = logging.getLogger(__name__)
 DOWN_MARKER = "ladok.down"  # the cause of the current outage, alerted once
+RECORDED_MARKER = "ladok.recorded"  # moves whenever the stage records: cached views renew
 LOCK_WAIT = 3600.0  # seconds a run waits for another run's Ladok stage
 KEY = ("user_id", "ladok_code", "component_code")
 
@@ -222,6 +224,8 @@ def _talk(client: LadokClient, settings: Settings, courses: list[CourseConfig],
     updates: list[DraftUpdate] = []
     for line in work:
         where = _locate(line, targets, found)
+        if isinstance(where, str) and line.read_back:
+            continue  # no longer found: what Ladok showed last stays shown
         if isinstance(where, str):
             records.append(_problem(line, where, run_id, now))
             _refused(summary, line, where)
@@ -384,6 +388,9 @@ def _record(session: Session, records: Sequence[dict]) -> None:
         shapes[tuple(row)].append(row)
     for rows in shapes.values():
         state.upsert_many(session, LadokDraft, rows, KEY)
+    if records:
+        state.upsert(session, Marker, {"key": RECORDED_MARKER, "value": uuid.uuid4().hex},
+                     ("key",))
 
 
 def _outage_news(session: Session, error: str | None) -> bool:

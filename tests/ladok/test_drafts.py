@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from plugin.demo.live_events import grade_event
 from plugin.export.run import run_export
+from plugin.ladok import drafts
 from plugin.mail import receipts
 from plugin.store.models import LedgerEntry, MailAlert, MailReceipt
 from tests.conftest import ADMIN_TOKEN, sign_in
@@ -266,6 +267,10 @@ def test_pages_show_what_ladok_shows(app, client, post_all, store, settings, fak
     me = sign_in(app.test_client(), {"kind": "student", "course": 565, "user": 1001})
     mine = me.get("/me", headers=sv).text
     assert "Ladok: attesterad" in mine and "Ladok: utkast" in mine
+    # The course page's cached view renews when the Ladok stage records, run or no new run.
+    fake_ladok.attest(rows[(1001, "2225")].result_uid, dt.date(2026, 1, 21))
+    drafts.send_drafts(store, settings, None)
+    assert "Ladok: attesterad 2026-01-21" in admin.get("/courses/565", headers=sv).text
     # A result Ladok has not confirmed yet says so.
     fake_ladok.fail(503, times=50)
     change(post_all, 1001, 10, "A")
