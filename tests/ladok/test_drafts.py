@@ -278,3 +278,19 @@ def test_pages_show_what_ladok_shows(app, client, post_all, store, settings, fak
     report = client.get("/api/courses/565/students/1001", headers=AUTH).json
     assert {m["code"]: m["ladok"] for m in report["modules"]}["2225"]["state"] == "not_in_ladok"
     assert "inte i Ladok än" in admin.get("/courses/565", headers=sv).text
+
+
+def test_a_write_whose_answer_was_lost_is_found_not_sent_again(post_all, store, settings,
+                                                                 fake_ladok, monkeypatch, sleeps):
+    quick_clients(monkeypatch, sleeps, retries=1, timeout=1.0)
+    post_all(term(STUDENTS))
+    reads = 5  # the round, the grade scales, three modules' study results (one page each)
+    fake_ladok.hang(times=1, after=reads, applied=True)  # Ladok creates them; the answer is lost
+    lost = run_export(store, settings)
+    entries = ledger(store)
+    assert lost.ladok["error"] and lost.ladok["sent"] == 0
+    assert [c.method for c in fake_ladok.seen[reads:]] == ["POST"]  # not sent blindly again
+    again = run_export(store, settings)
+    assert again.ladok["recorded"] == len(entries) and again.ladok["sent"] == 0
+    assert len(fake_ladok.calls("POST", "/skapa$")) == 1
+    assert_in_ladok_as_in_ledger(store, fake_ladok, entries)
