@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -32,6 +33,7 @@ from export import (  # noqa: E402  (the export benchmark's data and timing)
     COURSE_START,
     NOW,
     Target,
+    Took,
     make_target,
     open_store,
     prepare,
@@ -62,13 +64,15 @@ def serve_fake(folder: str, students: int, pipe) -> None:
                                    f"19900101{index:04d}", f"Förnamn{index}",
                                    f"Efternamn{index:05d}"), round_)
     pipe.send((fake.url, str(fake.ca_file), str(fake.client_pem), round_.uid))
+    ready = time.process_time()
     pipe.recv()
+    busy = time.process_time() - ready
     with fake.lock:
         counts = Counter(f"{s.method} {_shape(s.path)}" for s in fake.seen)
         lines = sum(len(s.body["Resultat"]) for s in fake.seen
                     if s.method in ("POST", "PUT") and isinstance(s.body, dict)
                     and "Resultat" in s.body)
-    pipe.send((dict(counts), lines))
+    pipe.send((dict(counts), lines, busy))
     fake.stop()
 
 
@@ -93,8 +97,8 @@ def files_target(folder: Path, label: str) -> Target:
     return target
 
 
-def one_run(target: Target, students: int) -> tuple[float, dict]:
-    """Seed, then time one export; (seconds, its summary counts and Ladok stage)."""
+def one_run(target: Target, students: int) -> tuple[Took, dict]:
+    """Seed, then time one export; (wall and CPU seconds, its counts and Ladok stage)."""
     prepare(target, students)
     settings = settings_of(target)
     store = open_store(settings)
@@ -102,7 +106,7 @@ def one_run(target: Target, students: int) -> tuple[float, dict]:
         took, summary = timed(lambda: run_export(store, settings, trigger="cli", now=NOW))
     finally:
         store.dispose()
-    return took.wall, {"counts": summary.counts, "ladok": summary.ladok}
+    return took, {"counts": summary.counts, "ladok": summary.ladok}
 
 
 def load() -> str:
@@ -126,12 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             fake = here.recv()
             drafts_s, ladok = one_run(drafts_target(folder, f"drafts{n}", fake), args.students)
             here.send("done")
-            requests, lines = here.recv()
+            requests, lines, fake_cpu = here.recv()
             child.join()
             files_times.append(files_s)
             drafts_times.append(drafts_s)
-            print(f"round {n + 1}: files {files_s:.2f} s, drafts {drafts_s:.2f} s ({load()})",
-                  file=sys.stderr)
+            print(f"round {n + 1}: files {files_s.wall:.2f} s (CPU {files_s.cpu:.2f}), drafts "
+                  f"{drafts_s.wall:.2f} s (CPU {drafts_s.cpu:.2f}; the fake Ladok's CPU "
+                  f"{fake_cpu:.2f}) ({load()})", file=sys.stderr)
     stage = ladok["ladok"]
     results = files["counts"].get("new", 0)
     assert ladok["counts"] == files["counts"], (ladok["counts"], files["counts"])
@@ -141,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     instances = len(MODULES)  # the course grade waits for attestation: not searched
     read_bound = 1 + 1 + instances * math.ceil(args.students / PAGE)
     write_bound = math.ceil(results / BATCH)
-    ratio = statistics.median(drafts_times) / statistics.median(files_times)
+    wall = [statistics.median(t.wall for t in times) for times in (drafts_times, files_times)]
+    cpu = [statistics.median(t.cpu for t in times) for times in (drafts_times, files_times)]
+    ratio = wall[0] / wall[1]
     print(f"Ladok export of {args.students} students, {results} new results "
           f"({lines} lines written to Ladok); {load()}")
     for kind, count in sorted(requests.items()):
@@ -151,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{'ok' if reads <= read_bound else 'FAIL'}")
     print(f"writes {writes:5d}  bound {write_bound:5d} (one per {BATCH} results)  "
           f"{'ok' if writes <= write_bound else 'FAIL'}")
-    print(f"time   drafts {statistics.median(drafts_times):.2f} s, files only "
-          f"{statistics.median(files_times):.2f} s (medians of {args.rounds}): "
-          f"ratio {ratio:.2f} (target <= {MAX_RATIO})  {'ok' if ratio <= MAX_RATIO else 'FAIL'}")
+    print(f"time   drafts {wall[0]:.2f} s, files only {wall[1]:.2f} s (medians of "
+          f"{args.rounds}): ratio {ratio:.2f} (target <= {MAX_RATIO})  "
+          f"{'ok' if ratio <= MAX_RATIO else 'FAIL'}")
+    print(f"CPU    drafts {cpu[0]:.2f} s, files only {cpu[1]:.2f} s (this process; the fake "
+          f"Ladok's own work is in its process): ratio {cpu[0] / cpu[1]:.2f}")
     good = reads <= read_bound and writes <= write_bound and ratio <= MAX_RATIO
     return 0 if good else 1
 
