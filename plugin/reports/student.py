@@ -84,6 +84,7 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
 
 def _component(result: ComponentResult, student: StudentView, due, problem,
                connected: bool = False) -> dict[str, Any]:
+    ladok = {"ladok": ladok_view(student, result.code, True)} if connected else {}
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
@@ -92,7 +93,7 @@ def _component(result: ComponentResult, student: StudentView, due, problem,
         "state": component_state(result, student, due, problem is not None),
         "due": None if problem else iso(due),
         "exports": _exports(student, result.code),
-        "ladok": ladok_view(student, result.code, connected),
+        **ladok,  # only where the course is connected to Ladok: files mode answers as before
     }
 
 
