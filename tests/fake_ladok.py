@@ -22,6 +22,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,7 +68,8 @@ class FakeLadok:
                                   "canvas-ladok integration").write_pem(folder / "stranger.pem")
         self.data = LadokData()
         self.seen: list[Seen] = []
-        self.handshake_failures = 0
+        self._handshake_failures = 0
+        self._handshaking = 0  # handshakes under way: a refusal may be counted only after
         self.lock = threading.Lock()
         self._plan: list[int | str | None] = []
         self._touch_after_read: set[str] = set()
@@ -153,6 +155,19 @@ class FakeLadok:
             self.data.denied.add(instance_uid)
 
     # Looking --------------------------------------------------------------------------------
+
+    @property
+    def handshake_failures(self) -> int:
+        """TLS handshakes the server refused, once the ones under way have ended (a client
+        sees the refusal before the server's thread has counted it)."""
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self._handshaking:
+                    break
+            time.sleep(0.005)
+        with self.lock:
+            return self._handshake_failures
 
     def calls(self, method: str, pattern: str) -> list[Seen]:
         """The recorded requests of `method` whose path matches the regex `pattern`."""
@@ -267,12 +282,17 @@ class _Server(ThreadingHTTPServer):
         # The TLS handshake happens here, in the connection's own thread. Without NODELAY each
         # answer's body waits for the client's delayed ACK of its headers (40 ms on loopback).
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.fake.lock:
+            self.fake._handshaking += 1
         try:
             request = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             with self.fake.lock:
-                self.fake.handshake_failures += 1
+                self.fake._handshake_failures += 1
             return
+        finally:
+            with self.fake.lock:
+                self.fake._handshaking -= 1
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address) -> None:
