@@ -9,11 +9,13 @@ from sqlalchemy import select
 from plugin.ladok import drafts
 from plugin.ladok.certificate import load_client_certificate
 from plugin.ladok.client import LadokClient
-from plugin.store.models import LadokDraft
+from plugin.store.models import LadokDraft, LedgerEntry
 from tests.fake_ladok import FakeLadok
 from tests.helpers import course_toml
 from tests.ladok.conftest import LAROSATE_ID
 
+STUDENTS = 12  # Canvas users 1001-1012, identities 19900101-1001…, each registered in Ladok
+FIRST_USER = 1001
 MAIL = ('\n[mail]\nsmtp_url = "smtp://127.0.0.1:9"\nsender = "canvas-ladok@example.edu"\n'
         'admins = ["ops@example.edu"]\n')
 
@@ -41,6 +43,13 @@ def quick_clients(monkeypatch, sleeps: list, retries: int = 4, timeout: float = 
                            retries=retries, timeout=(timeout, timeout))
 
     monkeypatch.setattr(drafts, "open_client", make)
+
+
+def ledger(store) -> dict[tuple[int, str], LedgerEntry]:
+    """The latest ledger version of each (user, component)."""
+    with store.read() as session:
+        rows = session.scalars(select(LedgerEntry).order_by(LedgerEntry.version))
+        return {(r.user_id, r.component_code): r for r in rows}
 
 
 def ladok_rows(store) -> dict[tuple[int, str], LadokDraft]:

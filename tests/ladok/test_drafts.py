@@ -17,20 +17,21 @@ from plugin.demo.live_events import grade_event
 from plugin.export.run import run_export
 from plugin.ladok import drafts
 from plugin.mail import receipts
-from plugin.store.models import LedgerEntry, MailAlert, MailReceipt
+from plugin.store.models import MailAlert, MailReceipt
 from tests.conftest import ADMIN_TOKEN, sign_in
 from tests.helpers import TERM_START, term
 from tests.ladok.drafts_helpers import (
+    FIRST_USER,
+    STUDENTS,
     drafts_config,
     grade_code,
     held,
     ladok_rows,
+    ledger,
     quick_clients,
 )
 
-STUDENTS = 12
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-FIRST_USER = 1001
 
 
 @pytest.fixture
@@ -44,13 +45,6 @@ def config_file(tmp_path, fake_ladok, ladok_round):
 @pytest.fixture(autouse=True)
 def _quick(monkeypatch, sleeps):
     quick_clients(monkeypatch, sleeps)
-
-
-def ledger(store) -> dict[tuple[int, str], LedgerEntry]:
-    """The latest ledger version of each (user, component)."""
-    with store.read() as session:
-        rows = session.scalars(select(LedgerEntry).order_by(LedgerEntry.version))
-        return {(r.user_id, r.component_code): r for r in rows}
 
 
 def change(post_all, user: int, moment: int, grade: str, days: int = 60) -> None:
