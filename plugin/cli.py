@@ -196,6 +196,19 @@ def _print_summary(summary) -> None:
         click.echo(f"  files: {', '.join(summary.files)}")
     else:
         click.echo("  nothing new: no files written")
+    if summary.ladok:
+        _print_ladok(summary.ladok)
+
+
+def _print_ladok(ladok: dict) -> None:
+    """What the run's Ladok stage did ("drafts" mode), and every line left for a person."""
+    click.echo(f"  Ladok: {ladok.get('sent', 0)} drafts sent, {ladok.get('recorded', 0)} found "
+               f"already in Ladok, {ladok.get('waiting', 0)} not yet in Ladok")
+    if ladok.get("error"):
+        click.echo(f"  Ladok: {ladok['error']} (the next run sends what waits)")
+    for item in ladok.get("refused", []) + ladok.get("by_hand", []):
+        click.echo(f"  Ladok: {item['name'] or item['user_id']} {item['component']}: "
+                   f"{item['message']}")
 
 
 @main.command()

@@ -7,7 +7,9 @@ Switches a test can throw, each for the next requests (after `after` answered no
 (the request is carried out, the answer is a page that is not JSON),
 `refuse(student, text)` (a per-student refusal), `touch(result)` (someone else
 changed a draft: the next update with the old `SenasteResultatandring` is stale),
-`klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there);
+`touch_after_read(result)` (the same, just after the next search has answered with it),
+`klarmarkera(result)`, `attest(result)`, `deny(instance)` (the certificate may not report there),
+`delay` (seconds every answer takes, so that clients overlap);
 and the `stranger` files hold a client certificate from another CA, which the server refuses.
 Every request is recorded in `seen`.
 """
@@ -17,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,9 +68,12 @@ class FakeLadok:
                                   "canvas-ladok integration").write_pem(folder / "stranger.pem")
         self.data = LadokData()
         self.seen: list[Seen] = []
-        self.handshake_failures = 0
+        self._handshake_failures = 0
+        self._handshaking = 0  # handshakes under way: a refusal may be counted only after
         self.lock = threading.Lock()
-        self._plan: list[int | str | None] = []  # per request: None, a status, "hang"...
+        self._plan: list[int | str | None] = []
+        self._touch_after_read: set[str] = set()
+        self.delay = 0.0  # per request: None, a status, "hang"...
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
 
@@ -128,6 +135,11 @@ class FakeLadok:
         with self.lock:
             self.data.results[result_uid].changed = self.data.stamp()
 
+    def touch_after_read(self, result_uid: str) -> None:
+        """Someone changes the draft just after the next search has shown it."""
+        with self.lock:
+            self._touch_after_read.add(result_uid)
+
     def klarmarkera(self, result_uid: str) -> None:
         with self.lock:
             self.data.results[result_uid].status = KLARMARKERAD
@@ -143,6 +155,19 @@ class FakeLadok:
             self.data.denied.add(instance_uid)
 
     # Looking --------------------------------------------------------------------------------
+
+    @property
+    def handshake_failures(self) -> int:
+        """TLS handshakes the server refused, once the ones under way have ended (a client
+        sees the refusal before the server's thread has counted it)."""
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self._handshaking:
+                    break
+            time.sleep(0.005)
+        with self.lock:
+            return self._handshake_failures
 
     def calls(self, method: str, pattern: str) -> list[Seen]:
         """The recorded requests of `method` whose path matches the regex `pattern`."""
@@ -183,8 +208,13 @@ class FakeLadok:
     def _search(self, path: str, body: Any) -> dict:
         instance = path.split("/")[5]
         rows, total = self.data.search(instance, _object(body))
-        return {"Resultat": [self.data.study_result_json(sr, instance) for sr in rows],
-                "TotaltAntalPoster": total}
+        answer = {"Resultat": [self.data.study_result_json(sr, instance) for sr in rows],
+                  "TotaltAntalPoster": total}
+        for uid in [u for u in self._touch_after_read
+                    if self.data.results[u].instance_uid == instance]:
+            self.data.results[uid].changed = self.data.stamp()
+            self._touch_after_read.discard(uid)
+        return answer
 
     def _create(self, path: str, body: Any) -> dict:
         lines = _lines(body)
@@ -249,13 +279,20 @@ class _Server(ThreadingHTTPServer):
         self.fake, self.context = fake, context
 
     def finish_request(self, request, client_address) -> None:
-        # The TLS handshake happens here, in the connection's own thread.
+        # The TLS handshake happens here, in the connection's own thread. Without NODELAY each
+        # answer's body waits for the client's delayed ACK of its headers (40 ms on loopback).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.fake.lock:
+            self.fake._handshaking += 1
         try:
             request = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             with self.fake.lock:
-                self.fake.handshake_failures += 1
+                self.fake._handshake_failures += 1
             return
+        finally:
+            with self.fake.lock:
+                self.fake._handshaking -= 1
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address) -> None:
@@ -290,6 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
         with fake.lock:
             fake.seen.append(Seen(method, self.path, body, accept, ctype))
         fault = fake.next_fault()
+        if fake.delay:
+            fake._stop.wait(fake.delay)
         wanted = KATALOG if self.path.startswith("/kataloginformation/") else RESULTAT
         if fault in ("applied", "garbled"):
             with fake.lock:

@@ -43,6 +43,7 @@ from plugin.export.writers import (
 from plugin.intake.apply import apply_pending, refresh_courses
 from plugin.intake.gaps import fill_courses, fill_overlay, fill_store
 from plugin.intake.overlay import Overlay, waiting_overlay
+from plugin.ladok.drafts import send_drafts
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision, StudentPlan, owned_here
 from plugin.rules.reasons import Reason, coded
@@ -76,6 +77,7 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)  # what Canvas could not fill
     unmapped: set[tuple[int, int]] = field(default_factory=set)  # dry runs only
     renamed: list[dict] = field(default_factory=list)  # dry runs only
+    ladok: dict | None = None  # "drafts" mode: what the Ladok stage did (LadokSummary)
 
     @property
     def nothing_new(self) -> bool:
@@ -123,6 +125,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
         run.counts = json.dumps(summary.counts)
         run.files = json.dumps(summary.files)
         receipts.record(session, settings, run.id, summary.held_back, now)  # sent later
+    _ladok_stage(store, settings, summary, course_id, now)
     try:
         materialise(store, settings, summary.run_id)
     except Exception as exc:  # the run stands; its files are retried (materialise_missing)
@@ -131,6 +134,19 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
     if progress:
         progress({"run": summary.run_id, **summary.counts})
     return summary
+
+
+def _ladok_stage(store: Store, settings: Settings, summary: RunSummary,
+                 course_id: int | None, now: dt.datetime) -> None:
+    """"drafts" mode: the results go into Ladok after deciding, before the files are written;
+    whatever befalls it, the files are still written."""
+    try:
+        done = send_drafts(store, settings, summary.run_id, course_id, now)
+    except Exception as exc:
+        log.exception("export run %s: the Ladok stage failed", summary.run_id)
+        summary.ladok = {"error": reason(exc)}
+        return
+    summary.ladok = done.as_dict() if done is not None else None
 
 
 def _take_in(store: Store, settings: Settings, courses: list[CourseConfig],

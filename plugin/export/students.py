@@ -15,11 +15,20 @@ from sqlalchemy.orm import Session
 from plugin.intake.overlay import Overlay
 from plugin.rules.common_case import CommonCase
 from plugin.rules.course_config import CourseConfig
+from plugin.rules.ladok import ATTESTERAD
 from plugin.rules.ledger import Exported, StudentPlan, active_results, plan_student
 from plugin.rules.results import AssignmentInfo, StudentOutcome, evaluate_student
 from plugin.rules.submission import SubmissionState
 from plugin.settings import Settings
-from plugin.store.models import Assignment, LedgerEntry, NameMapping, Submission, User
+from plugin.settings.ladok import connected
+from plugin.store.models import (
+    Assignment,
+    LadokDraft,
+    LedgerEntry,
+    NameMapping,
+    Submission,
+    User,
+)
 from plugin.store.state import STATE_COLUMNS, state_of
 
 
@@ -41,6 +50,8 @@ class StudentView:
     ledger: dict[str, Exported]
     plan: StudentPlan
     ledger_rows: list[Row] = field(default_factory=list)  # the student's ledger rows
+    # Ladok connected: what Ladok shows per component code, as of the last run.
+    ladok: dict[str, LadokDraft] = field(default_factory=dict)
 
     @cached_property
     def name(self) -> str:
@@ -141,12 +152,34 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
                   if s.grader_id is not None and s.grader_id > 0}
     data.graders(session, grader_ids)
     common = data.common_case() if for_export else None
+    in_ladok = ladok_states(session, data, user_ids)
     for user_id in user_ids:
         latest = latest_versions(ledger.get(user_id, []))
         outcome = common.evaluate(subs.get(user_id, {})) if common and not latest else None
         if outcome is None:
             outcome = evaluate_student(course, data.assignments, subs.get(user_id, {}),
                                        active_results(latest), explain_dates=not for_export)
+        shown = in_ladok.get(user_id, {}) if in_ladok is not None else {}
+        attested = None if in_ladok is None else attested_codes(latest, shown)
         yield StudentView(user_id, users.get(user_id), subs.get(user_id, {}), outcome, latest,
-                          plan_student(course, outcome, latest, now, run_id),
-                          ledger.get(user_id, []))
+                          plan_student(course, outcome, latest, now, run_id, attested),
+                          ledger.get(user_id, []), shown)
+
+
+def ladok_states(session: Session, data: CourseData, user_ids: list[int]
+                 ) -> dict[int, dict[str, LadokDraft]] | None:
+    """What Ladok shows for the students' results, or None when the course is not connected
+    to Ladok (files only)."""
+    if not connected(data.settings, data.course):
+        return None
+    found: dict[int, dict[str, LadokDraft]] = defaultdict(dict)
+    for row in session.scalars(select(LadokDraft).where(
+            LadokDraft.ladok_code == data.course.ladok_code, LadokDraft.user_id.in_(user_ids))):
+        found[row.user_id][row.component_code] = row
+    return found
+
+
+def attested_codes(latest: dict[str, Exported], shown: dict[str, LadokDraft]) -> frozenset[str]:
+    """The codes whose exported version Ladok shows attested."""
+    return frozenset(code for code, row in shown.items() if row.state == ATTESTERAD
+                     and code in latest and row.version == latest[code].version)

@@ -60,6 +60,13 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
         "The scheduler process restarted",
         "The process exited unexpectedly, or hung (no heartbeat for 5 minutes) and was "
         "killed, and was started again; see the message below and the log for why."),
+    "ladok_unreachable": (
+        "Ladok kunde inte nås",
+        "Filerna skrivs som vanligt och resultaten väntar som \"inte i Ladok än\"; nästa körning "
+        "skickar dem. Se felet nedan och kör `canvas-ladok ladok-check`.",
+        "Ladok could not be reached",
+        "The files are written as usual and the results wait as \"not yet in Ladok\"; the next "
+        "run sends them. See the error below and run `canvas-ladok ladok-check`."),
     "jwks_unreachable": (
         "Canvas JWT-nycklar har inte kunnat hämtas på en timme",
         "Signerade händelser avvisas när de sparade nycklarna är ett dygn gamla: kontrollera "

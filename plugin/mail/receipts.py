@@ -24,11 +24,12 @@ from plugin.rules.course_config import CourseConfig
 from plugin.rules.reasons import from_json
 from plugin.rules.text import shown
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.status import RECEIPT_FAILED as FAILED
 from plugin.status import RECEIPT_PENDING as PENDING
 from plugin.status import RECEIPT_SENT as SENT
 from plugin.store.db import Store
-from plugin.store.models import ExportRun, LedgerEntry, MailReceipt
+from plugin.store.models import ExportRun, LadokDraft, LedgerEntry, MailReceipt
 from plugin.words import in_language
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,23 @@ def _previous_versions(session: Session, rows: list[LedgerEntry]) -> dict[tuple,
     return {(e.user_id, e.ladok_code, e.component_code, e.version): e for e in found}
 
 
+def _ladok(session: Session, settings: Settings, run_id: int,
+           course: CourseConfig) -> dict | None:
+    """"drafts" mode: how many of the run's results Ladok confirmed, and the lines it refused
+    or left for a person (as of sending); None when the course is not connected."""
+    if not connected(settings, course):
+        return None
+    rows = session.scalars(select(LadokDraft).where(
+        LadokDraft.run_id == run_id, LadokDraft.ladok_code == course.ladok_code)).all()
+    names = dict(session.execute(select(LedgerEntry.user_id, LedgerEntry.student_name).where(
+        LedgerEntry.run_id == run_id, LedgerEntry.course_id == course.canvas_id)).all())
+    problems = [{"name": shown(names.get(r.user_id) or f"Canvas user {r.user_id}"),
+                 "module": r.component_code, "message": r.problem}
+                for r in rows if r.problem]
+    return {"sent": sum(1 for r in rows if r.version is not None and not r.problem),
+            "problems": problems}
+
+
 def message(session: Session, settings: Settings, receipt: MailReceipt) -> EmailMessage:
     """The receipt's e-mail, built from the run's ledger rows."""
     course = settings.course(receipt.course_id) or CourseConfig(
@@ -99,7 +117,7 @@ def message(session: Session, settings: Settings, receipt: MailReceipt) -> Email
         "receipt", run=run, when=when, course=course, counts=counts, held_back=held, link=link,
         new=lines["new"][:MAX_LISTED], more=max(0, counts["new"] - MAX_LISTED),
         corrections=lines["correction"], withdrawals=lines["withdrawn"],
-        id_field=settings.student_id_field)
+        id_field=settings.student_id_field, ladok=_ladok(session, settings, run.id, course))
     subject = (f"canvas-ladok {course.ladok_code}: kvitto för körning {run.id} / "
                f"receipt for run {run.id}")
     return compose.build(settings.mail.sender, json.loads(receipt.recipients), subject, text,

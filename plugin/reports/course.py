@@ -11,10 +11,12 @@ from plugin.export.lines import identity_of, identity_problem
 from plugin.export.run import RunSummary, run_export
 from plugin.export.students import CourseData, StudentView
 from plugin.intake.overlay import READ_FOLD_LIMIT
+from plugin.reports.ladok_state import ladok_view
 from plugin.reports.student import component_state
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.reasons import Reason
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.status import CORRECTION, WITHDRAWN
 from plugin.store.db import Store
 
@@ -34,6 +36,7 @@ class StudentRow:
     reasons: dict[str, str]  # why a component is not earned
     problems: list[str]
     earned: int  # modules earned
+    ladok: dict[str, dict] = field(default_factory=dict)  # code -> what Ladok shows
 
     @property
     def waiting(self) -> bool:
@@ -80,8 +83,11 @@ class CourseView:
                      if s == "withdrawing"]
         problems += [Reason("problem.elsewhere", code=code)
                      for code in student.plan.owned_elsewhere]
+        linked = connected(data.settings, data.course)
+        shown = {r.code: ladok_view(student, r.code, linked) for r in results}
         self.rows.append(StudentRow(student.user_id, student.name, identity, states, grades,
-                                    reasons, problems, sum(m.earned for m in outcome.modules)))
+                                    reasons, problems, sum(m.earned for m in outcome.modules),
+                                    {code: v for code, v in shown.items() if v}))
 
     @cached_property
     def changes(self) -> list:

@@ -6,9 +6,10 @@ version still matches: the course's change count (every write to its submissions
 and enrollments bumps it), the newest of its events waiting to be applied (a view decides as if
 they were), the count of changes to stored users (names, identities), the newest export run
 (ledger entries and name mappings are written only by runs, for any course sharing a Ladok
-code) and the course's configuration. Time changes a view only where a course grade's
-attestation delay ends: an entry expires at the first such time after it was computed, and in
-any case after TIME_BUCKET. Concurrent readers of one course wait for one computation.
+code), what the Ladok stage last recorded, and the course's configuration. Time changes a
+view only where a course grade's attestation delay ends: an entry expires at the first such
+time after it was computed, and in any case after TIME_BUCKET. Concurrent readers of one
+course wait for one computation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 
 from plugin.clock import utcnow
 from plugin.intake.overlay import READ_FOLD_LIMIT
+from plugin.ladok.drafts import RECORDED_MARKER
 from plugin.reports.course import CourseView, course_views
 from plugin.rules.course_config import CourseConfig
 from plugin.settings import Settings
@@ -42,10 +44,11 @@ def version(store: Store, settings: Settings, course: CourseConfig,
         changes = select(CourseState.changes).where(
             CourseState.course_id == course.canvas_id).scalar_subquery()
         users = select(Marker.value).where(Marker.key == USERS_CHANGED).scalar_subquery()
+        ladok = select(Marker.value).where(Marker.key == RECORDED_MARKER).scalar_subquery()
         runs = select(func.max(ExportRun.id)).scalar_subquery()
         waiting = select(func.count(), func.max(Event.id)).where(
             PENDING_EVENTS, Event.course_id == course.canvas_id).subquery()
-        row = session.execute(select(changes, users, runs, waiting)).one()
+        row = session.execute(select(changes, users, runs, ladok, waiting)).one()
     *row, count, newest = row
     # A view decides as if the waiting events were applied (a new one changes it), unless
     # too many wait to fold: then it shows the store until the backlog is down again.

@@ -14,11 +14,13 @@ from plugin.clock import iso, utcnow
 from plugin.export.lines import identity_of, identity_problem
 from plugin.export.students import CourseData, StudentView, load_students
 from plugin.intake.overlay import READ_FOLD_LIMIT, Overlay, waiting_overlay
+from plugin.reports.ladok_state import ladok_view
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.ledger import Decision
 from plugin.rules.reasons import Reason
 from plugin.rules.results import ComponentResult, exportable, label, renamed_assignments
 from plugin.settings import Settings
+from plugin.settings.ladok import connected
 from plugin.status import NEW, WITHDRAWN
 from plugin.store.db import Store
 from plugin.store.models import Event, Submission
@@ -71,8 +73,10 @@ def _status(result: ComponentResult, student: StudentView, due: dt.datetime | No
     return Reason(f"status.{state}")
 
 
-def _component(result: ComponentResult, student: StudentView, due, problem) -> dict[str, Any]:
+def _component(result: ComponentResult, student: StudentView, due, problem,
+               connected: bool = False) -> dict[str, Any]:
     status = _status(result, student, due, problem)
+    ladok = {"ladok": ladok_view(student, result.code, True)} if connected else {}
     return {
         "code": result.code, "name": result.name, "credits": result.credits,
         "earned": result.earned, "grade": result.grade, "exam_date": iso(result.date),
@@ -83,6 +87,7 @@ def _component(result: ComponentResult, student: StudentView, due, problem) -> d
         "state": component_state(result, student, due, problem is not None),
         "due": None if problem else iso(due),
         "exports": _exports(student, result.code),
+        **ladok,  # only where the course is connected to Ladok: files mode answers as before
     }
 
 
@@ -139,6 +144,7 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
     problem = identity_problem(identity, settings.student_id_field)
     due = student.plan.course_grade_due
     outcome = student.outcome
+    linked = connected(settings, course)
     return {
         "course": course.canvas_id, "user_id": user_id, "name": student.name or None,
         "student_id": identity,
@@ -154,8 +160,8 @@ def student_report(store: Store, settings: Settings, course: CourseConfig,
             "needs_manual": m.needs_manual,
             "graders": [data.people.get(g, str(g)) for g in m.grader_ids],
         } for m in outcome.moments],
-        "modules": [_component(r, student, None, problem) for r in outcome.modules],
-        "course_grade": (_component(outcome.course_grade, student, due, problem)
+        "modules": [_component(r, student, None, problem, linked) for r in outcome.modules],
+        "course_grade": (_component(outcome.course_grade, student, due, problem, linked)
                          if outcome.course_grade else None),
         "unmapped_assignments": list(outcome.unmapped_assignments),
         "unmapped_names": {a: _assignment_name(data, a) for a in outcome.unmapped_assignments},

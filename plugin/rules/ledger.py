@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from plugin.rules.course_config import CourseConfig
 from plugin.rules.grades import same_grade
+from plugin.rules.ladok import modules_attested
 from plugin.rules.results import ComponentResult, ExportedResult, StudentOutcome, exportable
 from plugin.status import CORRECTION, NEW, WITHDRAWN
 
@@ -97,8 +98,12 @@ def plan_student(
     ledger: Mapping[str, Exported],
     now: dt.datetime,
     run_id: int | None = None,
+    attested: frozenset[str] | None = None,
 ) -> StudentPlan:
     """Every ledger version due for one student; a first course grade waits for attestation.
+
+    `attested`: with Ladok connected, the module codes Ladok shows attested (as exported);
+    the course grade then waits for those instead of `final_grade_delay_days`.
 
     A key is owned by the Canvas course that exported it: courses sharing a ladok_code never
     withdraw or correct each other's results (that needs a person), but a key its owner
@@ -121,7 +126,7 @@ def plan_student(
         if decision is None:
             continue
         if result.is_course_grade and decision.status == NEW:
-            due = _course_grade_due(course, decisions, ledger, now)
+            due = _course_grade_due(course, decisions, ledger, now, attested)
             if due is not None:
                 continue
         decisions.append(decision)
@@ -130,16 +135,21 @@ def plan_student(
 
 def _course_grade_due(
     course: CourseConfig, decisions: list[Decision], ledger: Mapping[str, Exported],
-    now: dt.datetime,
+    now: dt.datetime, attested: frozenset[str] | None = None,
 ) -> dt.datetime | None:
     """None when a first course grade may go out now, else the time it may.
 
     The delay counts calendar days in the course's time zone: a module exported by one nightly
     run lets the course grade go with the run `final_grade_delay_days` nights later, whatever
-    seconds the two runs started apart.
+    seconds the two runs started apart. With Ladok connected (`attested` given) it goes once
+    Ladok shows every module attested; until then it is looked at again the next night.
     """
     days = course.final_grade_delay_days
     codes = {m.code for m in course.modules}
+    if attested is not None:
+        if modules_attested(codes, attested):
+            return None
+        return _local_midnight(now, 1, ZoneInfo(course.timezone))
     times = [e.exported_at for code, e in ledger.items() if code in codes and e.status in ACTIVE]
     if any(d.result.code in codes and d.status != WITHDRAWN for d in decisions):
         times.append(now)

@@ -39,6 +39,12 @@ class LadokSettings:
         return self.mode == "drafts"
 
 
+def connected(settings: Any, course: Any) -> bool:
+    """The course's results go to Ladok as drafts (and are read back): "drafts" mode and
+    the course names its rounds."""
+    return settings.ladok.drafts and bool(course.ladok_rounds)
+
+
 def build_ladok(raw: Any, base: Path, password: str, problems: Problems) -> LadokSettings:
     """The `[ladok]` table; paths in it resolve against the config file's folder."""
     values = _table(raw, "ladok", LADOK_KEYS, problems)

@@ -24,6 +24,7 @@ SQLITE_BUSY_SECONDS = 15
 APPLY_LOCK_KEY = 4_711_043  # folding observations into submissions: events and re-syncs
 EXPORT_LOCK_KEY = 4_711_042  # export runs: a ledger key goes out once
 SIGN_IN_LOCK_KEY = 4_711_044  # counting a sign-in attempt against the rate limit
+LADOK_LOCK_KEY = 4_711_045  # sending drafts to Ladok: each result goes in once
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 T = TypeVar("T")
 

@@ -245,6 +245,26 @@ class LedgerEntry(Base):
     )
 
 
+class LadokDraft(Base):
+    """What Ladok holds for one ledger key: the version it confirmed (none yet: not yet in
+    Ladok), its result UID and state as of the last run, and the last problem, for people."""
+
+    __tablename__ = "ladok_drafts"
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ladok_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    component_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    version: Mapped[int | None] = mapped_column(Integer)  # the ledger version Ladok confirmed
+    result_uid: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(20))  # utkast | klarmarkerad | attesterad
+    grade: Mapped[str | None] = mapped_column(String(20))  # as Ladok shows it
+    exam_date: Mapped[str | None] = mapped_column(String(10))
+    attested_on: Mapped[str | None] = mapped_column(String(10))
+    problem: Mapped[str | None] = mapped_column(Text)  # Ladok's words, or what to do by hand
+    problem_version: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class Marker(Base):
     """Small facts the processes share by key: the scheduler's heartbeat, the health probe."""
 

@@ -46,6 +46,18 @@ def upsert(session: Session, model: type, values: dict[str, Any], keys: Iterable
     session.execute(statement, values)
 
 
+def upsert_many(session: Session, model: type, rows: list[dict[str, Any]],
+                keys: Iterable[str], update_columns: Iterable[str] | None = None) -> None:
+    """upsert() of rows of one shape (the same columns), in one executemany."""
+    if not rows:
+        return
+    keys = tuple(keys)
+    chosen = rows[0] if update_columns is None else update_columns
+    columns = tuple(c for c in chosen if c not in keys)
+    statement = _upsert_statement(Store.dialect(session), model, keys, tuple(rows[0]), columns)
+    session.execute(statement, rows)
+
+
 @lru_cache(maxsize=256)
 def _upsert_statement(dialect: str, model: type, keys: tuple[str, ...],
                       given: tuple[str, ...], columns: tuple[str, ...]):

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from plugin.export.publish import ledger_lines
 from plugin.export.runs import RUNS_SHOWN, runs_newest_first
 from plugin.extensions import services
-from plugin.store.models import ExportRun, LedgerEntry
+from plugin.reports.ladok_state import NOT_IN_LADOK
+from plugin.store.models import ExportRun, LadokDraft, LedgerEntry
 from plugin.web.access import course_allowed, current_scope, is_admin
 from plugin.web.downloads import send_run_file
 from plugin.web.json_shapes import run_json
@@ -83,6 +84,17 @@ def _downloadable(run: ExportRun) -> bool:
     return is_admin() or run.course_id == _scope_course()
 
 
+def ladok_of_lines(session: Session, lines: list) -> dict[tuple[int, str, str], dict]:
+    """What Ladok shows now (as of the last run) for the lines' results, where it was sent."""
+    users = sorted({line.canvas_user_id for line in lines})
+    if not users:
+        return {}
+    rows = session.scalars(select(LadokDraft).where(LadokDraft.user_id.in_(users)))
+    return {(r.user_id, r.ladok_code, r.component_code): {
+        "state": r.state if r.version is not None else NOT_IN_LADOK,
+        "attested_on": r.attested_on, "problem": r.problem} for r in rows}
+
+
 @bp.get(f"/exports/<{ID}:run_id>")
 def receipt(run_id: int):
     """The run's receipt: results, corrections and withdrawals, held back, files."""
@@ -92,9 +104,10 @@ def receipt(run_id: int):
         lines = list(ledger_lines(session, run_id, course))
         [shown] = _shown(session, [run], course)
         rooms = _rooms(session, run_id, course)
+        ladok = ladok_of_lines(session, lines)
     settings = services().settings
     named = settings.course(run.course_id) if run.course_id is not None else None
-    return render_template("export_pages/run.html", run=shown, lines=lines,
+    return render_template("export_pages/run.html", run=shown, lines=lines, ladok=ladok,
                            downloadable=_downloadable(run), rooms=rooms,
                            ladok_code=named.ladok_code if named else None)
 
