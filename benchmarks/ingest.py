@@ -52,6 +52,8 @@ HOST = "127.0.0.1"
 PATH = "/webhooks/canvas"
 HOME_SHARD = 2107 * 10**13
 WARMUP_SECONDS = 1.0
+SETTLED_SECONDS = 0.5  # a server counts as started once its processes use under
+SETTLED_CPU_SHARE = 0.05  # this share of a core for this long
 
 
 # --- servers (run in a child process: `ingest.py --serve real|noop --bind HOST:PORT`) ---------
@@ -113,6 +115,19 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         sys.exit(f"{self.kind} server not ready in {timeout:.0f} s")
+
+    def wait_settled(self, timeout: float = 60.0) -> None:
+        """Wait until the server's processes are idle: the real server's workers start their
+        page render processes after they answer, and that start (importing the application)
+        is not the cost of an event."""
+        deadline = time.monotonic() + timeout
+        before = server_cpu_seconds(self.process.pid)
+        while before is not None and time.monotonic() < deadline:
+            time.sleep(SETTLED_SECONDS)
+            now = server_cpu_seconds(self.process.pid)
+            if now - before < SETTLED_CPU_SHARE * SETTLED_SECONDS:
+                return
+            before = now
 
     def stop(self) -> None:
         """SIGTERM the group (gunicorn shuts down gracefully), SIGKILL what lingers."""
@@ -503,6 +518,7 @@ def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
             f"msg_probe_{kind}_{time.time_ns()}", grade_event(1, datetime.now(UTC)))
         server.wait_ready(probe)
         tally.accepted += 1
+        server.wait_settled()
         first = 100 * round_no  # unique students (and webhook-ids) in every round
         tally.add(load(tool, server.port, secret, WARMUP_SECONDS, args, tmp, first + 1))
         cpu_before = server_cpu_seconds(server.process.pid)
