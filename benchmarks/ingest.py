@@ -16,7 +16,7 @@ CPU the load generator used, so a saturated generator shows, and (from /proc) ea
 CPU per answered event: their ratio is the cost behind the throughput ratio and varies less
 when neighbours on a shared machine come and go. Rounds alternate the two servers; each round
 is printed, then the medians. At the end the real server's stored events are counted against
-the 202 `accepted` answers: none may be missing (a 202 means committed, SPEC 3.3).
+the 202 `accepted` answers: none may be missing (a 202 means the event is committed).
 
     python benchmarks/ingest.py [--rounds 7] [--seconds 6] [--connections 8] [--processes 2]
                                 [--tool auto|wrk|python]
