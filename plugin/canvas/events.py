@@ -13,7 +13,6 @@ from plugin.rules.submission import UNSET, Observation
 
 SHARD_FACTOR = 10**13
 MAX_ID = 2**63 - 1  # what a BIGINT column holds
-MAX_ID_DIGITS = len(str(MAX_ID))
 MAX_INT_DIGITS = 4300  # Python's own limit on converting decimal text to int
 GRADE_EVENTS = {"grade_change", "submission_created", "submission_updated"}
 ASSIGNMENT_EVENTS = {"assignment_created", "assignment_updated"}
@@ -108,6 +107,9 @@ def parse_time(value: Any) -> dt.datetime | None:
         return None
 
 
+_MAX_ID_DIGITS = len(str(MAX_ID))
+
+
 def parse_id(value: Any) -> int | None:
     """A Canvas id from a string or integer; None when absent or not an id."""
     if isinstance(value, bool) or value is None:
@@ -116,7 +118,7 @@ def parse_id(value: Any) -> int | None:
         digits = value.strip()
         if not (digits.isascii() and digits.isdigit()):
             return None
-        if len(digits.lstrip("0")) > MAX_ID_DIGITS:
+        if len(digits.lstrip("0")) > _MAX_ID_DIGITS:
             return None  # out of range, and too long to convert cheaply (or at all)
         value = int(digits)
     if isinstance(value, int):
