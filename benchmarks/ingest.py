@@ -425,6 +425,7 @@ def wrk_load(port: int, secret: str, seconds: float, connections: int, threads: 
     script = tmp / "ingest.lua"
     script.write_text(WRK_SCRIPT)
     key = secret.removeprefix("whsec_")
+    key += "=" * (-len(key) % 4)  # the script's base64 decoder wants whole groups
     before = os.times()
     run_wrk = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
