@@ -6,15 +6,20 @@ answers 202 to POST, once the real app on a durable temporary SQLite file (WAL, 
 `sqlite_synchronous = "normal"`) or --database-url. Each is driven for --seconds by the same
 load generator: --connections keep-alive HTTP/1.1 connections spread over --processes
 processes, each connection posting unique grade_change events signed with Standard Webhooks
-(secret from CANVAS_LADOK_WEBHOOK_SECRET, or a generated one). With `--tool wrk` (or `auto`
-when wrk is installed) wrk replays pre-signed unique requests instead.
+(secret from CANVAS_LADOK_WEBHOOK_SECRET, or a generated one). With `--tool wrk` (the default
+`auto` when wrk is installed) wrk drives both servers instead, its Lua script building and
+signing a unique event for every request; the Python generator is the fallback, and the
+first line says which generator ran.
 
 Prints events/s, p50 and p99 latency of each, the ratio real / no-op (target >= 0.5), the
 CPU the load generator used, so a saturated generator shows, and (from /proc) each server's
 CPU per answered event: their ratio is the cost behind the throughput ratio and varies less
-when neighbours on a shared machine come and go.
+when neighbours on a shared machine come and go. Rounds alternate the two servers; each round
+is printed, then the medians. At the end the real server's stored events are counted against
+the 202 `accepted` answers: none may be missing (a 202 means the event is committed).
 
     python benchmarks/ingest.py [--rounds 7] [--seconds 6] [--connections 8] [--processes 2]
+                                [--tool auto|wrk|python]
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ HOST = "127.0.0.1"
 PATH = "/webhooks/canvas"
 HOME_SHARD = 2107 * 10**13
 WARMUP_SECONDS = 1.0
-UNIQUE_PER_SECOND = 10_000  # signed unique events prepared for wrk per second of a real run
+SETTLED_SECONDS = 0.5  # a server counts as started once its processes use under
+SETTLED_CPU_SHARE = 0.05  # this share of a core for this long
 
 
 # --- servers (run in a child process: `ingest.py --serve real|noop --bind HOST:PORT`) ---------
@@ -109,6 +115,19 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         sys.exit(f"{self.kind} server not ready in {timeout:.0f} s")
+
+    def wait_settled(self, timeout: float = 60.0) -> None:
+        """Wait until the server's processes are idle: the real server's workers start their
+        page render processes after they answer, and that start (importing the application)
+        is not the cost of an event."""
+        deadline = time.monotonic() + timeout
+        before = server_cpu_seconds(self.process.pid)
+        while before is not None and time.monotonic() < deadline:
+            time.sleep(SETTLED_SECONDS)
+            now = server_cpu_seconds(self.process.pid)
+            if now - before < SETTLED_CPU_SHARE * SETTLED_SECONDS:
+                return
+            before = now
 
     def stop(self) -> None:
         """SIGTERM the group (gunicorn shuts down gracefully), SIGKILL what lingers."""
@@ -196,21 +215,22 @@ def read_response(sock: socket.socket, buffer: bytearray | None = None) -> Respo
 # --- Python load generator ------------------------------------------------------------------
 
 
-def drive(args: tuple) -> tuple[list[float], int, int, float]:
+def drive(args: tuple) -> tuple[list[float], int, int, int, float]:
     """One load process: `connections` closed-loop connections until `end` (a time.time()).
 
-    Returns the latencies of 202 answers, the count of other answers, errors, and CPU used."""
+    Returns the latencies of 202 answers, the counts of other answers, of errors and of 202s
+    not "accepted", and the CPU used."""
     import threading
 
     port, secret, connections, first_id, start, end = args
     signer = Signer(secret, port)
     latencies: list[float] = []
-    others = [0, 0]  # non-202 answers, connection errors
+    others = [0, 0, 0]  # non-202 answers, connection errors, 202s not "accepted"
     lock = threading.Lock()
 
     def connection(index: int) -> None:
         mine: list[float] = []
-        bad = errors = 0
+        bad = errors = duplicates = 0
         counter = 0
         sock, buffer = None, bytearray()
         user_base = (first_id + index) * 10**7  # unique students and webhook-ids per run
@@ -240,6 +260,7 @@ def drive(args: tuple) -> tuple[list[float], int, int, float]:
                 continue
             if response.status == 202:
                 mine.append(elapsed)
+                duplicates += b'"accepted"' not in response.body
             else:
                 bad += 1
         if sock is not None:
@@ -248,6 +269,7 @@ def drive(args: tuple) -> tuple[list[float], int, int, float]:
             latencies.extend(mine)
             others[0] += bad
             others[1] += errors
+            others[2] += duplicates
 
     cpu = time.process_time()
     threads = [threading.Thread(target=connection, args=(i,)) for i in range(connections)]
@@ -255,7 +277,7 @@ def drive(args: tuple) -> tuple[list[float], int, int, float]:
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, others[0], others[1], time.process_time() - cpu
+    return latencies, others[0], others[1], others[2], time.process_time() - cpu
 
 
 @dataclass
@@ -266,8 +288,9 @@ class Result:
     others: int
     errors: int
     client_cpu_share: float  # load generator CPU seconds per wall second (2.0 = two cores)
-    accepted: int
-    accepted_in_warmup: int = 0  # including the readiness probe
+    accepted: int  # 202 "accepted" answers
+    duplicates: int = 0  # other 202 answers ("duplicate", "ignored"): none expected
+    sent: int = 0  # requests sent, answered or not (wrk stops with requests in flight)
     server_cpu_us: float | None = None  # the server's CPU per 202 answer, all its processes
 
 
@@ -284,8 +307,13 @@ def python_load(port: int, secret: str, seconds: float, connections: int,
         parts = pool.map(drive, [(port, secret, n, first[i], start, end)
                                  for i, n in enumerate(share)])
     latencies = sorted(lat for part in parts for lat in part[0])
-    return summarise(latencies, seconds, sum(p[1] for p in parts), sum(p[2] for p in parts),
-                     sum(p[3] for p in parts) / seconds)
+    others, errors, duplicates = (sum(p[i] for p in parts) for i in (1, 2, 3))
+    result = summarise(latencies, seconds, others, errors,
+                       sum(p[4] for p in parts) / seconds)
+    result.accepted -= duplicates
+    result.duplicates = duplicates
+    result.sent = len(latencies) + others + errors  # an error may follow a stored event
+    return result
 
 
 def summarise(latencies: list[float], seconds: float, others: int, errors: int,
@@ -298,75 +326,126 @@ def summarise(latencies: list[float], seconds: float, others: int, errors: int,
                   others, errors, cpu_share, len(latencies))
 
 
-# --- wrk (optional) -------------------------------------------------------------------------
+# --- wrk (when installed) -------------------------------------------------------------------
 
+# wrk runs this script in each of its threads; every request is a new grade_change event with
+# its own webhook-id and student (run, thread and a counter make both unique), signed with
+# Standard Webhooks through the OpenSSL library wrk itself is linked with (LuaJIT's FFI).
 WRK_SCRIPT = r"""
--- Each wrk thread replays its own share of pre-signed unique requests.
-local counter, requests, i = 0, {}, 0
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct evp_md_st EVP_MD;
+const EVP_MD *EVP_sha256(void);
+unsigned char *HMAC(const EVP_MD *md, const void *key, int key_len, const unsigned char *d,
+                    size_t n, unsigned char *out, unsigned int *out_len);
+int EVP_EncodeBlock(unsigned char *t, const unsigned char *f, int n);
+int EVP_DecodeBlock(unsigned char *t, const unsigned char *f, int n);
+]]
+local C = ffi.C
+
+local threads, next_thread = {}, 0
 function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
+  thread:set("thread_no", next_thread)
+  next_thread = next_thread + 1
+  threads[#threads + 1] = thread
 end
+
+local run, key, key_len, shard, path
+local digest, digest_len = ffi.new("unsigned char[32]"), ffi.new("unsigned int[1]")
+local encoded = ffi.new("unsigned char[48]")
+local event_time_at, event_time = -1, nil
+sent, accepted, duplicates, others = 0, 0, 0, 0
+
 function init(args)
-  local f, threads, n = assert(io.open(args[1], "rb")), tonumber(args[2]), 0
-  for line in f:lines() do
-    if n % threads == id then
-      local msg, ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-      requests[#requests + 1] = wrk.format("POST", nil, {
-        ["Content-Type"] = "application/json", ["webhook-id"] = msg,
-        ["webhook-timestamp"] = ts, ["webhook-signature"] = sig}, body)
-    end
-    n = n + 1
-  end
-  f:close()
+  run, shard, path = tonumber(args[1]), args[2], args[3]
+  local b64 = args[4]
+  local raw = ffi.new("unsigned char[?]", #b64)
+  local n = C.EVP_DecodeBlock(raw, b64, #b64)
+  local _, pads = b64:gsub("=", "")
+  key, key_len = raw, n - pads
 end
+
+local BODY = '{"metadata":{"context_id":"%s0000000000565","context_type":"Course",'
+  .. '"event_name":"grade_change","event_time":"%s","root_account_id":"%s0000000000001",'
+  .. '"user_id":"%s0000000000987","hostname":"canvas.example.edu","producer":"canvas",'
+  .. '"request_id":"wrk-%d-%d-%d"},"body":{"assignment_id":"%s0000000000355","grade":"G",'
+  .. '"grader_id":"%s0000000000987","grading_complete":true,"muted":false,"old_grade":null,'
+  .. '"points_possible":10,"score":10,"student_id":"%s%s","user_id":"%s%s",'
+  .. '"student_sis_id":"W%s","submission_id":"%s%s"}}'
+
 function request()
-  i = i + 1
-  if i > #requests then i = 1 end
-  return requests[i]
+  sent = sent + 1
+  local now = os.time()
+  if now ~= event_time_at then
+    event_time_at, event_time = now, os.date("!%Y-%m-%dT%H:%M:%S+00:00", now)
+  end
+  -- 13 digits: 9, run (3), thread (2), counter (7): apart from the Python generator's ids
+  local user = string.format("9%03d%02d%07d", run % 1000, thread_no % 100, sent % 10000000)
+  local body = string.format(BODY, shard, event_time, shard, shard, run, thread_no, sent,
+    shard, shard, shard, user, shard, user, user, shard, user)
+  local msg_id = string.format("msg_wrk_%d_%d_%d", run, thread_no, sent)
+  local signed = msg_id .. "." .. now .. "." .. body
+  C.HMAC(C.EVP_sha256(), key, key_len, signed, #signed, digest, digest_len)
+  local n = C.EVP_EncodeBlock(encoded, digest, digest_len[0])
+  return wrk.format("POST", path, {
+    ["Content-Type"] = "application/json", ["webhook-id"] = msg_id,
+    ["webhook-timestamp"] = tostring(now),
+    ["webhook-signature"] = "v1," .. ffi.string(encoded, n)}, body)
 end
+
+function response(status, headers, body)
+  if status ~= 202 then
+    others = others + 1
+  elseif body:find('"accepted"', 1, true) then
+    accepted = accepted + 1
+  else
+    duplicates = duplicates + 1
+  end
+end
+
 function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %f %f\n", summary.requests,
-    summary.errors.status, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout, summary.duration,
-    latency:percentile(50), latency:percentile(99)))
+  local totals = {sent = 0, accepted = 0, duplicates = 0, others = 0}
+  for _, thread in ipairs(threads) do
+    for name in pairs(totals) do
+      totals[name] = totals[name] + thread:get(name)
+    end
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %f %f\n", totals.sent, totals.accepted,
+    totals.duplicates, totals.others, e.connect + e.read + e.write + e.timeout,
+    summary.duration, latency:percentile(50), latency:percentile(99)))
 end
 """
 
 
 def wrk_load(port: int, secret: str, seconds: float, connections: int, threads: int,
-             tmp: Path, unique: int) -> Result:
-    """Drive the server with wrk, replaying `unique` pre-signed requests (then repeating)."""
-    from standardwebhooks import Webhook
-
-    webhook = Webhook(secret)
-    now = datetime.now(UTC)
-    run = time.time_ns()
-    with (tmp / "requests.tsv").open("w") as out:
-        for n in range(unique):
-            user = 50_000 * 10**7 + n  # apart from the Python generator's students
-            body = grade_event(user, now).decode()
-            msg_id = f"msg_wrk_{run}_{n}"
-            out.write(f"{msg_id}\t{int(now.timestamp())}\t"
-                      f"{webhook.sign(msg_id, now, body)}\t{body}\n")
+             tmp: Path, run: int) -> Result:
+    """Drive the server with wrk for `seconds`; `run` numbers the runs against one database
+    so that every event of every run is unique."""
     script = tmp / "ingest.lua"
     script.write_text(WRK_SCRIPT)
+    key = secret.removeprefix("whsec_")
+    key += "=" * (-len(key) % 4)  # the script's base64 decoder wants whole groups
     before = os.times()
     run_wrk = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "-s", str(script),
-         f"http://{HOST}:{port}{PATH}", "--", str(tmp / "requests.tsv"), str(threads)],
-        capture_output=True, text=True, check=True,
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+         "-s", str(script), f"http://{HOST}:{port}{PATH}",
+         "--", str(run), str(HOME_SHARD // 10**13), PATH, key],
+        capture_output=True, text=True, check=False,
     )
     after = os.times()
-    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", run_wrk.stdout)
-    if not match:
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)",
+                      run_wrk.stdout)
+    if run_wrk.returncode or not match:
         sys.exit(f"could not read wrk's output:\n{run_wrk.stdout}\n{run_wrk.stderr}")
-    total, bad, errors, micros = (int(match.group(i)) for i in range(1, 5))
+    sent, accepted, duplicates, others, errors, micros = (int(match.group(i))
+                                                          for i in range(1, 7))
     duration = micros / 1e6
     cpu = (after.children_user + after.children_system
            - before.children_user - before.children_system)
-    return Result((total - bad) / duration, float(match.group(5)) / 1000,
-                  float(match.group(6)) / 1000, bad, errors, cpu / duration, total - bad)
+    return Result((accepted + duplicates) / duration, float(match.group(7)) / 1000,
+                  float(match.group(8)) / 1000, others, errors, cpu / duration, accepted,
+                  duplicates=duplicates, sent=sent)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -407,8 +486,31 @@ def server_cpu_seconds(pgid: int) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def load(tool: str, port: int, secret: str, seconds: float, args: argparse.Namespace,
+         tmp: Path, run: int) -> Result:
+    """Drive a server with the chosen generator; `run` keeps the events of runs apart."""
+    if tool == "wrk":
+        return wrk_load(port, secret, seconds, args.connections, args.processes, tmp, run)
+    return python_load(port, secret, seconds, args.connections, args.processes, run)
+
+
+@dataclass
+class Tally:
+    """The real server's answers over all rounds, warm-ups and readiness probes included."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    in_flight: int = 0  # sent but not answered when the generator stopped
+
+    def add(self, result: Result) -> None:
+        self.accepted += result.accepted
+        self.duplicates += result.duplicates
+        self.in_flight += max(0, result.sent - result.accepted - result.duplicates
+                              - result.others)
+
+
 def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
-            tmp: Path, unique: int, round_no: int) -> Result:
+            tmp: Path, round_no: int, tally: Tally) -> Result:
     """Start one server, warm it up, drive it, stop it."""
     secret = env["CANVAS_LADOK_WEBHOOK_SECRET"]
     server = Server(kind, env)
@@ -416,23 +518,35 @@ def measure(kind: str, env: dict[str, str], args: argparse.Namespace, tool: str,
         probe = Signer(secret, server.port).request(
             f"msg_probe_{kind}_{time.time_ns()}", grade_event(1, datetime.now(UTC)))
         server.wait_ready(probe)
+        tally.accepted += 1
+        server.wait_settled()
         first = 100 * round_no  # unique students (and webhook-ids) in every round
-        warmup = python_load(server.port, secret, WARMUP_SECONDS, args.connections,
-                             args.processes, first + 1)
+        tally.add(load(tool, server.port, secret, WARMUP_SECONDS, args, tmp, first + 1))
         cpu_before = server_cpu_seconds(server.process.pid)
-        if tool == "wrk":
-            result = wrk_load(server.port, secret, args.seconds, args.connections,
-                              args.processes, tmp, unique)
-        else:
-            result = python_load(server.port, secret, args.seconds, args.connections,
-                                 args.processes, first + 50)
-        result.accepted_in_warmup = warmup.accepted + 1
+        result = load(tool, server.port, secret, args.seconds, args, tmp, first + 50)
+        tally.add(result)
         cpu_after = server_cpu_seconds(server.process.pid)
-        if cpu_before is not None and cpu_after is not None and result.accepted:
-            result.server_cpu_us = (cpu_after - cpu_before) / result.accepted * 1e6
+        answered = result.accepted + result.duplicates
+        if cpu_before is not None and cpu_after is not None and answered:
+            result.server_cpu_us = (cpu_after - cpu_before) / answered * 1e6
         return result
     finally:
         server.stop()
+
+
+def verify(stored: int, tally: Tally) -> str:
+    """The verdict on lost events: every 202 `accepted` must be a stored event.
+
+    wrk stops with requests in flight, which the server may still have committed: those are
+    stored without a counted 202, so `stored` may exceed the count by at most that many."""
+    if stored < tally.accepted:
+        return f"LOST: {tally.accepted - stored} events answered 202 are not stored"
+    if stored > tally.accepted + tally.in_flight:
+        return f"UNEXPECTED: {stored - tally.accepted - tally.in_flight} stored events unsent"
+    if stored == tally.accepted:
+        return "none lost (stored = 202s counted)"
+    return (f"none lost (the {stored - tally.accepted} over the count were in flight when the "
+            f"generator stopped, of {tally.in_flight} in flight)")
 
 
 def report(name: str, result: Result) -> None:
@@ -482,37 +596,38 @@ def main() -> None:
 
         print(f"gunicorn: {workers} workers x {threads} threads (plugin/serve/gunicorn_conf.py); "
               f"database: {'temporary SQLite (WAL)' if not args.database_url else 'given'}; "
-              f"load: {tool}, {args.connections} connections, {args.processes} "
+              f"load generator: {tool}, {args.connections} connections, {args.processes} "
               f"{'threads' if tool == 'wrk' else 'processes'}, {args.seconds:g} s each; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run")
         # Rounds alternate the two servers so that a noisy neighbour on a shared machine
         # weighs on both alike; the verdict is the median of the rounds' ratios.
-        ratios, cpu_ratios, answered = [], [], 0
+        noops, reals, ratios, cpu_ratios = [], [], [], []
+        tally, noop_tally = Tally(), Tally()
         for round_no in range(1, args.rounds + 1):
-            # The no-op stores nothing, so its requests may repeat; the real server gets more
-            # unique events than either server can take in the time (a slow no-op round on
-            # a noisy machine must not make the real server replay duplicates).
-            noop = measure("noop", env, args, tool, tmp, 5000, round_no)
-            unique = int(max(noop.events_per_second, UNIQUE_PER_SECOND) * args.seconds * 1.2)
-            real = measure("real", env, args, tool, tmp, unique, round_no)
+            noop = measure("noop", env, args, tool, tmp, round_no, noop_tally)
+            real = measure("real", env, args, tool, tmp, round_no, tally)
             print(f"round {round_no}")
             report("no-op", noop)
             report("real", real)
+            noops.append(noop.events_per_second)
+            reals.append(real.events_per_second)
             ratios.append(real.events_per_second / noop.events_per_second)
             if noop.server_cpu_us and real.server_cpu_us:
                 cpu_ratios.append(noop.server_cpu_us / real.server_cpu_us)
-            answered += real.accepted_in_warmup + real.accepted
+            sys.stdout.flush()
+        print(f"median events/s: no-op {statistics.median(noops):.0f}, "
+              f"real {statistics.median(reals):.0f}")
         print(f"ratio real / no-op per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
-              f"median {statistics.median(ratios):.2f} (target >= 0.5)")
+              f"median {statistics.median(ratios):.2f} (target >= 0.5; load generator: {tool})")
         if cpu_ratios:
             print(f"server CPU per event, no-op / real, per round: "
                   f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; median "
                   f"{statistics.median(cpu_ratios):.2f} (the cost behind the ratio, steadier "
                   f"than throughput on a shared machine)")
-        print(f"real server: {answered} events answered 202 (warm-up included), "
-              f"{stored_events(database_url)} stored")
-        if tool == "wrk" and real.accepted > unique:
-            print(f"note: wrk repeated requests after {unique} unique ones (duplicates)")
+        stored = stored_events(database_url)
+        print(f"real server: {tally.accepted} events answered 202 accepted (warm-ups and "
+              f"probes included), {tally.duplicates} other 202s, {stored} stored: "
+              f"{verify(stored, tally)}")
         if tool == "python" and noop.client_cpu_share > 0.6 * (os.cpu_count() or 1):
             print("note: the load generator used much of the machine's CPU during the no-op "
                   "run, so the no-op figure is a lower bound and the ratio an upper bound")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,9 +26,16 @@ RENDERERS_REPLACED = Counter("canvas_ladok_page_renderers_replaced",
                              "Page render processes replaced", ["reason"])  # hung, died
 
 
+_EVENT_COUNTERS: dict[tuple[str, str], Any] = {}  # labels() validates and locks each call
+
+
 def count_event(name: str, outcome: str) -> None:
     """Count one event; names outside the known set share one label."""
-    EVENTS.labels(name if name in KNOWN_EVENTS else "other", outcome).inc()
+    key = (name if name in KNOWN_EVENTS else "other", outcome)
+    counter = _EVENT_COUNTERS.get(key)
+    if counter is None:
+        counter = _EVENT_COUNTERS.setdefault(key, EVENTS.labels(*key))
+    counter.inc()
 
 
 def exposition() -> tuple[bytes, str]:

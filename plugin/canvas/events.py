@@ -41,12 +41,17 @@ class ParsedEvent:
     enrollment_state: str | None = None
 
 
+# One encoder and one decoder for every event: json.dumps and json.loads with options build
+# new ones on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical_json(obj: Any) -> str:
     """Canonical text of a JSON value: keys sorted, no insignificant space, ASCII only.
 
     ASCII escapes keep any string (even a lone surrogate or NUL) storable and hashable.
     """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL.encode(obj)
 
 
 def clean_text(value: Any, limit: int) -> str | None:
@@ -63,10 +68,14 @@ def _integer(digits: str) -> int | str:
     return int(digits) if len(digits) <= MAX_INT_DIGITS else digits
 
 
+_DECODER = json.JSONDecoder(parse_int=_integer)
+
+
 def decode(raw: bytes) -> dict:
     """The JSON object of a request body, or MalformedEvent naming what is wrong."""
     try:
-        obj = json.loads(raw, parse_int=_integer)
+        # As json.loads reads bytes: UTF-8, -16 or -32, told apart by their first bytes.
+        obj = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
     except RecursionError:
@@ -98,14 +107,20 @@ def parse_time(value: Any) -> dt.datetime | None:
         return None
 
 
+_MAX_ID_DIGITS = len(str(MAX_ID))
+
+
 def parse_id(value: Any) -> int | None:
     """A Canvas id from a string or integer; None when absent or not an id."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        if len(value.strip().lstrip("0")) > len(str(MAX_ID)):
+    if isinstance(value, str):
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            return None
+        if len(digits.lstrip("0")) > _MAX_ID_DIGITS:
             return None  # out of range, and too long to convert cheaply (or at all)
-        value = int(value.strip())
+        value = int(digits)
     if isinstance(value, int):
         return value if 0 <= value <= MAX_ID else None
     return None
@@ -129,10 +144,14 @@ def home_shard(metadata: dict) -> int | None:
     return None
 
 
-def parse(obj: dict) -> ParsedEvent:
-    """Parse a decoded request into a ParsedEvent (MalformedEvent if it cannot be stored)."""
+def parse(obj: dict, details: bool = True) -> ParsedEvent:
+    """Parse a decoded request into a ParsedEvent (MalformedEvent if it cannot be stored).
+
+    Without `details` only what the inbox stores is parsed (name, hash, canonical text, time,
+    ids, ignore reason), not what applying the event changes: the webhook stores the event,
+    and applying it later parses the stored text again."""
     try:
-        return _parse(obj)
+        return _parse(obj, details)
     except RecursionError:  # decodable, yet too deep to encode again
         raise MalformedEvent("body is nested too deeply") from None
 
@@ -144,7 +163,7 @@ def is_canvas_event(obj: Any) -> bool:
             and bool(obj["metadata"]["event_name"]) and isinstance(obj.get("body"), dict))
 
 
-def _parse(obj: dict) -> ParsedEvent:
+def _parse(obj: dict, details: bool) -> ParsedEvent:
     if not is_canvas_event(obj):  # a Caliper envelope
         canonical = canonical_json(obj)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
@@ -159,11 +178,11 @@ def _parse(obj: dict) -> ParsedEvent:
     if event.event_time is None:
         event.ignore = "metadata.event_time missing or not a time"
     elif event.name in GRADE_EVENTS:
-        _parse_grade_event(event, metadata, body, shard)
+        _parse_grade_event(event, metadata, body, shard, details)
     elif event.name in ASSIGNMENT_EVENTS:
-        _parse_assignment_event(event, body, shard)
+        _parse_assignment_event(event, body, shard, details)
     elif event.name.startswith(ENROLLMENT_PREFIX):
-        _parse_enrollment_event(event, body, shard)
+        _parse_enrollment_event(event, body, shard, details)
     else:
         event.ignore = f"event type {event.name!r} is not used"
     return event
@@ -176,7 +195,8 @@ def _course_of(metadata: dict, body: dict, shard: int | None) -> int | None:
     return None
 
 
-def _parse_grade_event(event: ParsedEvent, metadata: dict, body: dict, shard: int | None) -> None:
+def _parse_grade_event(event: ParsedEvent, metadata: dict, body: dict, shard: int | None,
+                       details: bool) -> None:
     event.course_id = _course_of(metadata, body, shard)
     event.assignment_id = local_id(body.get("assignment_id"), shard)
     event.user_id = local_id(body.get("student_id") or body.get("user_id"), shard)
@@ -189,6 +209,8 @@ def _parse_grade_event(event: ParsedEvent, metadata: dict, body: dict, shard: in
     ]
     if missing:
         event.ignore = f"grade event without {', '.join(missing)}"
+        return
+    if not details:
         return
     fields = _grade_fields(event.name, body, shard)
     kind = "grade_change" if event.name == "grade_change" else "event"
@@ -258,11 +280,14 @@ def parse_grader(value: Any, shard: int | None) -> int | None:
     return local_id(value, shard)
 
 
-def _parse_assignment_event(event: ParsedEvent, body: dict, shard: int | None) -> None:
+def _parse_assignment_event(event: ParsedEvent, body: dict, shard: int | None,
+                            details: bool) -> None:
     event.course_id = _course_of({}, body, shard)
     event.assignment_id = local_id(body.get("assignment_id"), shard)
     if event.assignment_id is None:
         event.ignore = "assignment event without assignment_id"
+        return
+    if not details:
         return
     if isinstance(body.get("title"), str):
         event.assignment["name"] = clean_text(body["title"], 1000)
@@ -271,11 +296,14 @@ def _parse_assignment_event(event: ParsedEvent, body: dict, shard: int | None) -
         event.assignment["points_possible"] = points
 
 
-def _parse_enrollment_event(event: ParsedEvent, body: dict, shard: int | None) -> None:
+def _parse_enrollment_event(event: ParsedEvent, body: dict, shard: int | None,
+                            details: bool) -> None:
     event.course_id = local_id(body.get("course_id"), shard)
     event.user_id = local_id(body.get("user_id"), shard)
     if event.user_id is None or event.course_id is None:
         event.ignore = "enrollment event without course_id or user_id"
+        return
+    if not details:
         return
     if isinstance(body.get("user_name"), str):
         event.user["name"] = clean_text(body["user_name"], 1000)

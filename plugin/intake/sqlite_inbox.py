@@ -2,7 +2,11 @@
 
 On the embedded database the engine's per-transaction bookkeeping (pool checkout, BEGIN
 through the execution machinery, result objects) costs several times the write itself. Here
-each thread keeps one driver connection with the store's pragmas; the INSERT (one per group
+one driver connection with the store's pragmas writes every group of the process: only the
+group's leader writes (GroupCommit holds its leader lock), and a connection whose last
+transaction was its own keeps its page cache, where SQLite empties the cache of a connection
+that sees another connection's commit (a connection per thread had every write start cold).
+The INSERT (one per group
 size: a group is one statement) and the UPDATE are compiled by SQLAlchemy, with the columns'
 own bind processors applied before any lock is taken, so rows are stored exactly as the ORM
 stores them.
@@ -18,7 +22,6 @@ free too. Uncontended, the lock is held exactly as long as SQLite works.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -72,7 +75,8 @@ class SqliteInbox:
         self.insert = _Compiled(INSERT_NEW_SQLITE, self._dialect, COLUMNS)
         self.duplicate = _Compiled(COUNT_DUPLICATE, self._dialect)
         self._insert_sql: dict[int, str] = {1: self.insert.sql}
-        self._local = threading.local()
+        self._conn: sqlite3.Connection | None = None  # callers serialise its use
+        self._file_id: tuple[int, int] | None = None  # of the file it opened
 
     def parameters(self, row: dict) -> tuple:
         """The row as the INSERT's parameters (computed before the lock is taken)."""
@@ -96,14 +100,14 @@ class SqliteInbox:
                       self.duplicate.params({"hash": content_hash, "wid": webhook_id}))
 
     def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn = self._conn
         if conn is None:
             conn = sqlite3.connect(self.store.sqlite_file, isolation_level=None,
                                    check_same_thread=False)
             sqlite_pragmas(conn, self.synchronous)
             conn.execute("PRAGMA busy_timeout=0")  # busy is handled by _execute
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-            self._local.conn, self._local.file_id = conn, file_id(self.store.sqlite_file)
+            self._conn, self._file_id = conn, file_id(self.store.sqlite_file)
         return conn
 
     def _check_file(self, conn: sqlite3.Connection) -> None:
@@ -112,13 +116,14 @@ class SqliteInbox:
         A deleted or replaced file keeps its writers writing into a file nobody will read;
         the connection is dropped so the next one opens whatever is at the path now.
         """
-        if file_id(self.store.sqlite_file) != self._local.file_id:
-            self._local.conn = None
+        if file_id(self.store.sqlite_file) != self._file_id:
+            self._conn = None
             conn.close()
             raise FileReplaced(self.store.sqlite_file)
 
     def write(self, group: list) -> list[str]:
-        """Insert the group's items (with `row` and `parameters`); each row's answer.
+        """Insert the group's items (with `row` and `parameters`); each row's answer. One
+        caller at a time.
 
         A group that fits one statement is that statement alone, committing by itself; only
         a larger group needs a transaction around its statements.
