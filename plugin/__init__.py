@@ -22,10 +22,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health,
         lti,
         me,
-        page_common,
         pages,
         security,
         signin,
+        template_helpers,
         webhook,
     )
     from plugin.web.bodies import WholeChunkedBody
@@ -47,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                 x_prefix=n)
     extensions.init_app(app, settings)
     security.init_app(app, settings)
-    page_common.init_templates(app)
+    template_helpers.init_templates(app)
     errors.register(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)

@@ -1,4 +1,5 @@
-"""The application's shared services, set up in one place."""
+"""The app's own Flask extension, set up in one place: the settings, the store, the webhook
+authenticator and the inbox every request shares (kept in `app.extensions["canvas_ladok"]`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from plugin.store.db import Store
 
 
 @dataclass
-class Services:
+class CanvasLadok:
+    """What the app's requests share."""
+
     settings: Settings
     store: Store
     authenticator: WebhookAuthenticator
@@ -31,9 +34,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     ), on_unreachable=lambda seconds: alerts.note(
         store, settings, "jwks_unreachable",
         f"{settings.canvas_jwks_url} unreachable for {seconds / 60:.0f} minutes"))
-    app.extensions["canvas_ladok"] = Services(settings, store, auth, GroupCommit(store, settings))
+    inbox = GroupCommit(store, settings)
+    app.extensions["canvas_ladok"] = CanvasLadok(settings, store, auth, inbox)
 
 
-def services() -> Services:
-    """The current application's services."""
+def services() -> CanvasLadok:
+    """What the current app's requests share."""
     return current_app.extensions["canvas_ladok"]

@@ -14,10 +14,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-KNOWN_EVENTS = {
-    "grade_change", "submission_created", "submission_updated", "assignment_created",
-    "assignment_updated", "enrollment_created", "enrollment_updated", "caliper",
-}
+from plugin.canvas.events import EVENT_NAMES
 
 EVENTS = Counter("canvas_ladok_events", "Canvas events received", ["event_name", "outcome"])
 WEBHOOK_SECONDS = Histogram("canvas_ladok_webhook_seconds", "Webhook handling time",
@@ -31,7 +28,7 @@ _EVENT_COUNTERS: dict[tuple[str, str], Any] = {}  # labels() validates and locks
 
 def count_event(name: str, outcome: str) -> None:
     """Count one event; names outside the known set share one label."""
-    key = (name if name in KNOWN_EVENTS else "other", outcome)
+    key = (name if name in EVENT_NAMES else "other", outcome)
     counter = _EVENT_COUNTERS.get(key)
     if counter is None:
         counter = _EVENT_COUNTERS.setdefault(key, EVENTS.labels(*key))

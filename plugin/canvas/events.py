@@ -17,6 +17,10 @@ MAX_INT_DIGITS = 4300  # Python's own limit on converting decimal text to int
 GRADE_EVENTS = {"grade_change", "submission_created", "submission_updated"}
 ASSIGNMENT_EVENTS = {"assignment_created", "assignment_updated"}
 ENROLLMENT_PREFIX = "enrollment_"
+ENROLLMENT_EVENTS = {"enrollment_created", "enrollment_updated"}
+CALIPER = "caliper"  # the name a Caliper envelope is known by (not supported)
+# Every event name the parser tells apart; the metrics count any other as "other".
+EVENT_NAMES = frozenset(GRADE_EVENTS | ASSIGNMENT_EVENTS | ENROLLMENT_EVENTS | {CALIPER})
 
 
 class MalformedEvent(ValueError):
@@ -167,7 +171,7 @@ def _parse(obj: dict, details: bool) -> ParsedEvent:
     if not is_canvas_event(obj):  # a Caliper envelope
         canonical = canonical_json(obj)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
-        return ParsedEvent("caliper", digest, canonical, ignore="Caliper format is not supported")
+        return ParsedEvent(CALIPER, digest, canonical, ignore="Caliper format is not supported")
     metadata, body = obj["metadata"], obj["body"]
     # Only the event itself counts: a JWT's own claims (iat, exp) differ on each delivery.
     canonical = canonical_json({"metadata": metadata, "body": body})

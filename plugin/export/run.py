@@ -33,12 +33,10 @@ from plugin.export.publish import FilesNotWritten, materialise, reason
 from plugin.export.students import CourseData, StudentView, load_students
 from plugin.export.undecided import undecided_course_grades
 from plugin.export.writers import (
-    CORRECTIONS_TSV,
-    CSV_NAME,
-    REPORT_TSV,
-    XLSX_NAME,
+    TSV_FOR_STATUS,
     ExportLine,
     check_report_line,
+    run_file_names,
 )
 from plugin.intake.apply import apply_pending, refresh_courses
 from plugin.intake.gaps import fill_courses, fill_overlay, fill_store
@@ -118,7 +116,7 @@ def run_export(store: Store, settings: Settings, *, course_id: int | None = None
         for course in courses:
             _export_course(session, settings, course, run, now, summary, inner, on_student,
                            overlay)
-        summary.files = _file_names(summary.counts)
+        summary.files = run_file_names(k for k, n in summary.counts.items() if n)
         if run is None:
             session.rollback()
             return summary
@@ -355,7 +353,7 @@ def _note_problems(data: CourseData, student, summary: RunSummary) -> None:
 
 def _ledger_row(data: CourseData, user_id: int, decision: Decision, line: ExportLine,
                 run: ExportRun, now: dt.datetime) -> dict:
-    file = {NEW: REPORT_TSV, WITHDRAWN: None}.get(decision.status, CORRECTIONS_TSV)
+    file = TSV_FOR_STATUS.get(decision.status)  # a withdrawal is in no .tsv
     return dict(
         user_id=user_id, ladok_code=data.course.ladok_code, component_code=line.component_code,
         version=decision.version, course_id=data.course.canvas_id, run_id=run.id,
@@ -385,14 +383,3 @@ def _settle_dirty(session: Session, course_id: int, batch: list[tuple[int, int]]
             session.execute(update(Dirty).where(
                 and_(Dirty.course_id == course_id, Dirty.user_id == user_id,
                      Dirty.version == version)).values(due_at=kept[user_id]))
-
-
-def _file_names(counts: dict[str, int]) -> list[str]:
-    names = []
-    if counts.get(NEW):
-        names.append(REPORT_TSV)
-    if counts.get(CORRECTION):
-        names.append(CORRECTIONS_TSV)
-    if any(counts.get(k) for k in (NEW, CORRECTION, WITHDRAWN)):
-        names += [CSV_NAME, XLSX_NAME]
-    return names

@@ -13,6 +13,7 @@ import datetime
 import os
 import secrets
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,14 @@ XLSX_NAME = "rapporteringsunderlag.xlsx"
 
 # Which .tsv a status goes to; WITHDRAWN is deliberately absent (never written to a .tsv).
 TSV_FOR_STATUS = {NEW: REPORT_TSV, CORRECTION: CORRECTIONS_TSV}
+
+
+def run_file_names(statuses: Iterable[str]) -> list[str]:
+    """The files of a run whose lines have these statuses, in the order they are listed: a
+    .tsv per status that has one, then the CSV and the spreadsheet of every line."""
+    present = set(statuses)
+    names = [name for status, name in TSV_FOR_STATUS.items() if status in present]
+    return [*names, CSV_NAME, XLSX_NAME] if present & {NEW, CORRECTION, WITHDRAWN} else names
 STATUS_LABELS = {
     NEW: "new",
     CORRECTION: "correction",
@@ -232,6 +241,7 @@ class RunFilesWriter:
         self._tmp_dir: Path | None = None
         self._files = contextlib.ExitStack()
         self._tsv: dict[str, TextIO] = {}
+        self._statuses: set[str] = set()
         self._csv_file: TextIO | None = None
         self._csv_writer: Any = None
         self._sheet: ResultSheet | None = None
@@ -267,6 +277,7 @@ class RunFilesWriter:
             self._tsv_handle(tsv_name).write(report_line + "\n")
         self._csv_writer.writerow(csv_row)
         self._sheet.append(xlsx_row)
+        self._statuses.add(line.status)
 
     def publish(self) -> list[str]:
         """Close the files, move them to `export_dir/<run_id>/` and return their names."""
@@ -321,7 +332,6 @@ class RunFilesWriter:
 
     def _finish_files(self) -> list[str]:
         """Close and fsync every file and the temporary folder; return the file names."""
-        names = [name for name in (REPORT_TSV, CORRECTIONS_TSV) if name in self._tsv]
         for handle in [*self._tsv.values(), self._csv_file]:
             handle.flush()
             os.fsync(handle.fileno())
@@ -330,7 +340,7 @@ class RunFilesWriter:
         self._sheet = None
         _fsync_file(self._tmp_dir / XLSX_NAME)
         _fsync_dir(self._tmp_dir)
-        return [*names, CSV_NAME, XLSX_NAME]
+        return run_file_names(self._statuses)
 
     def _move_into_place(self) -> None:
         """Rename the temporary folder to the final name, replacing an existing folder."""

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from plugin.ladok.certificate import CertificateError, load_client_certificate
 from plugin.ladok.client import LadokClient
 from plugin.ladok.errors import LadokError
 from plugin.ladok.model import ALL_STATES, CourseRound, GradeScale
 from plugin.rules.course_config import AF_GRADES, CourseConfig, ModuleConfig
+from plugin.settings.certificate import CertificateError, load_client_certificate
 
 if TYPE_CHECKING:
     from plugin.settings import Settings

@@ -23,12 +23,6 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from plugin.ladok.certificate import (
-    CertificateError,
-    ClientCertificate,
-    client_ssl_context,
-    load_client_certificate,
-)
 from plugin.ladok.errors import (
     LadokCertificateError,
     LadokError,
@@ -46,6 +40,12 @@ from plugin.ladok.model import (
     NewDraft,
     StudyResult,
     WriteOutcome,
+)
+from plugin.settings.certificate import (
+    CertificateError,
+    ClientCertificate,
+    client_ssl_context,
+    load_client_certificate,
 )
 
 if TYPE_CHECKING:

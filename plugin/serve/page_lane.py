@@ -38,7 +38,7 @@ from plugin.serve.page_renderer import BEAT, Renderer
 
 log = logging.getLogger(__name__)
 
-LANE_ENDPOINTS = frozenset({"overview.index", "overview.course", "overview.student"})
+LANE_ENDPOINTS = frozenset({"pages.index", "pages.course", "pages.student"})
 # Page requests a worker lets wait for its render process at once: half its threads, so the
 # other half always serve deliveries and health probes whatever people do.
 WAITING = max(1, gunicorn_conf.threads // 2)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugin.settings.certificate import CertificateError, load_client_certificate
 from plugin.settings.sections import Problems, _table, check_http_url
 
 MODES = ("files", "drafts")
@@ -80,8 +81,6 @@ def _path(base: Path, text: str) -> str:
 
 
 def _check_certificate(problems: Problems, path: str, password: str) -> None:
-    from plugin.ladok.certificate import CertificateError, load_client_certificate
-
     try:
         load_client_certificate(path, password)
     except CertificateError as exc:

@@ -15,7 +15,7 @@ from plugin.jobs import queue
 from plugin.status import EXPORT, FULL, INCREMENTAL, QUEUED, RESYNC, RUNNING
 from plugin.store.models import Job
 from plugin.web.access import course_allowed, is_admin, who
-from plugin.web.page_common import course_or_404, page_blueprint
+from plugin.web.page_blueprints import course_or_404, page_blueprint
 from plugin.web.urls import ID
 
 bp = page_blueprint("actions")

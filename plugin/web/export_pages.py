@@ -20,10 +20,10 @@ from plugin.store.models import ExportRun, LadokDraft, LedgerEntry
 from plugin.web.access import course_allowed, current_scope, is_admin
 from plugin.web.downloads import send_run_file
 from plugin.web.json_shapes import run_json
-from plugin.web.page_common import page_blueprint
+from plugin.web.page_blueprints import page_blueprint
 from plugin.web.urls import ID
 
-bp = page_blueprint("exports")
+bp = page_blueprint("export_pages")
 log = logging.getLogger(__name__)
 
 
@@ -96,8 +96,8 @@ def ladok_of_lines(session: Session, lines: list) -> dict[tuple[int, str, str], 
 
 
 @bp.get(f"/exports/<{ID}:run_id>")
-def receipt(run_id: int):
-    """The run's receipt: results, corrections and withdrawals, held back, files."""
+def run_page(run_id: int):
+    """The run page (its receipt): results, corrections and withdrawals, held back, files."""
     run = _visible_run(run_id)
     course = _scope_course()
     with services().store.read() as session:

@@ -16,7 +16,7 @@ from plugin.intake.apply import oldest_pending
 from plugin.reports.student import student_report
 from plugin.settings import cron_trigger
 from plugin.web.access import current_scope
-from plugin.web.page_common import html_error
+from plugin.web.page_blueprints import html_error
 
 bp = Blueprint("me", __name__)
 bp.register_error_handler(HTTPException, partial(html_error, home=False))

@@ -12,10 +12,11 @@ from plugin.reports.student import student_report
 from plugin.reports.system import pending_events, system_status
 from plugin.rules.identity import is_identity
 from plugin.web.health import health_status
-from plugin.web.page_common import components, course_or_404, page_blueprint, visible_courses
+from plugin.web.page_blueprints import course_or_404, page_blueprint, visible_courses
+from plugin.web.template_helpers import components
 from plugin.web.urls import ID
 
-bp = page_blueprint("overview")
+bp = page_blueprint("pages")
 FILTERS = ("all", "problems", "waiting")
 PAGE_SIZE = 250  # students per page of the table: a 2,000-student course renders fast
 SORTS = {

@@ -10,7 +10,7 @@ from flask_babel import gettext
 from plugin.extensions import services
 from plugin.web import sign_in_limit
 from plugin.web.access import admin_token_number, end_session, start_session
-from plugin.web.page_common import page_blueprint
+from plugin.web.page_blueprints import page_blueprint
 from plugin.web.security import LANGUAGE_COOKIE, LANGUAGES
 from plugin.web.urls import safe_next
 

@@ -16,5 +16,5 @@ def safe_next(target: str | None) -> str:
     """A local path to return to after sign-in (never another host, never a header break)."""
     if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
             or has_control(target) or any(c.isspace() for c in target)):
-        return url_for("overview.index")
-    return target if not urlsplit(target).netloc else url_for("overview.index")
+        return url_for("pages.index")
+    return target if not urlsplit(target).netloc else url_for("pages.index")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin.ladok.certificate import load_client_certificate
 from plugin.ladok.client import LadokClient
+from plugin.settings.certificate import load_client_certificate
 from tests.fake_ladok import FakeLadok
 from tests.fake_ladok_data import Round
 from tests.helpers import course_toml

@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from plugin.ladok import drafts
-from plugin.ladok.certificate import load_client_certificate
 from plugin.ladok.client import LadokClient
+from plugin.settings.certificate import load_client_certificate
 from plugin.store.models import LadokDraft, LedgerEntry
 from tests.fake_ladok import FakeLadok
 from tests.helpers import course_toml

@@ -10,7 +10,7 @@ import ssl
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from plugin.ladok.certificate import (
+from plugin.settings.certificate import (
     CertificateError,
     client_ssl_context,
     load_client_certificate,

@@ -279,8 +279,8 @@ def test_ca_file_wins_over_requests_ca_bundle(fake_ladok, make_client, monkeypat
 
 def test_a_pkcs12_certificate_with_a_password_works(fake_ladok, make_client, tmp_path):
     p12 = fake_ladok.client.write_p12(tmp_path / "integration.p12", "hemligt")
-    from plugin.ladok.certificate import load_client_certificate
     from plugin.ladok.client import LadokClient
+    from plugin.settings.certificate import load_client_certificate
 
     identity = load_client_certificate(p12, "hemligt")
     with LadokClient(fake_ladok.url, identity, ca_file=str(fake_ladok.ca_file)) as ladok:

@@ -93,7 +93,7 @@ def test_a_study_administrators_morning(app, store, settings, live_url, browser,
     driver.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
     driver.find_element(By.CSS_SELECTOR, "form.login button").click()
     wait_for(driver, lambda d: "Courses" in d.find_element(By.TAG_NAME, "h1").text)
-    screenshot(driver, shots / "overview.png")
+    screenshot(driver, shots / "pages.png")
 
     driver.find_element(By.LINK_TEXT, "DV1531").click()
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))

@@ -10,7 +10,7 @@ import pytest
 from flask_babel import force_locale
 
 from plugin.rules.reasons import MESSAGES, Reason
-from plugin.web.page_common import STATE_MARKS, state_words
+from plugin.web.template_helpers import STATE_MARKS, state_words
 from plugin.words import in_language, on_page
 
 # English words that no Swedish sentence of ours holds (names and codes aside).
