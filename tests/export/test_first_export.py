@@ -278,7 +278,8 @@ def test_a_rename_onto_another_moments_name_withdraws_nothing(service, canvas):
 
     assert service.runs() == [1]
     assert "nothing new" in after_typo.stdout and "nothing new" in after_fix.stdout
-    assert listed == [{"course": 565, "note": 'assignment 303 renamed to "Kmom02": still '
+    assert listed == [{"course": 565, "code": "note.renamed",
+                       "note": 'assignment 303 renamed to "Kmom02": still '
                        'counted as kmom03; map it in `assignments` (303 = "kmom03") or '
                        "rename it back"}]
     assert Service.api(server, "/api/courses/565/preview")["renamed_assignments"] == []
