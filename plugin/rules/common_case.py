@@ -41,6 +41,8 @@ class CommonCase:
         # A moment in two modules counts as the last one says, as in the full rules.
         self._module_of = {m: module for module in course.modules for m in module.moments}
         self._simple = all(_simple(m) for m in course.modules)
+        self._known, self._in_order = set(assignments), sorted(assignments)
+        self._exportable: dict[str, bool] = {}
 
     def evaluate(self, submissions: Mapping[int, SubmissionState]) -> StudentOutcome | None:
         """The outcome when every moment passes plainly (reasons left empty), else None."""
@@ -48,7 +50,9 @@ class CommonCase:
             return None
         by_moment: dict[int, MomentOutcome] = {}
         unmapped = []
-        for assignment_id in sorted(set(self.assignments) | set(submissions)):
+        ids = self._in_order if self._known.issuperset(submissions) else sorted(
+            self._known | set(submissions))
+        for assignment_id in ids:
             moment = self._moment(assignment_id)
             if moment is None:
                 unmapped.append(assignment_id)
@@ -91,6 +95,12 @@ class CommonCase:
                 pass_percent=course.pass_percent, thresholds=course.grade_thresholds)
         return verdict
 
+    def _is_exportable(self, grade: str) -> bool:
+        known = self._exportable.get(grade)
+        if known is None:
+            known = self._exportable[grade] = is_exportable_grade(grade)
+        return known
+
     def _moment_outcome(self, moment: int, assignment_id: int,
                         state: SubmissionState) -> MomentOutcome | None:
         """A posted grade that passes, first posted as it is now; else None."""
@@ -124,7 +134,7 @@ class CommonCase:
         if module.scale != "GU":
             first = moments[module.moments.index(module.grade_from[0])]
             grade = self._verdict(first.grade, "AF", first.points_possible).letter
-        if grade is None or not is_exportable_grade(grade):
+        if grade is None or not self._is_exportable(grade):
             return None
         return ComponentResult(
             code=module.code, name=module.name, credits=module.credits, earned=True,
