@@ -281,7 +281,7 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
     name = shown(student.name)  # once per student, not once per line
     lines = [] if problem else [_fit_line(export_line(data, student, identity, d), name)
                                 for d in plan.decisions]
-    problem = problem or next(filter(None, map(_unwritable, lines)), None)
+    problem = problem or next(filter(None, map(_unwritable_line, lines)), None)
     if problem:  # held back first: nothing of theirs goes out, so no date is promised
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
                                   "name": shown(student.name), "reason": problem})
@@ -320,6 +320,23 @@ _shown_text = lru_cache(maxsize=4096)(shown)
 @lru_cache(maxsize=1024)
 def _shown_graders(graders: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(map(shown, graders))
+
+
+def _unwritable_line(line: ExportLine) -> str | None:
+    """`_unwritable` of a line whose student id passed `identity_problem` (which refuses what
+    the report refuses in it): a dated line's answer depends on its other report fields only,
+    and these recur on thousands of lines, so each set is checked once."""
+    if type(line.exam_date) is not dt.date:
+        return _unwritable(line)
+    key = (line.course_code, line.component_code, line.grade, line.graders)
+    if key not in _UNWRITABLE:
+        if len(_UNWRITABLE) >= 4096:
+            _UNWRITABLE.clear()
+        _UNWRITABLE[key] = _unwritable(line)
+    return _UNWRITABLE[key]
+
+
+_UNWRITABLE: dict[tuple, str | None] = {}
 
 
 def _unwritable(line: ExportLine) -> str | None:
