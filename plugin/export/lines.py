@@ -35,8 +35,10 @@ def export_line(data: CourseData, student: StudentView, identity: str,
     """The export line of one of the student's decisions in `data`'s course."""
     result = decision.result
     grade, date = result.grade, result.date
-    graders = tuple(data.people.get(g, str(g)) for g in result.grader_ids)
-    graders += tuple(n for n in result.grader_names if n not in graders)
+    people = data.people
+    graders = tuple([people.get(g, str(g)) for g in result.grader_ids])
+    if result.grader_names:  # graders exported from another Canvas course (seldom)
+        graders += tuple(n for n in result.grader_names if n not in graders)
     if decision.status == WITHDRAWN:  # show what was exported, for handling in Ladok
         previous = student.ledger[result.code]
         grade, date = previous.grade, dt.date.fromisoformat(previous.exam_date)

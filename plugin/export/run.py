@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import and_, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from plugin.canvas.client import CanvasClient
@@ -50,6 +50,7 @@ from plugin.rules.text import shown
 from plugin.settings import Settings
 from plugin.status import CORRECTION, MANUAL, NEW, WITHDRAWN
 from plugin.store import state
+from plugin.store.bulk import insert_many
 from plugin.store.db import EXPORT_LOCK_KEY, Store
 from plugin.store.models import Dirty, ExportRun, LedgerEntry, NameMapping, Submission
 
@@ -270,8 +271,8 @@ def _write_ledger_rows(session: Session, settings: Settings, course: CourseConfi
             LedgerEntry.user_id == row["user_id"], LedgerEntry.ladok_code == row["ladok_code"],
             LedgerEntry.component_code == row["component_code"],
             LedgerEntry.version == row["version"], LedgerEntry.run_id == row["run_id"]))
-    # A Core INSERT (executemany): the ORM's bulk path costs more than building the rows.
-    session.connection().execute(insert(LedgerEntry.__table__), rows)
+    # The driver's executemany: the ORM's bulk path, even Core's, costs more than the rules.
+    insert_many(session.connection(), LedgerEntry.__table__, rows)
     others = [c.canvas_id for c in settings.courses
               if c.ladok_code == course.ladok_code and c.canvas_id != course.canvas_id]
     if others:
@@ -292,9 +293,10 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
         return DONE
     identity = identity_of(student.user, data.settings.student_id_field)
     problem = identity_problem(identity, data.settings.student_id_field)
-    lines = [] if problem else [_fit_line(export_line(data, student, identity, d))
+    name = shown(student.name)  # once per student, not once per line
+    lines = [] if problem else [_fit_line(export_line(data, student, identity, d), name)
                                 for d in plan.decisions]
-    problem = problem or next(filter(None, map(_unwritable, lines)), None)
+    problem = problem or next(filter(None, map(_unwritable_line, lines)), None)
     if problem:  # held back first: nothing of theirs goes out, so no date is promised
         summary.held_back.append({"course": data.course.canvas_id, "user_id": student.user_id,
                                   "name": shown(student.name), "reason": problem,
@@ -316,13 +318,41 @@ def _record_decisions(data: CourseData, student, run: ExportRun | None, now: dt.
     return DONE if due is None else due
 
 
-def _fit_line(line: ExportLine) -> ExportLine:
-    """The line with its name, module name and graders as people are to read them."""
-    if all(shown(t) is t for t in (line.student_name, line.component_name, *line.graders)):
+def _fit_line(line: ExportLine, name: str) -> ExportLine:
+    """The line with its name (`name`, already fitted), module name and graders as people are
+    to read them."""
+    component, graders = _shown_text(line.component_name), _shown_graders(line.graders)
+    if name == line.student_name and component == line.component_name \
+            and graders == line.graders:
         return line  # the usual case: nothing to change, no copy
-    return dataclasses.replace(
-        line, student_name=shown(line.student_name), component_name=shown(line.component_name),
-        graders=tuple(shown(g) for g in line.graders))
+    return dataclasses.replace(line, student_name=name, component_name=component,
+                               graders=graders)
+
+
+# A course's module names and graders recur on thousands of lines: each is fitted once.
+_shown_text = lru_cache(maxsize=4096)(shown)
+
+
+@lru_cache(maxsize=1024)
+def _shown_graders(graders: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(shown, graders))
+
+
+def _unwritable_line(line: ExportLine) -> str | None:
+    """`_unwritable` of a line whose student id passed `identity_problem` (which refuses what
+    the report refuses in it): a dated line's answer depends on its other report fields only,
+    and these recur on thousands of lines, so each set is checked once."""
+    if type(line.exam_date) is not dt.date:
+        return _unwritable(line)
+    key = (line.course_code, line.component_code, line.grade, line.graders)
+    if key not in _UNWRITABLE:
+        if len(_UNWRITABLE) >= 4096:
+            _UNWRITABLE.clear()
+        _UNWRITABLE[key] = _unwritable(line)
+    return _UNWRITABLE[key]
+
+
+_UNWRITABLE: dict[tuple, str | None] = {}
 
 
 def _unwritable(line: ExportLine) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, null, select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
@@ -126,13 +126,15 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
     """Evaluate and plan each student of `user_ids` in one course (for run `run_id`).
 
     The store is read as plain rows (submissions by position), which read like the ORM
-    objects. `for_export`: no text
-    only pages show (date explanations; the reasons of a student decided by the common case).
+    objects. `for_export`: no text only pages show (date explanations; the reasons of a
+    student decided by the common case), and no `updated` time (read only to explain dates).
     """
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
     submissions = Submission.__table__
-    columns = [submissions.c[name] for name in STATE_COLUMNS]
+    # Only date explanations read `updated`, and an export run gives none: left unread.
+    columns = [null() if for_export and name == "updated" else submissions.c[name]
+               for name in STATE_COLUMNS]
     for user_id, assignment_id, *values in session.execute(
             select(submissions.c.user_id, submissions.c.assignment_id, *columns).where(
                 submissions.c.course_id == course.canvas_id,

@@ -12,7 +12,8 @@ pages show), which an export run does not read; a property test holds the two to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import chain
 
 from plugin.rules.course_config import CourseConfig, ModuleConfig
 from plugin.rules.grades import Verdict, is_exportable_grade, judge
@@ -22,7 +23,6 @@ from plugin.rules.results import (
     ComponentResult,
     MomentOutcome,
     StudentOutcome,
-    grader_ids,
     moment_date,
     moment_of_assignment,
 )
@@ -41,6 +41,8 @@ class CommonCase:
         # A moment in two modules counts as the last one says, as in the full rules.
         self._module_of = {m: module for module in course.modules for m in module.moments}
         self._simple = all(_simple(m) for m in course.modules)
+        self._known, self._in_order = set(assignments), sorted(assignments)
+        self._exportable: dict[str, bool] = {}
 
     def evaluate(self, submissions: Mapping[int, SubmissionState]) -> StudentOutcome | None:
         """The outcome when every moment passes plainly (reasons left empty), else None."""
@@ -48,7 +50,9 @@ class CommonCase:
             return None
         by_moment: dict[int, MomentOutcome] = {}
         unmapped = []
-        for assignment_id in sorted(set(self.assignments) | set(submissions)):
+        ids = self._in_order if self._known.issuperset(submissions) else sorted(
+            self._known | set(submissions))
+        for assignment_id in ids:
             moment = self._moment(assignment_id)
             if moment is None:
                 unmapped.append(assignment_id)
@@ -91,6 +95,12 @@ class CommonCase:
                 pass_percent=course.pass_percent, thresholds=course.grade_thresholds)
         return verdict
 
+    def _is_exportable(self, grade: str) -> bool:
+        known = self._exportable.get(grade)
+        if known is None:
+            known = self._exportable[grade] = is_exportable_grade(grade)
+        return known
+
     def _moment_outcome(self, moment: int, assignment_id: int,
                         state: SubmissionState) -> MomentOutcome | None:
         """A posted grade that passes, first posted as it is now; else None."""
@@ -111,7 +121,7 @@ class CommonCase:
             return None
         return MomentOutcome(
             moment=moment, passed=True, reason="", grade=grade, score=state.score,
-            points_possible=points, date=date, grader_ids=grader_ids([state.grader_id]),
+            points_possible=points, date=date, grader_ids=_person(state.grader_id),
             assignment_id=assignment_id, needs_manual=False)
 
     def _module(self, module: ModuleConfig,
@@ -124,12 +134,12 @@ class CommonCase:
         if module.scale != "GU":
             first = moments[module.moments.index(module.grade_from[0])]
             grade = self._verdict(first.grade, "AF", first.points_possible).letter
-        if grade is None or not is_exportable_grade(grade):
+        if grade is None or not self._is_exportable(grade):
             return None
         return ComponentResult(
             code=module.code, name=module.name, credits=module.credits, earned=True,
             grade=grade, date=max(o.date for o in moments),
-            grader_ids=grader_ids(g for o in moments for g in o.grader_ids), reason="")
+            grader_ids=_in_order(o.grader_ids for o in moments), reason="")
 
     def _course_grade(self, modules: tuple[ComponentResult, ...]) -> ComponentResult | None:
         """Every module earned here, none exported: this room decides the course grade."""
@@ -139,8 +149,7 @@ class CommonCase:
                 m.scale == "AF" for m in course.modules)):
             return None
         source = next(r for r in modules if r.code == final.code) if final else None
-        graders = source.grader_ids if source else grader_ids(
-            g for r in modules for g in r.grader_ids)
+        graders = source.grader_ids if source else _in_order(r.grader_ids for r in modules)
         return ComponentResult(
             code=course.ladok_code, name=COURSE_GRADE_NAME,
             credits=sum(m.credits for m in course.modules), earned=True,
@@ -155,3 +164,14 @@ def _simple(module: ModuleConfig) -> bool:
     return (not module.grade_from_is_list and len(module.grade_from) == 1
             and module.grade_from[0] in module.moments)
 
+
+
+def _person(grader_id: int | None) -> tuple[int, ...]:
+    """The grader ids of one grade, as `results.grader_ids` gives them (no autograder)."""
+    return () if grader_id is None or grader_id < 0 else (grader_id,)
+
+
+def _in_order(ids: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    """Grader id tuples (each already as `results.grader_ids` gives them) joined, deduplicated
+    in order."""
+    return tuple(dict.fromkeys(chain.from_iterable(ids)))

@@ -407,7 +407,12 @@ def moment_date(
 
 
 def _last_hand_in(state: SubmissionState, recorded: dt.datetime) -> dt.datetime | None:
-    return max((_aware(t) for t in state.submitted_times if _aware(t) <= recorded), default=None)
+    last = None  # a loop, not max() over a generator: this runs for every graded submission
+    for time in state.submitted_times:
+        time = _aware(time)
+        if time <= recorded and (last is None or time > last):
+            last = time
+    return last
 
 
 def date_reason(
