@@ -64,3 +64,14 @@ def ladok_config(fake: FakeLadok, rounds: list[str], mode: str = "files",
     return (f'[ladok]\nurl = "{fake.url}"\ncertificate = "{certificate or fake.client_pem}"\n'
             f'ca_file = "{fake.ca_file}"\nmode = "{mode}"\n{ids}'
             + course_toml(extra=f"ladok_rounds = [{quoted}]"))
+
+
+@pytest.fixture
+def config_file(tmp_path, fake_ladok, ladok_round):
+    """A drafts-mode configuration whose Ladok round holds the test's students."""
+    from tests.ladok.drafts_helpers import FIRST_USER, STUDENTS, drafts_config  # it needs us
+
+    fake_ladok.data.add_students(ladok_round, STUDENTS, first=FIRST_USER)
+    path = tmp_path / "canvas-ladok.toml"
+    path.write_text(drafts_config(fake_ladok, [ladok_round.uid]))
+    return path

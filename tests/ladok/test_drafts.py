@@ -21,9 +21,7 @@ from plugin.store.models import MailAlert, MailReceipt
 from tests.conftest import ADMIN_TOKEN, sign_in
 from tests.helpers import TERM_START, term
 from tests.ladok.drafts_helpers import (
-    FIRST_USER,
     STUDENTS,
-    drafts_config,
     grade_code,
     held,
     ladok_rows,
@@ -32,14 +30,6 @@ from tests.ladok.drafts_helpers import (
 )
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def config_file(tmp_path, fake_ladok, ladok_round):
-    fake_ladok.data.add_students(ladok_round, STUDENTS, first=FIRST_USER)
-    path = tmp_path / "canvas-ladok.toml"
-    path.write_text(drafts_config(fake_ladok, [ladok_round.uid]))
-    return path
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,8 @@ from plugin.export.run import run_export
 from tests.conftest import post_event
 from tests.export.test_export_concurrency import PROJECT, cli_env, finish, start_cli_export
 from tests.helpers import term
-from tests.ladok.drafts_helpers import drafts_config, held, ladok_rows, quick_clients
-from tests.ladok.test_drafts import FIRST_USER, STUDENTS, ledger
+from tests.ladok.drafts_helpers import held, ladok_rows, quick_clients
+from tests.ladok.test_drafts import STUDENTS, ledger
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +31,6 @@ drafts.after_writes = lambda: os.kill(os.getpid(), signal.SIGKILL)
 settings = load_settings(sys.argv[1], os.environ)
 run_export(Store(settings.database_url), settings)
 """
-
-
-@pytest.fixture
-def config_file(tmp_path, fake_ladok, ladok_round):
-    fake_ladok.data.add_students(ladok_round, STUDENTS, first=FIRST_USER)
-    path = tmp_path / "canvas-ladok.toml"
-    path.write_text(drafts_config(fake_ladok, [ladok_round.uid]))
-    return path
 
 
 def post_term(client) -> None:

@@ -4,10 +4,8 @@ and /me say everything in Swedish (screenshots in the test's tmp_path)."""
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from plugin.jobs import queue
 from plugin.jobs.worker import run_job
@@ -33,15 +31,6 @@ def english_words(text: str) -> set[str]:
     return {w for w in WORD.findall(text) if w.lower() in wanted}
 
 
-@pytest.fixture
-def served(app):
-    server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_port}"
-    server.shutdown()
-
-
 def _shot(driver, path) -> None:
     """The whole page, however long, as a PNG."""
     import base64
@@ -63,27 +52,27 @@ def _check(driver, tmp_path, name: str) -> str:
     return text
 
 
-def test_the_demo_pages_in_swedish(app, demo, store, settings, served, tmp_path):
+def test_the_demo_pages_in_swedish(app, demo, store, settings, live_url, tmp_path):
     from selenium.webdriver.common.by import By
 
     driver = chrome("--window-size=1400,1000", "--lang=sv")
     try:
-        driver.get(f"{served}/language/sv?next=/login")
+        driver.get(f"{live_url}/language/sv?next=/login")
         driver.find_element(By.NAME, "token").send_keys(ADMIN_TOKEN)
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        driver.get(f"{served}/")
+        driver.get(f"{live_url}/")
         _check(driver, tmp_path, "overview")
 
-        driver.get(f"{served}/courses/565")
+        driver.get(f"{live_url}/courses/565")
         text = _check(driver, tmp_path, "course")
         assert "väntar på attestering av moduler" in text and "inte uppnådd" in text
         assert "betyget PG är inte godkänt" in text and "Klar" not in text
 
-        driver.get(f"{served}/courses/565/students/1102")
+        driver.get(f"{live_url}/courses/565/students/1102")
         text = _check(driver, tmp_path, "student")
         assert "inget publicerat betyg (dolt)" in text and "2,5 hp" in text
 
-        driver.get(f"{served}/courses/565")
+        driver.get(f"{live_url}/courses/565")
         driver.find_element(By.CSS_SELECTOR, "form[action$='/preview'] button").click()
         _check(driver, tmp_path, "preview")
 
@@ -92,7 +81,7 @@ def test_the_demo_pages_in_swedish(app, demo, store, settings, served, tmp_path)
         job = queue.claim(store, "test")
         assert job is not None and job.id == job_id
         run_job(store, settings, job, "test")  # as the scheduler's worker runs it
-        driver.get(f"{served}/jobs/{job_id}")
+        driver.get(f"{live_url}/jobs/{job_id}")
         text = _check(driver, tmp_path, "job")
         assert "slutfört" in text
 
@@ -107,7 +96,7 @@ def test_the_demo_pages_in_swedish(app, demo, store, settings, served, tmp_path)
         cookie = student.get_cookie(app.config["SESSION_COOKIE_NAME"])
         driver.delete_all_cookies()
         driver.add_cookie({"name": cookie.key, "value": cookie.value, "path": "/"})
-        driver.get(f"{served}/language/sv?next=/me")
+        driver.get(f"{live_url}/language/sv?next=/me")
         _check(driver, tmp_path, "me")
     finally:
         driver.quit()
