@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import Row, null, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from plugin.intake.overlay import Overlay
@@ -26,10 +26,9 @@ from plugin.store.models import (
     LadokDraft,
     LedgerEntry,
     NameMapping,
-    Submission,
     User,
 )
-from plugin.store.state import STATE_COLUMNS, state_of
+from plugin.store.state import read_states
 
 
 def person_text(user_id: int, user: User | Row | None) -> str:
@@ -131,15 +130,10 @@ def load_students(session: Session, data: CourseData, user_ids: list[int],
     """
     course = data.course
     subs: dict[int, dict[int, SubmissionState]] = defaultdict(dict)
-    submissions = Submission.__table__
     # Only date explanations read `updated`, and an export run gives none: left unread.
-    columns = [null() if for_export and name == "updated" else submissions.c[name]
-               for name in STATE_COLUMNS]
-    for user_id, assignment_id, *values in session.execute(
-            select(submissions.c.user_id, submissions.c.assignment_id, *columns).where(
-                submissions.c.course_id == course.canvas_id,
-                submissions.c.user_id.in_(user_ids))):
-        subs[user_id][assignment_id] = state_of(*values)
+    for user_id, assignment_id, state in read_states(session, course.canvas_id, user_ids,
+                                                     read_updated=not for_export):
+        subs[user_id][assignment_id] = state
     wanted = set(user_ids)
     for user_id, assignment_id, folded in data.overlay.submissions_of(course.canvas_id):
         if user_id in wanted:

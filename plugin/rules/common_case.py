@@ -43,6 +43,7 @@ class CommonCase:
         self._simple = all(_simple(m) for m in course.modules)
         self._known, self._in_order = set(assignments), sorted(assignments)
         self._exportable: dict[str, bool] = {}
+        self._facts: dict[int, tuple[str, float | None]] = {}
 
     def evaluate(self, submissions: Mapping[int, SubmissionState]) -> StudentOutcome | None:
         """The outcome when every moment passes plainly (reasons left empty), else None."""
@@ -112,10 +113,9 @@ class CommonCase:
             if len(state.posted_grades) > 1 or state.posted_grades[0][1] != grade:
                 return None
             recorded = min(recorded, state.posted_grades[0][0])
-        info = self.assignments.get(assignment_id)
-        points = info.points_possible if info and info.points_possible is not None else None
+        scale, points = self._facts_of(moment, assignment_id)
         points = state.points_possible if points is None else points
-        verdict = self._verdict(grade, self._module_of[moment].scale, points)
+        verdict = self._verdict(grade, scale, points)
         date = moment_date(self.course, state, recorded)
         if not verdict.passed or verdict.manual or date is None:
             return None
@@ -123,6 +123,15 @@ class CommonCase:
             moment=moment, passed=True, reason="", grade=grade, score=state.score,
             points_possible=points, date=date, grader_ids=_person(state.grader_id),
             assignment_id=assignment_id, needs_manual=False)
+
+    def _facts_of(self, moment: int, assignment_id: int) -> tuple[str, float | None]:
+        """The scale of the assignment's moment and its own points possible (None if unknown)."""
+        facts = self._facts.get(assignment_id)
+        if facts is None:
+            info = self.assignments.get(assignment_id)
+            facts = self._facts[assignment_id] = (
+                self._module_of[moment].scale, info.points_possible if info else None)
+        return facts
 
     def _module(self, module: ModuleConfig,
                 outcomes: Mapping[int, MomentOutcome]) -> ComponentResult | None:
