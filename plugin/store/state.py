@@ -188,7 +188,7 @@ def state_of(grade, score, points_possible, grader_id, posted, excused, workflow
              posted_grades) -> SubmissionState:
     """The SubmissionState of a row's STATE_COLUMNS values (reading a row by position is
     much cheaper than by name, for the thousands of rows of a run)."""
-    return SubmissionState(
+    return SubmissionState.stored(
         grade=grade, score=score, points_possible=points_possible, grader_id=grader_id,
         posted=bool(posted), excused=bool(excused), workflow_state=workflow_state,
         graded_at=graded_at,
