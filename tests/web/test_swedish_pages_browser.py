@@ -22,6 +22,7 @@ ENGLISH = ("the", "and", "with", "passed", "waiting", "grade", "posted", "hidden
            "identity", "next", "until", "new", "run", "job", "students", "files", "error",
            "queued", "done", "failed", "none", "yes", "exported", "results", "receipt",
            "date", "scheduler", "process", "events", "back", "sign", "out", "Modules", "Final")
+WAIT = 20  # seconds a page may take to replace the last one
 WORD = re.compile(r"[A-Za-zÅÄÖåäö]+")
 
 
@@ -52,6 +53,18 @@ def _check(driver, tmp_path, name: str) -> str:
     return text
 
 
+def _follow(driver, selector: str) -> None:
+    """Click what `selector` finds and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.TAG_NAME, "main"))
+
+
 def test_the_demo_pages_in_swedish(app, demo, store, settings, live_url, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -59,7 +72,7 @@ def test_the_demo_pages_in_swedish(app, demo, store, settings, live_url, tmp_pat
     try:
         driver.get(f"{live_url}/language/sv?next=/login")
         driver.find_element(By.NAME, "token").send_keys(ADMIN_TOKEN)
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        _follow(driver, "form button[type=submit]")
         driver.get(f"{live_url}/")
         _check(driver, tmp_path, "overview")
 
@@ -73,10 +86,10 @@ def test_the_demo_pages_in_swedish(app, demo, store, settings, live_url, tmp_pat
         assert "inget publicerat betyg (dolt)" in text and "2,5 hp" in text
 
         driver.get(f"{live_url}/courses/565")
-        driver.find_element(By.CSS_SELECTOR, "form[action$='/preview'] button").click()
+        _follow(driver, "form[action$='/preview'] button")
         _check(driver, tmp_path, "preview")
 
-        driver.find_element(By.CSS_SELECTOR, "form[action$='/export'] button").click()
+        _follow(driver, "form[action$='/export'] button")
         job_id = int(driver.current_url.rsplit("/", 1)[1])
         job = queue.claim(store, "test")
         assert job is not None and job.id == job_id
@@ -85,7 +98,7 @@ def test_the_demo_pages_in_swedish(app, demo, store, settings, live_url, tmp_pat
         text = _check(driver, tmp_path, "job")
         assert "slutfört" in text
 
-        driver.find_element(By.CSS_SELECTOR, "a.button").click()
+        _follow(driver, "a.button")
         text = _check(driver, tmp_path, "receipt")
         assert "kurs DV1531" in text
         links = driver.find_elements(By.CSS_SELECTOR, "main table a[href*='/students/']")
