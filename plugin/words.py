@@ -3,6 +3,7 @@ locale), in mails through the same catalogue loaded by Babel (no request there).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,21 +20,24 @@ def _translations(locale: str) -> Translations:
     return Translations.load(str(CATALOGUE), [locale])
 
 
-def in_language(reason: str, locale: str) -> str:
-    """`reason` in `locale`'s words and numbers; text that is no Reason as it is."""
+def _said(reason: str, gettext: Callable[[str], str], decimal: Callable[[float], str]) -> str:
+    """`reason` said with these words and numbers; text that is no Reason as it is."""
     if not isinstance(reason, Reason):
         return str(reason)
-    return say(reason.code, reason.params, _translations(locale).gettext,
-               lambda n: format_decimal(n, locale=locale))
+    return say(reason.code, reason.params, gettext, decimal)
+
+
+def in_language(reason: str, locale: str) -> str:
+    """`reason` in `locale`'s words and numbers (a mail: no request, no Flask-Babel)."""
+    return _said(reason, _translations(locale).gettext,
+                 lambda n: format_decimal(n, locale=locale))
 
 
 def on_page(reason: str) -> str:
     """`reason` in the page's language (Flask-Babel's locale for this request)."""
     import flask_babel
 
-    if not isinstance(reason, Reason):
-        return str(reason)
-    return say(reason.code, reason.params, flask_babel.gettext, flask_babel.format_decimal)
+    return _said(reason, flask_babel.gettext, flask_babel.format_decimal)
 
 
 def number(value: float | None) -> str:
